@@ -1,0 +1,89 @@
+"""Serve Inferless streaming models from a Jupyter notebook.
+
+In a notebook: ``%load_ext jupyter_inferless`` then ``%inferless serve MyModel``, or
+:func:`serve` from Python. The Jupyter server then streams the model over
+Inferless/Triton-compatible HTTP and SSE endpoints.
+
+Importing this package is cheap: the kernel side (IPython) and the server side
+(tornado) are imported only when used, and the server never imports torch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from .kernel.runtime import Served
+
+__all__ = [
+    "__version__",
+    "device",
+    "load_ipython_extension",
+    "serve",
+    "stop",
+    "unload_ipython_extension",
+]
+
+
+def serve(
+    target: Any,
+    *,
+    name: str | None = None,
+    input_schema: dict[str, Any] | None = None,
+    streaming: bool | None = None,
+    max_concurrency: int = 1,
+) -> Served:
+    """Initialise ``target`` in this kernel and serve it from the Jupyter server.
+
+    ``target`` is an InferlessPythonModel class or instance, a name in the
+    notebook, or a model directory (app.py, input_schema.py,
+    inferless-runtime-config.yaml). INPUT_SCHEMA and IS_STREAMING_OUTPUT are read
+    from where the class is defined unless given here. Serving a name again
+    replaces the old model.
+    """
+    from .kernel.runtime import Runtime
+
+    return Runtime.current().serve(
+        target,
+        name=name,
+        input_schema=input_schema,
+        streaming=streaming,
+        max_concurrency=max_concurrency,
+    )
+
+
+def stop(name: str) -> None:
+    """Stop serving ``name``: cancel its requests and call its finalize()."""
+    from .kernel.runtime import Runtime
+
+    Runtime.current().stop(name)
+
+
+def device() -> Any:
+    """The best torch device for this kernel: ``cuda`` when available, else ``cpu``."""
+    from .kernel.device import device as best_device
+
+    return best_device()
+
+
+def load_ipython_extension(shell: Any) -> None:
+    """``%load_ext jupyter_inferless``."""
+    from .kernel import load_ipython_extension as load
+
+    load(shell)
+
+
+def unload_ipython_extension(shell: Any) -> None:
+    """``%unload_ext jupyter_inferless``."""
+    from .kernel import unload_ipython_extension as unload
+
+    unload(shell)
+
+
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    """Where jupyter_server finds the extension."""
+    from .server.app import InferlessExtension
+
+    return [{"module": "jupyter_inferless", "app": InferlessExtension}]

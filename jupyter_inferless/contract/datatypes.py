@@ -1,0 +1,122 @@
+"""Inferless/KServe v2 datatypes: families, integer ranges and value checks."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+INT_RANGES: dict[str, tuple[int, int]] = {
+    "INT8": (-(2**7), 2**7 - 1),
+    "INT16": (-(2**15), 2**15 - 1),
+    "INT32": (-(2**31), 2**31 - 1),
+    "INT64": (-(2**63), 2**63 - 1),
+    "UINT8": (0, 2**8 - 1),
+    "UINT16": (0, 2**16 - 1),
+    "UINT32": (0, 2**32 - 1),
+    "UINT64": (0, 2**64 - 1),
+}
+FLOAT_LIMITS: dict[str, float] = {
+    "FP16": 65504.0,
+    "BF16": 3.3895313892515355e38,
+    "FP32": 3.4028234663852886e38,
+    "FP64": math.inf,
+}
+STRING_TYPES = frozenset({"STRING", "BYTES"})
+DATATYPES = frozenset({"BOOL", *INT_RANGES, *FLOAT_LIMITS, *STRING_TYPES})
+STREAMING_DATATYPES = frozenset({"STRING", "BOOL", "INT8", "INT16", "INT32", "INT64"})
+
+
+def family(datatype: str) -> str:
+    """The family a datatype belongs to: int, float, string or bool."""
+    if datatype in INT_RANGES:
+        return "int"
+    if datatype in FLOAT_LIMITS:
+        return "float"
+    if datatype in STRING_TYPES:
+        return "string"
+    return "bool"
+
+
+def labels_compatible(sent: str, declared: str) -> bool:
+    """Whether a client's datatype label may carry values for a declared input.
+
+    Real clients label loosely (INT64 for INT32, BYTES for STRING); the values
+    are checked against the declared type afterwards.
+    """
+    sent_family, declared_family = family(sent), family(declared)
+    if sent_family == declared_family:
+        return True
+    return sent_family == "int" and declared_family == "float"
+
+
+def check_value(value: Any, datatype: str) -> Any:
+    """Check one element against a datatype; return it, or raise ValueError with the rule."""
+    kind = family(datatype)
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        raise ValueError(f"expected a boolean (true/false), got {_describe(value)}")
+    if kind == "string":
+        if isinstance(value, str):
+            return value
+        raise ValueError(f"expected a string, got {_describe(value)}")
+    if kind == "int":
+        return _check_int(value, datatype)
+    return _check_float(value, datatype)
+
+
+def _check_int(value: Any, datatype: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"expected an integer, got {_describe(value)}")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"expected an integer, got {value!r}")
+        value = int(value)
+    low, high = INT_RANGES[datatype]
+    if not low <= value <= high:
+        raise ValueError(f"{value} is out of range for {datatype} ({low}..{high})")
+    return value
+
+
+def _check_float(value: Any, datatype: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"expected a number, got {_describe(value)}")
+    number = float(value)
+    if math.isnan(number) or math.isinf(number):
+        raise ValueError(f"expected a finite number, got {value!r}")
+    limit = FLOAT_LIMITS[datatype]
+    if abs(number) > limit:
+        raise ValueError(f"{value!r} is out of range for {datatype} (±{limit:g})")
+    return number
+
+
+def parse_text(text: str, datatype: str) -> Any:
+    """Turn a query-string value into a value of the datatype (for GET requests)."""
+    kind = family(datatype)
+    if kind == "string":
+        return text
+    if kind == "bool":
+        lowered = text.strip().lower()
+        if lowered in {"true", "1", "yes"}:
+            return True
+        if lowered in {"false", "0", "no"}:
+            return False
+        raise ValueError(f"expected true or false, got {text!r}")
+    if kind == "int":
+        try:
+            return int(text.strip())
+        except ValueError:
+            raise ValueError(f"expected an integer, got {text!r}") from None
+    try:
+        return float(text.strip())
+    except ValueError:
+        raise ValueError(f"expected a number, got {text!r}") from None
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    shown = repr(value)
+    if len(shown) > 40:
+        shown = shown[:37] + "..."
+    return f"{type(value).__name__} {shown}"

@@ -1,0 +1,39 @@
+"""Errors of the model contract. Each names what was wrong and the rule it broke."""
+
+from __future__ import annotations
+
+
+class InferlessError(Exception):
+    """Base class of every error jupyter_inferless raises on purpose."""
+
+
+class SchemaError(InferlessError, ValueError):
+    """An INPUT_SCHEMA breaks a rule."""
+
+
+class InputError(InferlessError, ValueError):
+    """A request's inputs do not fit the model's INPUT_SCHEMA."""
+
+    def __init__(self, message: str, input_name: str | None = None) -> None:
+        super().__init__(message)
+        self.input_name = input_name
+
+
+class OutputError(InferlessError, TypeError):
+    """A model sent an output that is not JSON, or that drifts from the stream's first event."""
+
+
+class ModelContractError(InferlessError, TypeError):
+    """A served object does not look like an InferlessPythonModel."""
+
+
+class StreamFinishedError(InferlessError, RuntimeError):
+    """send_streamed_output was called after the stream was finalised."""
+
+
+class StreamCancelled(BaseException):
+    """Raised inside the model by send_streamed_output once its request is cancelled.
+
+    It derives from BaseException, like asyncio.CancelledError, so that a model's
+    ``except Exception`` does not swallow it and the model's loop ends.
+    """

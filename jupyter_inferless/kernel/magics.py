@@ -1,0 +1,104 @@
+"""``%inferless``: parses arguments and delegates to the runtime."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from typing import Any
+
+from IPython.core.magic import Magics, line_magic, magics_class
+
+from .runtime import Runtime
+
+
+class MagicUsageError(ValueError):
+    """The magic's arguments are wrong."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse would exit the kernel
+        raise MagicUsageError(f"{message}\n\n{USAGE}")
+
+
+USAGE = """usage:
+  %inferless serve TARGET [--name NAME] [--max-concurrency N]
+  %inferless list
+  %inferless stop NAME
+TARGET is a class or instance in the notebook, or a model directory / app.py path."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="%inferless", add_help=False)
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
+    serve = commands.add_parser("serve", add_help=False)
+    serve.add_argument("target")
+    serve.add_argument("--name")
+    serve.add_argument("--max-concurrency", type=int, default=1)
+    commands.add_parser("list", add_help=False)
+    stop = commands.add_parser("stop", add_help=False)
+    stop.add_argument("name")
+    return parser
+
+
+@magics_class
+class InferlessMagics(Magics):
+    """``%inferless serve|list|stop``."""
+
+    @line_magic
+    def inferless(self, line: str) -> Any:
+        """Serve, list and stop models; ``%inferless`` alone prints the usage."""
+        words = shlex.split(line)
+        if not words:
+            print(USAGE)
+            return None
+        args = _parser().parse_args(words)
+        runtime = Runtime.current()
+        if args.command == "serve":
+            served = runtime.serve(
+                args.target, name=args.name, max_concurrency=args.max_concurrency
+            )
+            print(describe_served(runtime, served.name))
+            return None
+        if args.command == "stop":
+            runtime.stop(args.name)
+            print(f"stopped {args.name!r}")
+            return None
+        print(describe_listing(runtime))
+        return None
+
+
+def describe_served(runtime: Runtime, name: str) -> str:
+    """The lines printed after serving a model."""
+    model = runtime.models[name]
+    info = model.describe()
+    device = info["device"]
+    where = device["name"] if device["device"] == "cpu" else f"{device['device']} ({device['name']})"
+    inputs = ", ".join(
+        f"{spec['name']}: {spec['datatype']}{spec['shape']}{'' if spec['required'] else ' optional'}"
+        for spec in info["schema"]["inputs"]
+    ) or "any (no INPUT_SCHEMA)"
+    kind = "streaming" if info["streaming"] else "non-streaming"
+    base = (runtime.server_url or "<jupyter server>/").rstrip("/")
+    verb = "generate_stream" if info["streaming"] else "infer"
+    lines = [
+        f"serving {name!r} ({info['class']}, {kind}) on {where}",
+        f"  inputs: {inputs}",
+        f"  POST {base}/inferless/v2/models/{name}/{verb}",
+        *[f"  {note}" for note in info["notes"]],
+    ]
+    return "\n".join(lines)
+
+
+def describe_listing(runtime: Runtime) -> str:
+    """The lines printed by ``%inferless list``."""
+    if not runtime.models:
+        return "no models are served from this kernel"
+    rows = []
+    for info in runtime.describe_models():
+        kind = "streaming" if info["streaming"] else "non-streaming"
+        active = len(runtime.models[info["name"]].active)
+        rows.append(
+            f"{info['name']}: {info['class']} ({kind}) on {info['device']['device']}, "
+            f"{active} active, max concurrency {info['max_concurrency']}"
+        )
+    return "\n".join(rows)

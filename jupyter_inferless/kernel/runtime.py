@@ -1,0 +1,209 @@
+"""The serving runtime inside one ipykernel: served models, server links, announcements."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ..contract import ModelAdapter, ModelSchema, load_model_directory, parse_input_schema
+from ..protocol import ANNOUNCE_COMM_ID, PROTOCOL_VERSION, TARGET_NAME
+from .device import cuda_note, describe_device
+from .link import Link, iopub_publisher
+from .workers import ServedModel
+
+log = logging.getLogger("jupyter_inferless.kernel")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Served:
+    """What serve() returns: the model's name and where to reach it."""
+
+    name: str
+    streaming: bool
+    device: str
+    server_url: str | None
+
+    @property
+    def path(self) -> str:
+        """The stream (or infer) path under the server's base URL."""
+        verb = "generate_stream" if self.streaming else "infer"
+        return f"inferless/v2/models/{self.name}/{verb}"
+
+    def __repr__(self) -> str:
+        where = (self.server_url or "<jupyter server>/").rstrip("/") + "/" + self.path
+        return f"<served {self.name!r} on {self.device}: POST {where}>"
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A serve target resolved to a model and what it declares."""
+
+    target: Any
+    input_schema: Any
+    streaming: Any
+    source: str
+    cuda_requested: str | None = None
+
+
+class Runtime:
+    """The one runtime of this kernel."""
+
+    _instance: ClassVar[Runtime | None] = None
+
+    def __init__(self, kernel: Any, namespace: dict[str, Any]) -> None:
+        self.kernel = kernel
+        self.namespace = namespace
+        self.runtime_id = uuid.uuid4().hex
+        self.models: dict[str, ServedModel] = {}
+        self.links: dict[str, Link] = {}
+        self._announce = iopub_publisher(kernel, ANNOUNCE_COMM_ID, None)
+        self._kick = threading.Event()
+        self._fast_until = time.monotonic() + 5.0
+        kernel.comm_manager.register_target(TARGET_NAME, self._on_open)
+        threading.Thread(target=self._beacon, name="inferless-announce", daemon=True).start()
+
+    @classmethod
+    def current(cls) -> Runtime:
+        """The runtime of the running kernel, created on first use."""
+        if cls._instance is None:
+            from IPython import get_ipython
+
+            shell = get_ipython()
+            kernel = getattr(shell, "kernel", None)
+            if shell is None or kernel is None or not hasattr(kernel, "comm_manager"):
+                raise RuntimeError(
+                    "jupyter_inferless serves models from a Jupyter kernel (ipykernel); "
+                    "run this in a notebook or a kernel started by a Jupyter server"
+                )
+            cls._instance = Runtime(kernel, shell.user_ns)
+        return cls._instance
+
+    def serve(
+        self,
+        target: Any,
+        *,
+        name: str | None = None,
+        input_schema: dict[str, Any] | None = None,
+        streaming: bool | None = None,
+        max_concurrency: int = 1,
+    ) -> Served:
+        """Initialise a model and serve it; see :func:`jupyter_inferless.serve`."""
+        if not isinstance(max_concurrency, int) or max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be a positive integer, not {max_concurrency!r}")
+        resolved = self._resolve(target)
+        adapter = ModelAdapter(resolved.target)
+        name = name or default_name(target, adapter)
+        if not NAME_PATTERN.match(name):
+            raise ValueError(
+                f"model name {name!r} must be 1-64 letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit"
+            )
+        schema_source = input_schema if input_schema is not None else resolved.input_schema
+        if streaming is None and resolved.streaming is not None:
+            streaming = bool(resolved.streaming)
+        if streaming is None:
+            streaming = adapter.infer_takes_handler
+        schema = parse_input_schema(schema_source, streaming=bool(streaming))
+        if schema.streaming and not adapter.infer_takes_handler:
+            raise ValueError(
+                f"{adapter.class_name}.infer(inputs) takes no stream_output_handler, "
+                "but the model is declared streaming (IS_STREAMING_OUTPUT = True)"
+            )
+        if name in self.models:
+            self.stop(name)
+        adapter.initialize()
+        device = describe_device()
+        note = cuda_note(resolved.cuda_requested, device)
+        model = ServedModel(
+            name, adapter, schema, device, max_concurrency, resolved.source, [note] if note else []
+        )
+        self.models[name] = model
+        self._changed()
+        return Served(name, schema.streaming, device["device"], self.server_url)
+
+    def stop(self, name: str) -> None:
+        """Stop serving a model: cancel its requests, then call its finalize()."""
+        model = self.models.pop(name, None)
+        if model is None:
+            served = ", ".join(sorted(self.models)) or "none"
+            raise KeyError(f"no model named {name!r} is served (served: {served})")
+        self._changed()
+        model.shutdown()
+
+    def describe_models(self) -> list[dict[str, Any]]:
+        """Every served model, described for the server."""
+        return [model.describe() for model in list(self.models.values())]
+
+    @property
+    def server_url(self) -> str | None:
+        """The URL of an attached Jupyter server, when one is attached."""
+        for link in list(self.links.values()):
+            if link.server_url:
+                return link.server_url
+        return None
+
+    def _resolve(self, target: Any) -> Resolved:
+        """The model object, what it declares, and where it came from."""
+        if isinstance(target, (str, Path)):
+            if isinstance(target, str) and target in self.namespace:
+                target = self.namespace[target]
+            elif Path(target).expanduser().exists():
+                found = load_model_directory(target)
+                return Resolved(
+                    found.model_class,
+                    found.input_schema,
+                    found.streaming,
+                    str(found.path),
+                    found.cuda_version,
+                )
+            else:
+                raise NameError(f"{target!r} is neither a name in the notebook nor a model directory")
+        scope = self._scope_of(target)
+        schema = scope.get("INPUT_SCHEMA", self.namespace.get("INPUT_SCHEMA"))
+        streaming = scope.get("IS_STREAMING_OUTPUT", self.namespace.get("IS_STREAMING_OUTPUT"))
+        return Resolved(target, schema, streaming, "notebook")
+
+    def _scope_of(self, target: Any) -> dict[str, Any]:
+        cls = target if isinstance(target, type) else type(target)
+        module = sys.modules.get(cls.__module__)
+        if module is None or cls.__module__ == "__main__":
+            return self.namespace
+        return vars(module)
+
+    def _on_open(self, comm: Any, open_msg: dict[str, Any]) -> None:
+        link = Link(self, comm, open_msg)
+        self.links[link.comm_id] = link
+        link.send_models("hello")
+
+    def _changed(self) -> None:
+        for link in list(self.links.values()):
+            link.send_models()
+        self._fast_until = time.monotonic() + 5.0
+        self._kick.set()
+
+    def _beacon(self) -> None:
+        """Announce this runtime on IOPub until a server attaches."""
+        while True:
+            if not self.links:
+                self._announce(
+                    {"op": "announce", "runtime": self.runtime_id, "protocol": PROTOCOL_VERSION}
+                )
+            fast = time.monotonic() < self._fast_until
+            self._kick.wait(0.2 if fast else 5.0)
+            self._kick.clear()
+
+
+def default_name(target: Any, adapter: ModelAdapter) -> str:
+    """A model directory is named after its folder, anything else after its class."""
+    if isinstance(target, (str, Path)) and Path(target).expanduser().exists():
+        path = Path(target).expanduser().resolve()
+        return (path.parent if path.is_file() else path).name
+    return adapter.class_name

@@ -1,0 +1,90 @@
+"""The jupyter_server extension: configuration, routes, start and stop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyter_server.extension.application import ExtensionApp
+from tornado.ioloop import IOLoop
+from traitlets import Float, Int
+
+from .._version import __version__
+from ..protocol import DEFAULT_CREDIT_BYTES, DEFAULT_CREDIT_EVENTS
+from .broker import Broker
+from .catalog import Catalog
+from .handlers import handlers
+from .service import Service, ServiceConfig
+
+
+class InferlessExtension(ExtensionApp):
+    """Serves notebook models over Inferless/Triton-compatible HTTP and SSE."""
+
+    name = "jupyter_inferless"
+    version = __version__
+    description = "Serve Inferless streaming models from notebook kernels"
+
+    heartbeat_interval = Float(
+        15.0, config=True, help="Seconds between ':' heartbeat comments on an idle stream."
+    )
+    retry_ms = Int(2000, config=True, help="The retry: hint (milliseconds) sent to SSE clients.")
+    disconnect_grace = Float(
+        30.0,
+        config=True,
+        help="Seconds a stream with no client is kept before its request is cancelled.",
+    )
+    max_body_bytes = Int(
+        10 * 1024 * 1024, config=True, help="Largest request body accepted, in bytes."
+    )
+    credit_events = Int(
+        DEFAULT_CREDIT_EVENTS,
+        config=True,
+        help="Events a model may run ahead of its client before send_streamed_output blocks.",
+    )
+    credit_bytes = Int(
+        DEFAULT_CREDIT_BYTES,
+        config=True,
+        help="Bytes a model may run ahead of its client before send_streamed_output blocks.",
+    )
+    kernel_poll_interval = Float(
+        0.5, config=True, help="Seconds between looks at the kernel list for new kernels."
+    )
+
+    def initialize_settings(self) -> None:
+        """Create the catalog, broker and service shared by the handlers."""
+        self.broker = Broker()
+        self.catalog = Catalog(
+            self.serverapp.kernel_manager,
+            self.broker,
+            self.serverapp.connection_url,
+            poll_interval=self.kernel_poll_interval,
+            bridge_options={"credit": (self.credit_events, self.credit_bytes)},
+        )
+        config = ServiceConfig(
+            heartbeat_interval=self.heartbeat_interval,
+            retry_ms=self.retry_ms,
+            disconnect_grace=self.disconnect_grace,
+            max_body_bytes=self.max_body_bytes,
+        )
+        self.service = Service(
+            self.catalog, self.broker, config, self.serverapp.session_manager
+        )
+        self.settings.update({"inferless_service": self.service})
+        # jupyter_server calls _start_jupyter_server_extension only when it runs its own
+        # loop; embedded servers (tests, other apps) start the catalog from here.
+        IOLoop.current().add_callback(self._begin)
+
+    def initialize_handlers(self) -> None:
+        """Declare the routes (jupyter_server prefixes base_url)."""
+        self.handlers.extend(handlers())
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        """Begin watching kernels once the server's event loop runs."""
+        self._begin()
+
+    def _begin(self) -> None:
+        if not self.catalog.started:
+            self.catalog.start(self.serverapp.event_logger)
+
+    async def stop_extension(self) -> None:
+        """End open streams with an error and close every kernel link."""
+        await self.catalog.stop()

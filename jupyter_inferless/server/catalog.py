@@ -1,0 +1,128 @@
+"""Every kernel of the server, its bridge, and the models all of them serve."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from .bridge import KernelBridge, ModelEntry
+from .broker import Broker
+
+log = logging.getLogger("ServerApp.jupyter_inferless")  # the server log's handlers
+KERNEL_ACTIONS = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"
+
+
+class ModelLookupError(LookupError):
+    """No kernel, or more than one, serves the name."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Catalog:
+    """Watches the kernel manager and keeps one bridge per running kernel."""
+
+    def __init__(
+        self,
+        kernel_manager: Any,
+        broker: Broker,
+        server_url: str,
+        *,
+        poll_interval: float = 0.5,
+        bridge_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.kernel_manager = kernel_manager
+        self.broker = broker
+        self.server_url = server_url
+        self.poll_interval = poll_interval
+        self.bridge_options = bridge_options or {}
+        self.bridges: dict[str, KernelBridge] = {}
+        self._watched: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def started(self) -> bool:
+        """Whether the watch has begun."""
+        return self._task is not None
+
+    def start(self, event_logger: Any = None) -> None:
+        """Begin watching kernels."""
+        if event_logger is not None:
+            event_logger.add_listener(schema_id=KERNEL_ACTIONS, listener=self._on_kernel_event)
+        self._task = asyncio.ensure_future(self._watch())
+
+    async def stop(self) -> None:
+        """Close every bridge; open streams end with an error."""
+        if self._task is not None:
+            self._task.cancel()
+        for kernel_id in list(self.bridges):
+            await self._drop(kernel_id, "the server is shutting down")
+
+    def models(self) -> list[ModelEntry]:
+        """Every model every linked kernel serves."""
+        return [entry for bridge in self.bridges.values() for entry in bridge.models.values()]
+
+    def find(self, name: str) -> tuple[KernelBridge, ModelEntry]:
+        """The bridge and entry serving ``name``; ModelLookupError (404 or 409) otherwise."""
+        found = [
+            (bridge, bridge.models[name]) for bridge in self.bridges.values() if name in bridge.models
+        ]
+        if not found:
+            served = ", ".join(sorted(entry.name for entry in self.models())) or "none"
+            raise ModelLookupError(f"no model named {name!r} is served (served: {served})", 404)
+        if len(found) > 1:
+            kernels = ", ".join(bridge.kernel_id for bridge, _ in found)
+            raise ModelLookupError(
+                f"model {name!r} is served by several kernels ({kernels}); stop all but one", 409
+            )
+        return found[0]
+
+    async def _watch(self) -> None:
+        while True:
+            try:
+                self._sync()
+            except Exception:
+                log.exception("could not list kernels")
+            await asyncio.sleep(self.poll_interval)
+
+    def _sync(self) -> None:
+        running = set(self.kernel_manager.list_kernel_ids())
+        for kernel_id in running - set(self.bridges):
+            km = self.kernel_manager.get_kernel(kernel_id)
+            if not hasattr(km, "connect_iopub") or not km.has_kernel:
+                continue
+            self.bridges[kernel_id] = KernelBridge(
+                kernel_id, km, self.server_url, **self.bridge_options
+            )
+            if kernel_id not in self._watched:
+                self._watched.add(kernel_id)
+                died = lambda k=kernel_id: self._lost(k, "the kernel died")  # noqa: E731
+                km.add_restart_callback(died, "restart")
+                km.add_restart_callback(died, "dead")
+        for kernel_id in set(self.bridges) - running:
+            asyncio.ensure_future(self._drop(kernel_id, "the kernel was shut down"))
+
+    def _lost(self, kernel_id: str, reason: str) -> None:
+        bridge = self.bridges.get(kernel_id)
+        if bridge is not None:
+            bridge.lost(reason)
+
+    async def _on_kernel_event(self, logger: Any, schema_id: str, data: dict[str, Any]) -> None:
+        kernel_id = data.get("kernel_id")
+        action = data.get("action")
+        if kernel_id in self.bridges and action in ("restart", "shutdown"):
+            reason = "the kernel was restarted" if action == "restart" else "the kernel was shut down"
+            await self._drop(kernel_id, reason)
+            self._sync_soon()
+
+    def _sync_soon(self) -> None:
+        asyncio.get_running_loop().call_soon(self._sync)
+
+    async def _drop(self, kernel_id: str, reason: str) -> None:
+        bridge = self.bridges.pop(kernel_id, None)
+        if bridge is None:
+            return
+        bridge.lost(reason)
+        await bridge.close()

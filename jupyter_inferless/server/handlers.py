@@ -1,0 +1,246 @@
+"""Thin HTTP handlers: parse the request, call the service, write JSON or SSE."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NoReturn
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+from tornado.iostream import StreamClosedError
+
+from ..contract import decode_body, decode_query
+from . import sse
+from .broker import Stream
+from .service import Service, ServiceError, v2_metadata, v2_outputs
+
+AUTH_RESOURCE = "kernels"
+MODEL = r"/inferless/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?"
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class InferlessHandler(APIHandler):
+    """Base: authenticated, authorised on ``kernels``, errors as ``{"error": ...}``."""
+
+    auth_resource = AUTH_RESOURCE
+
+    @property
+    def service(self) -> Service:
+        """The serving service of this server."""
+        service: Service = self.settings["inferless_service"]
+        return service
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Every error is JSON ``{"error": message}``; never a traceback."""
+        message = self._reason
+        exc_info = kwargs.get("exc_info")
+        if exc_info and isinstance(exc_info[1], web.HTTPError) and exc_info[1].log_message:
+            message = exc_info[1].log_message
+        elif exc_info and not isinstance(exc_info[1], web.HTTPError):
+            message = "internal error; see the server log"
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"error": message}))
+
+    def fail(self, err: ServiceError) -> NoReturn:
+        """Answer a refused request."""
+        if err.retry_after is not None:
+            self.set_header("Retry-After", str(err.retry_after))
+        raise web.HTTPError(err.status, err.message.replace("%", "%%"))
+
+    def json_body(self) -> Any:
+        """The request body as JSON, or a 400/413 naming what is wrong."""
+        body = self.request.body
+        if len(body) > self.service.config.max_body_bytes:
+            raise web.HTTPError(413, f"the body is larger than {self.service.config.max_body_bytes} bytes")
+        if not body.strip():
+            return {}
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise web.HTTPError(400, f"the body is not UTF-8 ({err.reason} at byte {err.start})") from None
+        try:
+            return json.loads(text, parse_constant=_reject_constant)
+        except ValueError as err:
+            raise web.HTTPError(400, f"the body is not valid JSON: {err}".replace("%", "%%")) from None
+
+    def start(self, name: str, body: Any = None, query: bool = False) -> Stream:
+        """Validate and start a request, answering 4xx/503 when refused."""
+        try:
+            if query:
+                arguments = {
+                    key: [value.decode("utf-8", "replace") for value in values]
+                    for key, values in self.request.query_arguments.items()
+                }
+                return self.service.start(name, lambda schema: decode_query(schema, arguments))
+            return self.service.start(name, lambda schema: decode_body(schema, body))
+        except ServiceError as err:
+            self.fail(err)
+
+
+class HealthHandler(InferlessHandler):
+    """v2 health: live and ready."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, what: str) -> None:
+        self.finish({what: True})
+
+
+class ModelListHandler(InferlessHandler):
+    """Every served model, with its kernel, notebook, device, schema and counters."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        sessions = await self.service.notebook_paths()
+        models = []
+        for entry in self.service.catalog.models():
+            described = dict(entry.description)
+            described.update(
+                kernel_id=entry.kernel_id,
+                notebook=sessions.get(entry.kernel_id),
+                counters={"requests": entry.requests, "events": entry.events, "errors": entry.errors},
+            )
+            models.append(described)
+        self.finish({"models": models})
+
+
+class ModelMetadataHandler(InferlessHandler):
+    """v2 model metadata."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, name: str, version: str | None = None) -> None:
+        try:
+            _, entry = self.service.model(name)
+        except ServiceError as err:
+            self.fail(err)
+        self.finish(v2_metadata(entry))
+
+
+class ModelReadyHandler(InferlessHandler):
+    """v2 model readiness: 200 once initialised and served."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, name: str, version: str | None = None) -> None:
+        try:
+            self.service.model(name)
+        except ServiceError as err:
+            self.fail(err)
+        self.finish({"name": name, "ready": True})
+
+
+class _OneShotHandler(InferlessHandler):
+    """Shared by infer and generate: run to the end, answer one JSON."""
+
+    async def run(self, name: str, body: Any) -> dict[str, Any]:
+        try:
+            _, entry = self.service.model(name)
+        except ServiceError as err:
+            self.fail(err)
+        if entry.schema.streaming:
+            raise web.HTTPError(
+                400, f"model {name!r} streams its output; POST to .../{name}/generate_stream"
+            )
+        stream = self.start(name, body)
+        try:
+            outputs = await self.service.collect(stream)
+        except ServiceError as err:
+            self.fail(err)
+        return outputs[-1] if outputs else {}
+
+
+class InferHandler(_OneShotHandler):
+    """v2 infer: tensors in, tensors out."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, name: str, version: str | None = None) -> None:
+        body = self.json_body()
+        if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
+            raise web.HTTPError(400, 'a v2 infer request is {"inputs": [{"name", "shape", "datatype", "data"}]}')
+        output = await self.run(name, body)
+        reply: dict[str, Any] = {"model_name": name, "model_version": version or "1"}
+        if isinstance(body.get("id"), str):
+            reply["id"] = body["id"]
+        reply["outputs"] = v2_outputs(output)
+        self.finish(reply)
+
+
+class GenerateHandler(_OneShotHandler):
+    """Triton generate: one JSON object of outputs."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, name: str, version: str | None = None) -> None:
+        output = await self.run(name, self.json_body())
+        self.finish({"model_name": name, "model_version": version or "1", **output})
+
+
+class GenerateStreamHandler(InferlessHandler):
+    """The stream: POST with a JSON body, or GET with query parameters for EventSource."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, name: str, version: str | None = None) -> None:
+        stream = self.start(name, self.json_body())
+        await self.write_stream(stream, 0)
+
+    @web.authenticated
+    @authorized
+    async def get(self, name: str, version: str | None = None) -> None:
+        stream = self.start(name, query=True)
+        await self.write_stream(stream, 0)
+
+    async def write_stream(self, stream: Stream, position: int) -> None:
+        """Write events from ``position`` until the end, with heartbeats while idle."""
+        config = self.service.config
+        self._transforms = []  # never compress an event stream
+        for header, value in sse.HEADERS.items():
+            self.set_header(header, value)
+        self.set_header("X-Request-Id", stream.rid)
+        self.set_header("Location", f"{self.base_url.rstrip('/')}/inferless/api/streams/{stream.rid}")
+        if self.request.connection and self.request.connection.stream:
+            self.request.connection.stream.set_nodelay(True)
+        self.service.subscribe(stream)
+        try:
+            self.write(sse.retry(config.retry_ms))
+            await self.flush()
+            while True:
+                if position < len(stream.lines):
+                    end = len(stream.lines)
+                    self.write(sse.events(position, stream.lines[position:end]))
+                    await self.flush()
+                    position = end
+                    stream.advance(position)
+                elif stream.ended:
+                    if stream.error:
+                        self.write(sse.error_event(position, stream.error))
+                        await self.flush()
+                    break
+                elif not await stream.wait(position, config.heartbeat_interval):
+                    self.write(sse.comment())
+                    await self.flush()
+        except StreamClosedError:
+            return
+        finally:
+            self.service.unsubscribe(stream)
+        self.finish()
+
+
+def handlers() -> list[tuple[str, type[InferlessHandler]]]:
+    """Routes, relative to the server's base_url."""
+    return [
+        (r"/inferless/v2/health/(?P<what>live|ready)", HealthHandler),
+        (r"/inferless/api/models", ModelListHandler),
+        (MODEL + r"/ready", ModelReadyHandler),
+        (MODEL + r"/infer", InferHandler),
+        (MODEL + r"/generate", GenerateHandler),
+        (MODEL + r"/generate_stream", GenerateStreamHandler),
+        (MODEL, ModelMetadataHandler),
+    ]

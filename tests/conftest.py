@@ -1,0 +1,151 @@
+"""Fixtures: a real jupyter_server with the extension, real ipykernels, real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import textwrap
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+
+from sse_reader import StreamResult, read_stream
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+
+@pytest.fixture
+def jp_server_config() -> dict[str, Any]:
+    """Every server test runs with the extension on and authentication required."""
+    return {
+        "ServerApp": {
+            "jpserver_extensions": {"jupyter_inferless": True, "jupyter_server_terminals": False},
+            "allow_unauthenticated_access": False,
+        },
+        "InferlessExtension": {"kernel_poll_interval": 0.1},
+    }
+
+
+class NotebookKernel:
+    """A kernel of the server, driven like a notebook: run cells, read their output."""
+
+    def __init__(self, kernel_id: str, client: Any) -> None:
+        self.kernel_id = kernel_id
+        self.client = client
+
+    async def run(self, code: str, timeout: float = 120.0, allow_error: bool = False) -> str:
+        """Run a cell; return its printed text; raise with the traceback on error."""
+        texts: list[str] = []
+        errors: list[str] = []
+
+        def hook(msg: dict[str, Any]) -> None:
+            kind = msg["header"]["msg_type"]
+            content = msg["content"]
+            if kind == "stream":
+                texts.append(content["text"])
+            elif kind in ("execute_result", "display_data"):
+                texts.append(content["data"].get("text/plain", ""))
+            elif kind == "error":
+                errors.append("\n".join(content["traceback"]))
+
+        reply = await self.client.execute_interactive(
+            textwrap.dedent(code), output_hook=hook, timeout=timeout
+        )
+        if reply["content"]["status"] != "ok" and not allow_error:
+            raise AssertionError("cell failed:\n" + "\n".join(errors))
+        return "".join(texts) + "".join(errors)
+
+    def run_in_background(self, code: str) -> asyncio.Task[str]:
+        """Start a cell without waiting for it."""
+        return asyncio.ensure_future(self.run(code))
+
+
+async def start_kernel(serverapp: Any) -> NotebookKernel:
+    """Start an ipykernel through the server and load the extension in it."""
+    manager = serverapp.kernel_manager
+    kernel_id = await manager.start_kernel()
+    client = manager.get_kernel(kernel_id).client()
+    client.start_channels()
+    await client.wait_for_ready(timeout=60)
+    notebook = NotebookKernel(kernel_id, client)
+    await notebook.run("%load_ext jupyter_inferless")
+    return notebook
+
+
+async def stop_kernel(serverapp: Any, notebook: NotebookKernel) -> None:
+    """Shut a kernel down through the server."""
+    notebook.client.stop_channels()
+    if notebook.kernel_id in serverapp.kernel_manager:
+        await serverapp.kernel_manager.shutdown_kernel(notebook.kernel_id, now=True)
+
+
+@pytest.fixture
+def kernel(jp_serverapp: Any, jp_asyncio_loop: Any) -> Iterator[NotebookKernel]:
+    """A fresh ipykernel started by the server, with the extension loaded."""
+    notebook = jp_asyncio_loop.run_until_complete(start_kernel(jp_serverapp))
+    yield notebook
+    jp_asyncio_loop.run_until_complete(stop_kernel(jp_serverapp, notebook))
+
+
+@pytest.fixture
+def api(
+    jp_serverapp: Any,
+    http_server_client: Any,
+    jp_http_port: int,
+    jp_base_url: str,
+    jp_auth_header: dict[str, str],
+) -> Api:
+    """Helpers to call the extension over real loopback HTTP (the server listens on 127.0.0.1)."""
+    return Api(f"http://127.0.0.1:{jp_http_port}{jp_base_url}", jp_auth_header)
+
+
+class Api:
+    """URL building, authenticated JSON calls, streams."""
+
+    def __init__(self, base: str, auth: dict[str, str]) -> None:
+        self.base = base
+        self.auth = auth
+
+    def url(self, path: str) -> str:
+        """Absolute URL of a path under base_url."""
+        return self.base + path.lstrip("/")
+
+    async def stream(
+        self, path: str, body: Any = None, method: str = "POST", headers: dict[str, str] | None = None
+    ) -> StreamResult:
+        """Read a stream to its end."""
+        return await read_stream(
+            self.url(path), method=method, body=body, headers={**self.auth, **(headers or {})}
+        )
+
+    async def call(
+        self, path: str, body: Any = None, method: str = "GET", auth: bool = True
+    ) -> tuple[int, Any]:
+        """A JSON request; returns (status, parsed body)."""
+        result = await read_stream(
+            self.url(path),
+            method=method,
+            body=body,
+            headers=self.auth if auth else {},
+        )
+        try:
+            parsed = json.loads(result.body) if result.body else None
+        except ValueError:
+            parsed = result.body
+        return result.status, parsed
+
+    async def wait_for_model(self, name: str, timeout: float = 10.0, present: bool = True) -> float:
+        """Wait until ``name`` is (or is no longer) listed; return the seconds it took."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            status, body = await self.call("inferless/api/models")
+            names = {model["name"] for model in body["models"]} if status == 200 else set()
+            if (name in names) == present:
+                return time.monotonic() - started
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"model {name!r} {'never appeared' if present else 'never left'}")
+
+
+Runner = Callable[[str], Awaitable[str]]
