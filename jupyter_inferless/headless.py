@@ -13,6 +13,7 @@ from typing import Any
 
 import nbformat
 from jupyter_server.serverapp import ServerApp
+from jupyter_server.utils import ApiPath
 from traitlets.config import Config
 
 READY_TIMEOUT = 30.0
@@ -80,7 +81,7 @@ class HeadlessService:
 
     async def _start_kernel(self) -> None:
         manager = self.app.kernel_manager
-        self.kernel_id = await manager.start_kernel(path=str(self.app.root_dir))
+        self.kernel_id = await manager.start_kernel(path=ApiPath(""))
         self.client = manager.get_kernel(self.kernel_id).client()
         self.client.start_channels()
         await self.client.wait_for_ready(timeout=60)

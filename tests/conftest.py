@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
-
 from sse_reader import StreamResult, read_stream
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
@@ -113,7 +112,11 @@ class Api:
         return self.base + path.lstrip("/")
 
     async def stream(
-        self, path: str, body: Any = None, method: str = "POST", headers: dict[str, str] | None = None
+        self,
+        path: str,
+        body: Any = None,
+        method: str = "POST",
+        headers: dict[str, str] | None = None,
     ) -> StreamResult:
         """Read a stream to its end."""
         return await read_stream(

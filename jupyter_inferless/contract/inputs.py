@@ -27,7 +27,9 @@ def decode_body(schema: ModelSchema, body: Any) -> dict[str, Any]:
     if "inputs" in body and "inputs" not in schema.by_name:
         tensors = body["inputs"]
         if not isinstance(tensors, list):
-            raise InputError('"inputs" must be a list of tensors {"name", "shape", "datatype", "data"}')
+            raise InputError(
+                '"inputs" must be a list of tensors {"name", "shape", "datatype", "data"}'
+            )
         return decode_tensors(schema, tensors)
     values = dict(body)
     if "parameters" not in schema.by_name and "parameters" in values:
@@ -64,7 +66,7 @@ def decode_tensors(schema: ModelSchema, tensors: list[Any]) -> dict[str, Any]:
             raise InputError(f"inputs[{index}] must be an object with name, shape, datatype, data")
         name = tensor.get("name")
         if not isinstance(name, str):
-            raise InputError(f"inputs[{index}] has no string \"name\"")
+            raise InputError(f'inputs[{index}] has no string "name"')
         spec = schema.by_name.get(name)
         if spec is None and not schema.declared:
             decoded[name] = tensor.get("data")
@@ -106,7 +108,7 @@ def _decode_tensor(spec: InputSpec, tensor: Mapping[str, Any]) -> Any:
             f"input {name!r}: datatype {label!r} does not fit the declared {spec.datatype}", name
         )
     if "data" not in tensor:
-        raise InputError(f"input {name!r}: the tensor has no \"data\"", name)
+        raise InputError(f'input {name!r}: the tensor has no "data"', name)
     data = tensor["data"]
     flat = _flatten(data) if isinstance(data, list) else [data]
     shape = tensor.get("shape")
@@ -117,7 +119,8 @@ def _decode_tensor(spec: InputSpec, tensor: Mapping[str, Any]) -> Any:
             raise InputError(f"input {name!r}: shape must be a list of sizes, not {shape!r}", name)
         if math.prod(shape) != len(flat):
             raise InputError(
-                f"input {name!r}: shape {shape} holds {math.prod(shape)} values, data has {len(flat)}",
+                f"input {name!r}: shape {shape} holds {math.prod(shape)} values, "
+                f"data has {len(flat)}",
                 name,
             )
     return _decode_value(spec, flat[0] if spec.is_scalar and len(flat) == 1 else flat)

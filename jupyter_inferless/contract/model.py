@@ -94,9 +94,10 @@ def _run(result: Any) -> Any:
     return result
 
 
-def _as_output(result: Any, class_name: str) -> Mapping[str, Any]:
+def _as_output(result: Any, class_name: str) -> dict[str, Any]:
     if not isinstance(result, Mapping):
         raise OutputError(
-            f"{class_name}.infer returned {type(result).__name__}; return a dict such as {{'OUT': text}}"
+            f"{class_name}.infer returned {type(result).__name__}; "
+            "return a dict such as {'OUT': text}"
         )
-    return result
+    return dict(result)

@@ -55,7 +55,9 @@ def load_model_directory(target: str | Path) -> ModelDirectory:
     schema_path = folder / "input_schema.py"
     schema_module = _import(schema_path) if schema_path.is_file() else app
     input_schema = getattr(schema_module, "INPUT_SCHEMA", getattr(app, "INPUT_SCHEMA", None))
-    streaming = getattr(schema_module, "IS_STREAMING_OUTPUT", getattr(app, "IS_STREAMING_OUTPUT", None))
+    streaming = getattr(
+        schema_module, "IS_STREAMING_OUTPUT", getattr(app, "IS_STREAMING_OUTPUT", None)
+    )
     config_path = folder / RUNTIME_CONFIG
     config = read_runtime_config(config_path) if config_path.is_file() else {}
     return ModelDirectory(folder, model_class, input_schema, streaming, config)
@@ -73,7 +75,9 @@ def read_runtime_config(path: Path) -> dict[str, Any]:
     if not isinstance(build, dict):
         raise ModelContractError(f"{path.name}: 'build' must be a mapping")
     for key in sorted(set(config) - {"build"}):
-        warnings.warn(f"{path.name}: unknown top-level key {key!r}", RuntimeConfigWarning, stacklevel=2)
+        warnings.warn(
+            f"{path.name}: unknown top-level key {key!r}", RuntimeConfigWarning, stacklevel=2
+        )
     for key in sorted(set(build) - BUILD_KEYS):
         warnings.warn(
             f"{path.name}: unknown key build.{key} (known: {', '.join(sorted(BUILD_KEYS))})",

@@ -21,12 +21,17 @@ def to_json_value(value: Any, where: str) -> Any:
         return value
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
-            raise OutputError(f"{where} is {value!r}, which JSON cannot carry; send None or a string")
+            raise OutputError(
+                f"{where} is {value!r}, which JSON cannot carry; send None or a string"
+            )
         return value
     if isinstance(value, (list, tuple)):
         return [to_json_value(item, f"{where}[{index}]") for index, item in enumerate(value)]
     if isinstance(value, Mapping):
-        return {_key(key, where): to_json_value(item, f"{where}[{key!r}]") for key, item in value.items()}
+        return {
+            _key(key, where): to_json_value(item, f"{where}[{key!r}]")
+            for key, item in value.items()
+        }
     if hasattr(value, "tolist") and hasattr(value, "dtype"):
         return to_json_value(_array_to_list(value, where), where)
     raise OutputError(

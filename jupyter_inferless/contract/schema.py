@@ -76,7 +76,9 @@ def parse_input_schema(raw: Any, *, streaming: bool) -> ModelSchema:
     if raw is None:
         return ModelSchema(streaming=streaming, declared=False)
     if not isinstance(raw, Mapping):
-        raise SchemaError(f"INPUT_SCHEMA must be a dict of input name to spec, not {type(raw).__name__}")
+        raise SchemaError(
+            f"INPUT_SCHEMA must be a dict of input name to spec, not {type(raw).__name__}"
+        )
     specs = tuple(_parse_spec(name, spec, streaming) for name, spec in raw.items())
     return ModelSchema(inputs=specs, streaming=streaming)
 
@@ -112,7 +114,9 @@ def _parse_shape(where: str, shape: Any) -> tuple[int, ...]:
     if (
         not isinstance(shape, (list, tuple))
         or not shape
-        or not all(isinstance(d, int) and not isinstance(d, bool) and (d > 0 or d == -1) for d in shape)
+        or not all(
+            isinstance(d, int) and not isinstance(d, bool) and (d > 0 or d == -1) for d in shape
+        )
     ):
         raise SchemaError(f"{where}: shape must be a list of positive sizes or -1, not {shape!r}")
     return tuple(shape)
@@ -124,5 +128,7 @@ def _check_example(where: str, example: Any, datatype: str) -> list[Any]:
         try:
             check_value(value, datatype)
         except ValueError as err:
-            raise SchemaError(f"{where}: example {value!r} does not fit {datatype}: {err}") from None
+            raise SchemaError(
+                f"{where}: example {value!r} does not fit {datatype}: {err}"
+            ) from None
     return values

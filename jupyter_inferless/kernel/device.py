@@ -12,7 +12,8 @@ def device() -> Any:
         import torch
     except ImportError as err:
         raise ImportError(
-            "jupyter_inferless.device() needs torch; install it with pip install 'jupyter_inferless[torch]'"
+            "jupyter_inferless.device() needs torch; "
+            "install it with pip install 'jupyter_inferless[torch]'"
         ) from err
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -26,7 +27,12 @@ def describe_device() -> dict[str, Any]:
     torch = sys.modules.get("torch")
     if torch is None:
         return {"device": "cpu", "name": "cpu", "torch": None, "cuda": None}
-    info: dict[str, Any] = {"device": "cpu", "name": "cpu", "torch": torch.__version__, "cuda": None}
+    info: dict[str, Any] = {
+        "device": "cpu",
+        "name": "cpu",
+        "torch": torch.__version__,
+        "cuda": None,
+    }
     if torch.cuda.is_available():
         index = torch.cuda.current_device()
         props = torch.cuda.get_device_properties(index)

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("jupyter_inferless.kernel")
 
 
-def iopub_publisher(kernel: Any, comm_id: str, parent: dict[str, Any] | None) -> Callable[..., None]:
+def iopub_publisher(
+    kernel: Any, comm_id: str, parent: dict[str, Any] | None
+) -> Callable[..., None]:
     """A function publishing comm_msg data on IOPub under ``comm-<comm_id>``."""
     topic = f"comm-{comm_id}".encode()
 
@@ -62,7 +64,9 @@ class Link:
         data = msg.get("content", {}).get("data") or {}
         op = data.get("op")
         if op == "ack":
-            self.outbox.ack(int(data.get("seq", 0)), data.get("credit") or {}, bool(data.get("resend")))
+            self.outbox.ack(
+                int(data.get("seq", 0)), data.get("credit") or {}, bool(data.get("resend"))
+            )
         elif op == "infer":
             self._start(data)
         elif op == "cancel":
@@ -92,4 +96,3 @@ class Link:
             channel.end("InputError: inputs must be an object")
             return
         model.submit(rid, inputs, channel)
-

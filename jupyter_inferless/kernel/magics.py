@@ -72,11 +72,17 @@ def describe_served(runtime: Runtime, name: str) -> str:
     model = runtime.models[name]
     info = model.describe()
     device = info["device"]
-    where = device["name"] if device["device"] == "cpu" else f"{device['device']} ({device['name']})"
-    inputs = ", ".join(
-        f"{spec['name']}: {spec['datatype']}{spec['shape']}{'' if spec['required'] else ' optional'}"
-        for spec in info["schema"]["inputs"]
-    ) or "any (no INPUT_SCHEMA)"
+    where = (
+        device["name"] if device["device"] == "cpu" else f"{device['device']} ({device['name']})"
+    )
+    inputs = (
+        ", ".join(
+            f"{spec['name']}: {spec['datatype']}{spec['shape']}"
+            + ("" if spec["required"] else " optional")
+            for spec in info["schema"]["inputs"]
+        )
+        or "any (no INPUT_SCHEMA)"
+    )
     kind = "streaming" if info["streaming"] else "non-streaming"
     base = (runtime.server_url or "<jupyter server>/").rstrip("/")
     verb = "generate_stream" if info["streaming"] else "infer"

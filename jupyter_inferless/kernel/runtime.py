@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..contract import ModelAdapter, ModelSchema, load_model_directory, parse_input_schema
+from ..contract import ModelAdapter, load_model_directory, parse_input_schema
 from ..protocol import ANNOUNCE_COMM_ID, PROTOCOL_VERSION, TARGET_NAME
 from .device import cuda_note, describe_device
 from .link import Link, iopub_publisher
@@ -165,7 +165,9 @@ class Runtime:
                     found.cuda_version,
                 )
             else:
-                raise NameError(f"{target!r} is neither a name in the notebook nor a model directory")
+                raise NameError(
+                    f"{target!r} is neither a name in the notebook nor a model directory"
+                )
         scope = self._scope_of(target)
         schema = scope.get("INPUT_SCHEMA", self.namespace.get("INPUT_SCHEMA"))
         streaming = scope.get("IS_STREAMING_OUTPUT", self.namespace.get("IS_STREAMING_OUTPUT"))

@@ -51,11 +51,13 @@ class InferlessExtension(ExtensionApp):
 
     def initialize_settings(self) -> None:
         """Create the catalog, broker and service shared by the handlers."""
+        serverapp = self.serverapp
+        assert serverapp is not None
         self.broker = Broker()
         self.catalog = Catalog(
-            self.serverapp.kernel_manager,
+            serverapp.kernel_manager,
             self.broker,
-            self.serverapp.connection_url,
+            serverapp.connection_url,
             poll_interval=self.kernel_poll_interval,
             bridge_options={"credit": (self.credit_events, self.credit_bytes)},
         )
@@ -65,9 +67,7 @@ class InferlessExtension(ExtensionApp):
             disconnect_grace=self.disconnect_grace,
             max_body_bytes=self.max_body_bytes,
         )
-        self.service = Service(
-            self.catalog, self.broker, config, self.serverapp.session_manager
-        )
+        self.service = Service(self.catalog, self.broker, config, serverapp.session_manager)
         self.settings.update({"inferless_service": self.service})
         # jupyter_server calls _start_jupyter_server_extension only when it runs its own
         # loop; embedded servers (tests, other apps) start the catalog from here.
@@ -83,7 +83,7 @@ class InferlessExtension(ExtensionApp):
 
     def _begin(self) -> None:
         if not self.catalog.started:
-            self.catalog.start(self.serverapp.event_logger)
+            self.catalog.start(getattr(self.serverapp, "event_logger", None))
 
     async def stop_extension(self) -> None:
         """End open streams with an error and close every kernel link."""

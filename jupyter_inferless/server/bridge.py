@@ -87,6 +87,7 @@ class KernelBridge:
         self.subshell_id: str | None = None
         self.linked = asyncio.Event()
         self._attaching = False
+        self._attach_task: asyncio.Future[None] | None = None
         self._seq = 0
         self._resend_asked = False
         self._ack_handle: asyncio.TimerHandle | None = None
@@ -179,7 +180,7 @@ class KernelBridge:
         if self.comm_id is not None:
             self.lost("the kernel's runtime was replaced")
         self._attaching = True
-        asyncio.ensure_future(self._attach())
+        self._attach_task = asyncio.ensure_future(self._attach())
 
     def _on_link_message(self, data: dict[str, Any], buffers: list[Any]) -> None:
         op = data.get("op")
@@ -208,7 +209,9 @@ class KernelBridge:
             return  # a resent frame we already have
         if seq != self._seq + 1:
             if not self._resend_asked:
-                log.info("kernel %s: frame %d lost; asking for a resend", self.kernel_id, self._seq + 1)
+                log.info(
+                    "kernel %s: frame %d lost; asking for a resend", self.kernel_id, self._seq + 1
+                )
                 self._resend_asked = True
                 self._send_ack(resend=True)
             return

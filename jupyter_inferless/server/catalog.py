@@ -40,6 +40,7 @@ class Catalog:
         self.bridge_options = bridge_options or {}
         self.bridges: dict[str, KernelBridge] = {}
         self._watched: set[str] = set()
+        self._background: set[asyncio.Future[None]] = set()
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -67,7 +68,9 @@ class Catalog:
     def find(self, name: str) -> tuple[KernelBridge, ModelEntry]:
         """The bridge and entry serving ``name``; ModelLookupError (404 or 409) otherwise."""
         found = [
-            (bridge, bridge.models[name]) for bridge in self.bridges.values() if name in bridge.models
+            (bridge, bridge.models[name])
+            for bridge in self.bridges.values()
+            if name in bridge.models
         ]
         if not found:
             served = ", ".join(sorted(entry.name for entry in self.models())) or "none"
@@ -102,7 +105,9 @@ class Catalog:
                 km.add_restart_callback(died, "restart")
                 km.add_restart_callback(died, "dead")
         for kernel_id in set(self.bridges) - running:
-            asyncio.ensure_future(self._drop(kernel_id, "the kernel was shut down"))
+            task = asyncio.ensure_future(self._drop(kernel_id, "the kernel was shut down"))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     def _lost(self, kernel_id: str, reason: str) -> None:
         bridge = self.bridges.get(kernel_id)
@@ -113,7 +118,9 @@ class Catalog:
         kernel_id = data.get("kernel_id")
         action = data.get("action")
         if kernel_id in self.bridges and action in ("restart", "shutdown"):
-            reason = "the kernel was restarted" if action == "restart" else "the kernel was shut down"
+            reason = (
+                "the kernel was restarted" if action == "restart" else "the kernel was shut down"
+            )
             await self._drop(kernel_id, reason)
             self._sync_soon()
 

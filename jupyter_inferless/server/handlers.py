@@ -55,17 +55,23 @@ class InferlessHandler(APIHandler):
         """The request body as JSON, or a 400/413 naming what is wrong."""
         body = self.request.body
         if len(body) > self.service.config.max_body_bytes:
-            raise web.HTTPError(413, f"the body is larger than {self.service.config.max_body_bytes} bytes")
+            raise web.HTTPError(
+                413, f"the body is larger than {self.service.config.max_body_bytes} bytes"
+            )
         if not body.strip():
             return {}
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError as err:
-            raise web.HTTPError(400, f"the body is not UTF-8 ({err.reason} at byte {err.start})") from None
+            raise web.HTTPError(
+                400, f"the body is not UTF-8 ({err.reason} at byte {err.start})"
+            ) from None
         try:
             return json.loads(text, parse_constant=_reject_constant)
         except ValueError as err:
-            raise web.HTTPError(400, f"the body is not valid JSON: {err}".replace("%", "%%")) from None
+            raise web.HTTPError(
+                400, f"the body is not valid JSON: {err}".replace("%", "%%")
+            ) from None
 
     def start(self, name: str, body: Any = None, query: bool = False) -> Stream:
         """Validate and start a request, answering 4xx/503 when refused."""
@@ -103,7 +109,11 @@ class ModelListHandler(InferlessHandler):
             described.update(
                 kernel_id=entry.kernel_id,
                 notebook=sessions.get(entry.kernel_id),
-                counters={"requests": entry.requests, "events": entry.events, "errors": entry.errors},
+                counters={
+                    "requests": entry.requests,
+                    "events": entry.events,
+                    "errors": entry.errors,
+                },
             )
             models.append(described)
         self.finish({"models": models})
@@ -163,7 +173,9 @@ class InferHandler(_OneShotHandler):
     async def post(self, name: str, version: str | None = None) -> None:
         body = self.json_body()
         if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
-            raise web.HTTPError(400, 'a v2 infer request is {"inputs": [{"name", "shape", "datatype", "data"}]}')
+            raise web.HTTPError(
+                400, 'a v2 infer request is {"inputs": [{"name", "shape", "datatype", "data"}]}'
+            )
         output = await self.run(name, body)
         reply: dict[str, Any] = {"model_name": name, "model_version": version or "1"}
         if isinstance(body.get("id"), str):
@@ -204,9 +216,12 @@ class GenerateStreamHandler(InferlessHandler):
         for header, value in sse.HEADERS.items():
             self.set_header(header, value)
         self.set_header("X-Request-Id", stream.rid)
-        self.set_header("Location", f"{self.base_url.rstrip('/')}/inferless/api/streams/{stream.rid}")
-        if self.request.connection and self.request.connection.stream:
-            self.request.connection.stream.set_nodelay(True)
+        self.set_header(
+            "Location", f"{self.base_url.rstrip('/')}/inferless/api/streams/{stream.rid}"
+        )
+        connection_stream = getattr(self.request.connection, "stream", None)
+        if connection_stream is not None:
+            connection_stream.set_nodelay(True)
         self.service.subscribe(stream)
         try:
             self.write(sse.retry(config.retry_ms))

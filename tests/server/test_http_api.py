@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from sse_reader import read_stream
 
 SCHEMA_MODEL = """
@@ -148,7 +147,9 @@ async def test_unknown_and_invalid_model_names(echo):
 
 
 async def test_streaming_model_refuses_one_shot_endpoints(echo):
-    status, reply = await echo.call("inferless/v2/models/echo/generate", {"prompt": "x"}, method="POST")
+    status, reply = await echo.call(
+        "inferless/v2/models/echo/generate", {"prompt": "x"}, method="POST"
+    )
     assert status == 400
     assert "generate_stream" in reply["error"]
 
@@ -177,7 +178,9 @@ async def test_v2_infer_on_a_non_streaming_model(kernel, api):
     )
     assert status == 200
     assert reply["total"] == 2.5 and reply["label"] == "two"
-    stream = await api.stream("inferless/v2/models/adder/generate_stream", {"values": [2], "label": "x"})
+    stream = await api.stream(
+        "inferless/v2/models/adder/generate_stream", {"values": [2], "label": "x"}
+    )
     assert stream.outputs == [{"total": 2.5, "count": 1, "label": "x"}]
 
 
@@ -197,7 +200,9 @@ ENDPOINTS = [
 
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS)
 async def test_every_endpoint_refuses_a_request_without_auth(echo, method, path):
-    result = await read_stream(echo.url(path), method=method, body=b'{"prompt": "x"}' if method == "POST" else None)
+    result = await read_stream(
+        echo.url(path), method=method, body=b'{"prompt": "x"}' if method == "POST" else None
+    )
     assert result.status == 403
     assert not result.events
 

@@ -100,7 +100,9 @@ async def test_a_20000_event_stream_never_trips_the_iopub_rate_limit(kernel, api
         assert not tab.warned(), tab.stderr
         # The limit is 1000 msg/s over a 3 s window; stay well under it even without
         # the resets that idle status messages cause.
-        print(f"frames shown to the tab: {len(tab.comm_times)}, busiest 3 s: {tab.busiest_window()}")
+        print(
+            f"frames shown to the tab: {len(tab.comm_times)}, busiest 3 s: {tab.busiest_window()}"
+        )
         assert tab.busiest_window() < 2000, tab.busiest_window()
     finally:
         tab.close()

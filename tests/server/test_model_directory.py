@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-APP = '''
+APP = """
 import json
 from helper import shout
 
@@ -21,20 +21,20 @@ class InferlessPythonModel:
 
     def finalize(self, args):
         self.calls = None
-'''
+"""
 
-INPUT_SCHEMA = '''
+INPUT_SCHEMA = """
 INPUT_SCHEMA = {
     "prompt": {"datatype": "STRING", "required": True, "shape": [1], "example": ["a b"]},
     "options": {"datatype": "STRING", "required": False, "shape": [1], "example": ["{}"]},
 }
 IS_STREAMING_OUTPUT = True
-'''
+"""
 
-HELPER = '''
+HELPER = """
 def shout(word, options):
     return word.upper() if options.get("upper") else word
-'''
+"""
 
 RUNTIME_CONFIG = """
 build:
@@ -71,13 +71,15 @@ async def test_a_model_directory_serves(kernel, api, tmp_path):
         {"prompt": "fine house", "options": '{"upper": true}'},
     )
     assert result.outputs == [{"generated_text": "FINE"}, {"generated_text": "HOUSE"}]
-    status, listing = await api.call("inferless/api/models")
+    _, listing = await api.call("inferless/api/models")
     assert listing["models"][0]["source"] == str(folder)
 
 
 async def test_app_py_path_with_a_name_serves_and_stop_finalizes(kernel, api, tmp_path):
     folder = make_model_directory(tmp_path)
-    await kernel.run(f"import jupyter_inferless; jupyter_inferless.serve('{folder / 'app.py'}', name='s2')")
+    await kernel.run(
+        f"import jupyter_inferless; jupyter_inferless.serve('{folder / 'app.py'}', name='s2')"
+    )
     await api.wait_for_model("s2")
     await kernel.run(
         "from jupyter_inferless.kernel import Runtime\n"

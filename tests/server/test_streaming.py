@@ -47,10 +47,12 @@ async def test_post_parameters_flat_and_get_forms_agree(kernel, api):
     wrapped = await api.stream(path, {"parameters": {"n": 3, "prefix": "a"}})
     tensors = await api.stream(
         path,
-        {"inputs": [
-            {"name": "n", "shape": [1], "datatype": "INT64", "data": [3]},
-            {"name": "prefix", "shape": [1], "datatype": "BYTES", "data": ["a"]},
-        ]},
+        {
+            "inputs": [
+                {"name": "n", "shape": [1], "datatype": "INT64", "data": [3]},
+                {"name": "prefix", "shape": [1], "datatype": "BYTES", "data": ["a"]},
+            ]
+        },
     )
     token = api.auth["Authorization"].split()[-1]
     query = await read_stream(api.url(f"{path}?n=3&prefix=a&token={token}"), method="GET")

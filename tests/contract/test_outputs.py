@@ -1,0 +1,134 @@
+"""Outputs become one JSON line; drift from the first event is refused, naming the key."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from jupyter_inferless.contract import OutputError, StreamCancelled, StreamFinishedError
+from jupyter_inferless.contract.handler import StreamOutputHandler
+from jupyter_inferless.contract.model import ModelAdapter
+from jupyter_inferless.contract.outputs import OutputChecker
+
+
+class ListSink:
+    def __init__(self):
+        self.lines: list[str] = []
+        self.ends: list[str | None] = []
+
+    def event(self, line):
+        self.lines.append(line)
+
+    def end(self, error):
+        self.ends.append(error)
+
+
+class FakeArray:
+    """Duck-typed like numpy/torch values (dtype + tolist)."""
+
+    dtype = "float32"
+
+    def __init__(self, value):
+        self.value = value
+
+    def tolist(self):
+        return self.value
+
+
+def test_outputs_are_single_json_lines():
+    line = OutputChecker().encode({"OUT": "a\nb", "n": 1, "ok": True, "xs": [1.5, None]})
+    assert "\n" not in line
+    assert json.loads(line) == {"OUT": "a\nb", "n": 1, "ok": True, "xs": [1.5, None]}
+
+
+def test_numpy_like_values_are_converted():
+    line = OutputChecker().encode({"score": FakeArray(0.5), "v": FakeArray([1, 2])})
+    assert json.loads(line) == {"score": 0.5, "v": [1, 2]}
+
+
+@pytest.mark.parametrize(
+    ("output", "says"),
+    [
+        ({"x": object()}, "not JSON; convert it"),
+        ({"x": math.nan}, "JSON cannot carry"),
+        ({1: "a"}, "keys must be strings"),
+        ("text", "takes a dict"),
+    ],
+)
+def test_unserialisable_outputs_say_how_to_fix(output, says):
+    with pytest.raises(OutputError, match=says):
+        OutputChecker().encode(output)
+
+
+@pytest.mark.parametrize(
+    ("second", "says"),
+    [
+        ({"OUT": "b"}, "'score' is missing"),
+        ({"OUT": "b", "score": 1, "extra": 2}, "'extra' is new"),
+        ({"OUT": 3, "score": 1}, "'OUT' changed from string to number"),
+    ],
+)
+def test_drift_from_the_first_event_names_the_key(second, says):
+    checker = OutputChecker()
+    checker.encode({"OUT": "a", "score": 0.5})
+    with pytest.raises(OutputError, match=says):
+        checker.encode(second)
+
+
+def test_int_then_float_is_the_same_kind():
+    checker = OutputChecker()
+    checker.encode({"progress": 0})
+    checker.encode({"progress": 0.5})
+
+
+def test_handler_ends_the_stream_on_drift_and_after_finalise_refuses():
+    sink = ListSink()
+    handler = StreamOutputHandler(sink)
+    handler.send_streamed_output({"OUT": "a"})
+    with pytest.raises(OutputError):
+        handler.send_streamed_output({"OTHER": "b"})
+    assert sink.ends == [
+        "OutputError: event 1: output key 'OUT' is missing; every event of a stream "
+        "must have the keys and types of the first (OUT: string)"
+    ]
+    with pytest.raises(StreamFinishedError):
+        handler.send_streamed_output({"OUT": "c"})
+    handler.finalise_streamed_output()
+    assert len(sink.ends) == 1
+
+
+def test_cancel_raises_a_base_exception_in_the_model():
+    import threading
+
+    cancelled = threading.Event()
+    handler = StreamOutputHandler(ListSink(), cancelled)
+    cancelled.set()
+    with pytest.raises(StreamCancelled):
+        handler.send_streamed_output({"OUT": "a"})
+    assert not issubclass(StreamCancelled, Exception)
+
+
+def test_adapter_accepts_every_signature():
+    class OneShot:
+        def infer(self, inputs):
+            return {"y": inputs["x"] * 2}
+
+        def finalize(self, args):
+            self.done = args
+
+    class Async:
+        async def infer(self, inputs, stream_output_handler):
+            stream_output_handler.send_streamed_output({"y": 1})
+            stream_output_handler.finalise_streamed_output()
+
+    sink = ListSink()
+    one = ModelAdapter(OneShot)
+    one.infer({"x": 2}, StreamOutputHandler(sink))
+    one.finalize()
+    assert sink.lines == ['{"y":4}'] and sink.ends == [None]
+    assert one.instance.done == {}
+    sink = ListSink()
+    ModelAdapter(Async()).infer({}, StreamOutputHandler(sink))
+    assert sink.lines == ['{"y":1}'] and sink.ends == [None]
