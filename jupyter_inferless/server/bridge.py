@@ -51,10 +51,24 @@ class ModelEntry:
         self.errors = 0
 
 
-def _async_socket(sock: Any) -> zmq.asyncio.Socket:
-    """An asyncio socket from what the kernel manager hands out (socket or ZMQStream)."""
-    sock = getattr(sock, "socket", sock)
-    return sock if isinstance(sock, zmq.asyncio.Socket) else zmq.asyncio.Socket.from_socket(sock)
+def _connect(kernel_manager: Any, channel: str, kind: int) -> zmq.asyncio.Socket:
+    """A socket of our own to one of the kernel's channels.
+
+    The kernel manager's connect_* helpers return ZMQStreams registered with the
+    server's IOLoop; the bridge reads with asyncio instead, on private sockets.
+    """
+    info = kernel_manager.get_connection_info()
+    port = info[f"{channel}_port"]
+    if info["transport"] == "tcp":
+        url = f"tcp://{info['ip']}:{port}"
+    else:
+        url = f"{info['transport']}://{info['ip']}-{port}"
+    sock = zmq.asyncio.Context.instance().socket(kind)
+    sock.linger = 100
+    if kind == zmq.SUB:
+        sock.setsockopt(zmq.SUBSCRIBE, TOPIC_PREFIX)
+    sock.connect(url)
+    return sock
 
 
 class KernelBridge:
@@ -92,11 +106,9 @@ class KernelBridge:
         self._resend_asked = False
         self._ack_handle: asyncio.TimerHandle | None = None
         self._granted: dict[str, list[int]] = {}
-        self._iopub = _async_socket(kernel_manager.connect_iopub())
-        self._iopub.setsockopt(zmq.UNSUBSCRIBE, b"")
-        self._iopub.setsockopt(zmq.SUBSCRIBE, TOPIC_PREFIX)
-        self._shell = _async_socket(kernel_manager.connect_shell())
-        self._control = _async_socket(kernel_manager.connect_control())
+        self._iopub = _connect(kernel_manager, "iopub", zmq.SUB)
+        self._shell = _connect(kernel_manager, "shell", zmq.DEALER)
+        self._control = _connect(kernel_manager, "control", zmq.DEALER)
         self._control_lock = asyncio.Lock()
         self._reader = asyncio.ensure_future(self._read_iopub())
 

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install with the test extras, then lint, type-check, test, and smoke the benchmarks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh test,bench
+.venv/bin/ruff check jupyter_inferless tests benchmarks
+.venv/bin/ruff format --check jupyter_inferless tests benchmarks
+.venv/bin/mypy
+set +e
+.venv/bin/python -m pytest "$@"
+code=$?
+set -e
+if [ "$code" -eq 5 ]; then
+  echo "pytest collected no tests: that is a failure" >&2
+  exit 1
+fi
+if [ "$code" -ne 0 ]; then exit "$code"; fi
+.venv/bin/python benchmarks/sse_throughput.py --smoke

@@ -1,0 +1,69 @@
+"""Kernel faults end open streams in-band, never with a hang."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+
+SLOW = """
+import time, jupyter_inferless
+
+class Slow:
+    def infer(self, inputs, stream_output_handler):
+        for i in range(1000):
+            stream_output_handler.send_streamed_output({"i": i})
+            time.sleep(0.05)
+        stream_output_handler.finalise_streamed_output()
+
+jupyter_inferless.serve(Slow, name="slow", input_schema={}, streaming=True)
+"""
+
+
+async def _stream_then(api, fault) -> tuple[object, float]:
+    reader = asyncio.ensure_future(api.stream("inferless/v2/models/slow/generate_stream", {}))
+    await asyncio.sleep(1.0)
+    faulted = time.monotonic()
+    await fault()
+    result = await asyncio.wait_for(reader, 30)
+    return result, time.monotonic() - faulted
+
+
+async def _restarted(km, timeout: float = 30.0) -> None:
+    """Wait until the server's automatic restart of a killed kernel is done."""
+    deadline = time.monotonic() + timeout
+    while not (km.ready.done() and await km.is_alive()) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+
+
+async def test_kill_9_of_the_kernel_ends_the_stream_in_band(kernel, api, jp_serverapp):
+    await kernel.run(SLOW)
+    await api.wait_for_model("slow")
+    km = jp_serverapp.kernel_manager.get_kernel(kernel.kernel_id)
+
+    async def kill() -> None:
+        os.kill(km.provisioner.pid, signal.SIGKILL)
+
+    result, took = await _stream_then(api, kill)
+    assert result.status == 200
+    assert result.events[0].json == {"i": 0}
+    assert "KernelGone" in result.events[-1].json["error"]
+    assert took < 10, f"the stream ended {took:.1f}s after the kill"
+    await api.wait_for_model("slow", present=False)
+    await _restarted(km)
+
+
+async def test_restarting_the_kernel_ends_the_stream_and_forgets_the_models(
+    kernel, api, jp_serverapp
+):
+    await kernel.run(SLOW)
+    await api.wait_for_model("slow")
+
+    async def restart() -> None:
+        await jp_serverapp.kernel_manager.restart_kernel(kernel.kernel_id)
+
+    result, _ = await _stream_then(api, restart)
+    assert "KernelGone" in result.events[-1].json["error"]
+    _, body = await api.call("inferless/api/models")
+    assert body["models"] == []
