@@ -85,7 +85,6 @@ class HeadlessService:
         self.client = manager.get_kernel(self.kernel_id).client()
         self.client.start_channels()
         await self.client.wait_for_ready(timeout=60)
-        await self._execute("%load_ext jupyter_inferless", "load the extension")
 
     async def _run_notebook(self) -> None:
         notebook = nbformat.read(self.target, as_version=4)

@@ -29,7 +29,7 @@ class TinyLM(nn.Module):
         self,
         vocab: list[str],
         embed_dim: int = 32,
-        hidden_size: int = 160,
+        hidden_size: int = 128,
         num_layers: int = 2,
         dropout: float = 0.0,
     ) -> None:

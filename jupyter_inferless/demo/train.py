@@ -24,7 +24,7 @@ CORPUS_PATH: Path = Path(__file__).with_name("corpus.txt")
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse command-line options."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--steps", type=int, default=1500, help="optimizer steps (default: 1500)")
+    p.add_argument("--steps", type=int, default=800, help="optimizer steps (default: 800)")
     p.add_argument("--out", type=Path, default=WEIGHTS_PATH, help="checkpoint to write")
     p.add_argument("--corpus", type=Path, default=CORPUS_PATH, help="training text")
     p.add_argument("--batch-size", type=int, default=32)
@@ -32,7 +32,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=4e-3)
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--embed-dim", type=int, default=32)
-    p.add_argument("--hidden-size", type=int, default=160)
+    p.add_argument("--hidden-size", type=int, default=128)
     p.add_argument("--num-layers", type=int, default=2)
     p.add_argument("--dropout", type=float, default=0.3)
     p.add_argument("--weight-decay", type=float, default=0.1)
@@ -90,12 +90,13 @@ def train(args: argparse.Namespace) -> TinyLM:
     print(f"corpus: {len(text)} chars, vocab {len(vocab)}, params {n_params}, device {device}")
 
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    warmup = max(1, args.steps // 20)
+    steps: int = args.steps
+    warmup = max(1, steps // 20)
 
     def lr_at(step: int) -> float:
         if step < warmup:
             return (step + 1) / warmup
-        progress = (step - warmup) / max(1, args.steps - warmup)
+        progress = (step - warmup) / max(1, steps - warmup)
         return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * progress))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)

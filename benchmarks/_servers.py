@@ -1,0 +1,320 @@
+"""The three benchmarked SSE servers, each run in its own subprocess on 127.0.0.1."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+from jupyter_client.blocking.client import BlockingKernelClient
+
+HOST = "127.0.0.1"
+HERE = Path(__file__).resolve().parent
+STREAM_PATH = "/v2/models/counter/generate_stream"
+MODEL_NAME = "counter"
+
+KERNEL_CODE = """\
+%load_ext jupyter_inferless
+INPUT_SCHEMA = {"n": {"datatype": "INT32", "required": True, "shape": [1]}}
+IS_STREAMING_OUTPUT = True
+class Counter:
+    def initialize(self): pass
+    def infer(self, inputs, stream_output_handler):
+        for k in range(inputs["n"]):
+            stream_output_handler.send_streamed_output({"OUT": "tok", "i": k})
+        stream_output_handler.finalise_streamed_output()
+    def finalize(self): pass
+%inferless serve Counter --name counter
+"""
+
+
+class ServerStartError(RuntimeError):
+    """A server did not come up (or its model could not be served)."""
+
+
+def free_port() -> int:
+    """Return a loopback TCP port that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _can_connect(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class ServerProcess:
+    """Base class: one server subprocess, its log file and its SSE endpoint."""
+
+    name = "server"
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.path = STREAM_PATH
+        self.headers: dict[str, str] = {}
+        self.log_path = workdir / f"{self.__class__.__name__}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._children: dict[int, psutil.Process] = {}
+
+    def argv(self) -> list[str]:
+        """Command line of the server."""
+        raise NotImplementedError
+
+    def env(self) -> dict[str, str]:
+        """Environment of the server."""
+        return dict(os.environ)
+
+    def launch(self) -> None:
+        """Start the subprocess (in its own session, so terminal signals don't reach it)."""
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(
+                self.argv(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env(),
+                cwd=self.workdir,
+                start_new_session=True,
+            )
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Block until the server accepts connections."""
+        self._poll(lambda: _can_connect(self.port), timeout, "accept connections")
+
+    def _poll(self, check: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not check():
+            if self.proc is None or self.proc.poll() is not None:
+                raise ServerStartError(f"{self.name}: process exited\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise ServerStartError(
+                    f"{self.name}: did not {what} in {timeout:.0f} s\n{self.log_tail()}"
+                )
+            time.sleep(0.05)
+
+    def log_tail(self, lines: int = 40) -> str:
+        """Last lines of the server's output."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join("    | " + line for line in text.splitlines()[-lines:])
+
+    def remember_children(self) -> None:
+        """Note the server's descendants now, to stop them even if the server dies first."""
+        if self.proc is None:
+            return
+        try:
+            found = psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.Error:
+            return
+        self._children.update({c.pid: c for c in found})
+
+    def stop(self) -> None:
+        """Terminate the server and anything it started; kill what does not exit."""
+        if self.proc is None:
+            return
+        self.remember_children()
+        _terminate(self.proc)
+        self.proc = None
+        alive = [c for c in self._children.values() if c.is_running()]
+        for child in alive:
+            with contextlib.suppress(psutil.Error):
+                child.terminate()
+        _, alive = psutil.wait_procs(alive, timeout=3)
+        for child in alive:
+            with contextlib.suppress(psutil.Error):
+                child.kill()
+        self._children.clear()
+
+
+def _terminate(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class PlainTornado(ServerProcess):
+    """(a) Minimal Tornado handler, flush per event."""
+
+    name = "plain tornado"
+
+    def argv(self) -> list[str]:
+        """Run the Tornado script on our port."""
+        return [sys.executable, str(HERE / "_plain_tornado.py"), "--port", str(self.port)]
+
+
+class SseStarlette(ServerProcess):
+    """(b) sse-starlette EventSourceResponse under uvicorn."""
+
+    name = "sse-starlette"
+
+    def argv(self) -> list[str]:
+        """Run uvicorn on the Starlette app."""
+        return [
+            sys.executable, "-m", "uvicorn", "_sse_starlette_app:app",
+            "--app-dir", str(HERE), "--host", HOST, "--port", str(self.port),
+            "--log-level", "warning",
+        ]  # fmt: skip
+
+
+class JupyterInferless(ServerProcess):
+    """(c) A real Jupyter server with the jupyter_inferless extension and a kernel."""
+
+    name = "jupyter_inferless"
+
+    def __init__(self, workdir: Path) -> None:
+        super().__init__(workdir)
+        self.token = secrets.token_hex(16)
+        self.base = f"http://{HOST}:{self.port}"
+        self.path = f"/inferless{STREAM_PATH}"
+        self.headers = {"Authorization": f"token {self.token}"}
+        self.jupyter_dir = workdir / "jupyter"
+        self.kernel_id: str | None = None
+
+    def argv(self) -> list[str]:
+        """Run jupyter_server with the extension enabled and an isolated setup."""
+        root = self.jupyter_dir / "root"
+        root.mkdir(parents=True, exist_ok=True)
+        return [
+            sys.executable, "-m", "jupyter_server",
+            f"--ServerApp.ip={HOST}", f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}",
+            "--ServerApp.open_browser=False", f"--ServerApp.root_dir={root}",
+            "--ServerApp.allow_root=True",
+            '--ServerApp.jpserver_extensions={"jupyter_inferless": True}',
+        ]  # fmt: skip
+
+    def env(self) -> dict[str, str]:
+        """Point every Jupyter/IPython directory into the temp dir."""
+        env = super().env()
+        for var, sub in [
+            ("JUPYTER_RUNTIME_DIR", "runtime"),
+            ("JUPYTER_CONFIG_DIR", "config"),
+            ("JUPYTER_DATA_DIR", "data"),
+            ("IPYTHONDIR", "ipython"),
+        ]:
+            env[var] = str(self.jupyter_dir / sub)
+        env["JUPYTER_PLATFORM_DIRS"] = "1"
+        return env
+
+    def client(self) -> httpx.Client:
+        """HTTP client for the server's REST API (no proxies: loopback only)."""
+        return httpx.Client(base_url=self.base, headers=self.headers, trust_env=False, timeout=30)
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Wait for the server, start a kernel, serve the model, wait until it is listed."""
+        with self.client() as http:
+            self._poll(lambda: _get_ok(http, "/api/status"), timeout, "answer /api/status")
+            models = http.get("/inferless/api/models")
+            if models.status_code != 200:
+                raise ServerStartError(
+                    f"{self.name}: GET /inferless/api/models -> {models.status_code}; "
+                    f"is the extension loaded?\n{self.log_tail()}"
+                )
+            self.kernel_id = self._start_kernel(http)
+            self.remember_children()
+            self._run_in_kernel(KERNEL_CODE)
+            self._poll(lambda: _lists_model(http), 10.0, f"list model {MODEL_NAME!r}")
+
+    def _start_kernel(self, http: httpx.Client) -> str:
+        resp = http.post("/api/kernels", json={"name": "python3"})
+        if resp.status_code not in (200, 201):
+            raise ServerStartError(f"{self.name}: POST /api/kernels -> {resp.status_code}")
+        return str(resp.json()["id"])
+
+    def _run_in_kernel(self, code: str) -> None:
+        conn = self.jupyter_dir / "runtime" / f"kernel-{self.kernel_id}.json"
+        self._poll(conn.exists, 10.0, f"write {conn.name}")
+        kc = BlockingKernelClient(connection_file=str(conn))
+        kc.load_connection_file()
+        kc.start_channels()
+        output: list[str] = []
+        try:
+            kc.wait_for_ready(timeout=60)
+            reply = kc.execute_interactive(
+                code, timeout=60, store_history=False, output_hook=lambda m: _collect(m, output)
+            )
+        finally:
+            kc.stop_channels()
+        content = reply["content"]
+        if content.get("status") != "ok":
+            tb = _strip_ansi("\n".join(content.get("traceback", [])))
+            raise ServerStartError(
+                f"{self.name}: kernel code failed: {content.get('ename')}: "
+                f"{content.get('evalue')}\n{tb}\n{''.join(output)}"
+            )
+
+    def stop(self) -> None:
+        """Shut the kernel down through the API, then stop the server."""
+        if self.kernel_id is not None and self.proc is not None and self.proc.poll() is None:
+            try:
+                with self.client() as http:
+                    http.delete(f"/api/kernels/{self.kernel_id}", timeout=10)
+            except httpx.HTTPError:
+                pass
+            self.kernel_id = None
+        super().stop()
+
+
+def _get_ok(http: httpx.Client, path: str) -> bool:
+    try:
+        return http.get(path, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _lists_model(http: httpx.Client) -> bool:
+    try:
+        resp = http.get("/inferless/api/models", timeout=2)
+    except httpx.HTTPError:
+        return False
+    return resp.status_code == 200 and _mentions(resp.json(), MODEL_NAME)
+
+
+def _mentions(obj: object, name: str) -> bool:
+    """Tell whether ``name`` is a string value or a key anywhere in a JSON document."""
+    if isinstance(obj, str):
+        return obj == name
+    if isinstance(obj, dict):
+        return name in obj or any(_mentions(v, name) for v in obj.values())
+    if isinstance(obj, list):
+        return any(_mentions(v, name) for v in obj)
+    return False
+
+
+def _collect(msg: dict[str, Any], output: list[str]) -> None:
+    """Keep the text of stream and error messages from the kernel."""
+    content = msg.get("content", {})
+    if msg.get("msg_type") == "stream":
+        output.append(content.get("text", ""))
+    elif msg.get("msg_type") == "error":
+        output.append(_strip_ansi("\n".join(content.get("traceback", []))) + "\n")
+
+
+def _strip_ansi(text: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+def describe(server: ServerProcess) -> str:
+    """One line naming the server and where it listens."""
+    return f"{server.name} on {HOST}:{server.port}{server.path}"
