@@ -104,6 +104,10 @@ class Outbox:
             self._pending.append((channel.rid, line, False, None))
             if wake:
                 self.cond.notify_all()
+        if wake:
+            # The sender was idle: hand it the GIL now, or a tight model loop keeps it
+            # for a whole switch interval (5 ms) before the event can leave.
+            time.sleep(0)
 
     def put_end(self, channel: RequestChannel, error: str | None) -> None:
         """Queue the end of a request's stream."""
@@ -140,7 +144,6 @@ class Outbox:
 
     def _run(self) -> None:
         last_send = 0.0
-        frames = 0
         while True:
             with self.cond:
                 while not self._pending and not self._resend_now and not self._closed:
@@ -163,9 +166,7 @@ class Outbox:
             if items:
                 self._send(items)
                 last_send = time.monotonic()
-                frames += 1
-                if frames % 16 == 0:
-                    time.sleep(0)  # let the kernel's message loop have the GIL
+                time.sleep(0)  # let the IOPub thread have the GIL to send the frame
 
     def _resend_timeout(self) -> float | None:
         if not self._unacked:
