@@ -34,6 +34,7 @@ def serve(
     input_schema: dict[str, Any] | None = None,
     streaming: bool | None = None,
     max_concurrency: int = 1,
+    queue_size: int = 16,
 ) -> Served:
     """Initialise ``target`` in this kernel and serve it from the Jupyter server.
 
@@ -41,7 +42,8 @@ def serve(
     notebook, or a model directory (app.py, input_schema.py,
     inferless-runtime-config.yaml). INPUT_SCHEMA and IS_STREAMING_OUTPUT are read
     from where the class is defined unless given here. Serving a name again
-    replaces the old model.
+    replaces the old model. At most ``max_concurrency`` requests run at once and
+    ``queue_size`` more wait; beyond that the server answers 429 with Retry-After.
     """
     from .kernel.runtime import Runtime
 
@@ -51,6 +53,7 @@ def serve(
         input_schema=input_schema,
         streaming=streaming,
         max_concurrency=max_concurrency,
+        queue_size=queue_size,
     )
 
 

@@ -10,6 +10,9 @@ from typing import Any
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
+# Tests open dozens of concurrent streams; tornado's default is 10 at a time.
+AsyncHTTPClient.configure(None, max_clients=128)
+
 
 @dataclass
 class Event:

@@ -20,8 +20,7 @@ def unload_ipython_extension(shell: Any) -> None:
     """Stop every served model."""
     runtime = Runtime._instance
     if runtime is not None:
-        for name in list(runtime.models):
-            runtime.stop(name)
+        runtime.stop_all()
 
 
 __all__ = ["Runtime", "Served", "load_ipython_extension", "unload_ipython_extension"]

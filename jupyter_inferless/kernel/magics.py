@@ -8,7 +8,7 @@ from typing import Any
 
 from IPython.core.magic import Magics, line_magic, magics_class
 
-from .runtime import Runtime
+from .runtime import DEFAULT_QUEUE_SIZE, Runtime
 
 
 class MagicUsageError(ValueError):
@@ -21,7 +21,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 USAGE = """usage:
-  %inferless serve TARGET [--name NAME] [--max-concurrency N]
+  %inferless serve TARGET [--name NAME] [--max-concurrency N] [--queue-size N]
   %inferless list
   %inferless stop NAME
 TARGET is a class or instance in the notebook, or a model directory / app.py path."""
@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("target")
     serve.add_argument("--name")
     serve.add_argument("--max-concurrency", type=int, default=1)
+    serve.add_argument("--queue-size", type=int, default=DEFAULT_QUEUE_SIZE)
     commands.add_parser("list", add_help=False)
     stop = commands.add_parser("stop", add_help=False)
     stop.add_argument("name")
@@ -55,7 +56,10 @@ class InferlessMagics(Magics):
         runtime = Runtime.current()
         if args.command == "serve":
             served = runtime.serve(
-                args.target, name=args.name, max_concurrency=args.max_concurrency
+                args.target,
+                name=args.name,
+                max_concurrency=args.max_concurrency,
+                queue_size=args.queue_size,
             )
             print(describe_served(runtime, served.name))
             return None

@@ -32,6 +32,7 @@ class RequestChannel:
         self.outbox = outbox
         self.rid = rid
         self.cancelled = threading.Event()
+        self.cancelled_at: float | None = None
         self.credit_events, self.credit_bytes = credit
         self.window_bytes = credit[1]
         self.ended = False
@@ -52,6 +53,8 @@ class RequestChannel:
 
     def cancel(self) -> None:
         """Make the model's next send_streamed_output raise StreamCancelled."""
+        if self.cancelled_at is None:
+            self.cancelled_at = time.monotonic()
         self.cancelled.set()
         with self.outbox.cond:
             self.outbox.cond.notify_all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import re
 import sys
@@ -19,6 +20,7 @@ from .link import Link, iopub_publisher
 from .workers import ServedModel
 
 log = logging.getLogger("jupyter_inferless.kernel")
+DEFAULT_QUEUE_SIZE = 16
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -68,6 +70,7 @@ class Runtime:
         self._kick = threading.Event()
         self._fast_until = time.monotonic() + 5.0
         kernel.comm_manager.register_target(TARGET_NAME, self._on_open)
+        atexit.register(self.stop_all)
         threading.Thread(target=self._beacon, name="inferless-announce", daemon=True).start()
 
     @classmethod
@@ -94,10 +97,13 @@ class Runtime:
         input_schema: dict[str, Any] | None = None,
         streaming: bool | None = None,
         max_concurrency: int = 1,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
     ) -> Served:
         """Initialise a model and serve it; see :func:`jupyter_inferless.serve`."""
         if not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise ValueError(f"max_concurrency must be a positive integer, not {max_concurrency!r}")
+        if not isinstance(queue_size, int) or queue_size < 0:
+            raise ValueError(f"queue_size must be a non-negative integer, not {queue_size!r}")
         resolved = self._resolve(target)
         adapter = ModelAdapter(resolved.target)
         name = name or default_name(target, adapter)
@@ -123,7 +129,14 @@ class Runtime:
         device = describe_device()
         note = cuda_note(resolved.cuda_requested, device)
         model = ServedModel(
-            name, adapter, schema, device, max_concurrency, resolved.source, [note] if note else []
+            name,
+            adapter,
+            schema,
+            device,
+            max_concurrency,
+            queue_size,
+            resolved.source,
+            [note] if note else [],
         )
         self.models[name] = model
         self._changed()
@@ -137,6 +150,14 @@ class Runtime:
             raise KeyError(f"no model named {name!r} is served (served: {served})")
         self._changed()
         model.shutdown()
+
+    def stop_all(self) -> None:
+        """Stop every model (at kernel shutdown too, so finalize() runs)."""
+        for name in list(self.models):
+            try:
+                self.stop(name)
+            except Exception:
+                log.exception("finalize of %r failed", name)
 
     def describe_models(self) -> list[dict[str, Any]]:
         """Every served model, described for the server."""

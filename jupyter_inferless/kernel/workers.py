@@ -23,6 +23,7 @@ class ServedModel:
     schema: ModelSchema
     device: dict[str, Any]
     max_concurrency: int
+    queue_size: int
     source: str
     notes: list[str] = field(default_factory=list)
     active: dict[str, RequestChannel] = field(default_factory=dict)
@@ -44,6 +45,7 @@ class ServedModel:
             "streaming": self.schema.streaming,
             "device": self.device,
             "max_concurrency": self.max_concurrency,
+            "queue_size": self.queue_size,
             "status": "ready",
             "notes": self.notes,
         }

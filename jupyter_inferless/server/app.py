@@ -45,6 +45,14 @@ class InferlessExtension(ExtensionApp):
         config=True,
         help="Bytes a model may run ahead of its client before send_streamed_output blocks.",
     )
+    replay_events = Int(
+        4096, config=True, help="Delivered events kept per stream so a client can resume."
+    )
+    replay_bytes = Int(
+        4 * 1024 * 1024,
+        config=True,
+        help="Bytes of delivered events kept per stream so a client can resume.",
+    )
     kernel_poll_interval = Float(
         0.5, config=True, help="Seconds between looks at the kernel list for new kernels."
     )
@@ -53,7 +61,7 @@ class InferlessExtension(ExtensionApp):
         """Create the catalog, broker and service shared by the handlers."""
         serverapp = self.serverapp
         assert serverapp is not None
-        self.broker = Broker()
+        self.broker = Broker(replay_events=self.replay_events, replay_bytes=self.replay_bytes)
         self.catalog = Catalog(
             serverapp.kernel_manager,
             self.broker,

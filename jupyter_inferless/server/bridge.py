@@ -46,9 +46,17 @@ class ModelEntry:
         self.description = description
         self.name: str = description["name"]
         self.schema = ModelSchema.from_json(description["schema"])
+        self.max_concurrency = int(description.get("max_concurrency", 1))
+        self.queue_size = int(description.get("queue_size", 0))
+        self.active = 0
         self.requests = 0
         self.events = 0
         self.errors = 0
+
+    @property
+    def capacity(self) -> int:
+        """Requests that may run or wait at once; more are refused with 429."""
+        return self.max_concurrency + self.queue_size
 
 
 def _connect(kernel_manager: Any, channel: str, kind: int) -> zmq.asyncio.Socket:
@@ -124,6 +132,7 @@ class KernelBridge:
         entry = self.models.get(stream.model)
         if entry is not None:
             entry.requests += 1
+            entry.active += 1
         self._send_comm(
             {
                 "op": "infer",
@@ -210,6 +219,7 @@ class KernelBridge:
             entry = ModelEntry(self.kernel_id, description)
             if old is not None:
                 entry.requests, entry.events, entry.errors = old.requests, old.events, old.errors
+                entry.active = old.active
             models[entry.name] = entry
         self.models = models
 
@@ -251,8 +261,9 @@ class KernelBridge:
         self.streams.pop(stream.rid, None)
         self._granted.pop(stream.rid, None)
         entry = self.models.get(stream.model)
-        if entry is not None and error:
-            entry.errors += 1
+        if entry is not None:
+            entry.active = max(0, entry.active - 1)
+            entry.errors += 1 if error else 0
 
     def _on_consumed(self, stream: Stream) -> None:
         granted = self._granted.get(stream.rid)

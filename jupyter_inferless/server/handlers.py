@@ -12,7 +12,7 @@ from tornado.iostream import StreamClosedError
 
 from ..contract import decode_body, decode_query
 from . import sse
-from .broker import Stream
+from .broker import EventsEvicted, Stream
 from .service import Service, ServiceError, v2_metadata, v2_outputs
 
 AUTH_RESOURCE = "kernels"
@@ -21,6 +21,14 @@ MODEL = r"/inferless/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?"
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+class RefusedError(web.HTTPError):
+    """A refusal that may tell the client when to retry (set after tornado clears headers)."""
+
+    def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
+        super().__init__(status, message)
+        self.retry_after = retry_after
 
 
 class InferlessHandler(APIHandler):
@@ -42,14 +50,14 @@ class InferlessHandler(APIHandler):
             message = exc_info[1].log_message
         elif exc_info and not isinstance(exc_info[1], web.HTTPError):
             message = "internal error; see the server log"
+        if exc_info and isinstance(exc_info[1], RefusedError) and exc_info[1].retry_after:
+            self.set_header("Retry-After", str(exc_info[1].retry_after))
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"error": message}))
 
     def fail(self, err: ServiceError) -> NoReturn:
         """Answer a refused request."""
-        if err.retry_after is not None:
-            self.set_header("Retry-After", str(err.retry_after))
-        raise web.HTTPError(err.status, err.message.replace("%", "%%"))
+        raise RefusedError(err.status, err.message.replace("%", "%%"), err.retry_after)
 
     def json_body(self) -> Any:
         """The request body as JSON, or a 400/413 naming what is wrong."""
@@ -194,7 +202,53 @@ class GenerateHandler(_OneShotHandler):
         self.finish({"model_name": name, "model_version": version or "1", **output})
 
 
-class GenerateStreamHandler(InferlessHandler):
+class StreamWriter(InferlessHandler):
+    """Writes a stream as SSE, from any position, with heartbeats while idle."""
+
+    async def write_stream(self, stream: Stream, position: int) -> None:
+        """Write events from ``position`` until the end."""
+        config = self.service.config
+        self._transforms = []  # never compress an event stream
+        for header, value in sse.HEADERS.items():
+            self.set_header(header, value)
+        self.set_header("X-Request-Id", stream.rid)
+        self.set_header("Location", self.stream_location(stream))
+        connection_stream = getattr(self.request.connection, "stream", None)
+        if connection_stream is not None:
+            connection_stream.set_nodelay(True)
+        self.service.subscribe(stream)
+        try:
+            self.write(sse.retry(config.retry_ms))
+            await self.flush()
+            while True:
+                if position < stream.total:
+                    lines = stream.read(position)
+                    self.write(sse.events(position, lines))
+                    await self.flush()
+                    position += len(lines)
+                    stream.advance(position)
+                elif stream.ended:
+                    if stream.error:
+                        self.write(sse.error_event(position, stream.error))
+                        await self.flush()
+                    break
+                elif not await stream.wait(position, config.heartbeat_interval):
+                    self.write(sse.comment())
+                    await self.flush()
+        except StreamClosedError:
+            return
+        except EventsEvicted as err:  # a slow second subscriber fell out of the window
+            self.write(sse.error_event(position, f"EventsEvicted: {err}"))
+        finally:
+            self.service.unsubscribe(stream)
+        self.finish()
+
+    def stream_location(self, stream: Stream) -> str:
+        """Where the stream can be resumed or cancelled."""
+        return f"{self.base_url.rstrip('/')}/inferless/api/streams/{stream.rid}"
+
+
+class GenerateStreamHandler(StreamWriter):
     """The stream: POST with a JSON body, or GET with query parameters for EventSource."""
 
     @web.authenticated
@@ -209,43 +263,65 @@ class GenerateStreamHandler(InferlessHandler):
         stream = self.start(name, query=True)
         await self.write_stream(stream, 0)
 
-    async def write_stream(self, stream: Stream, position: int) -> None:
-        """Write events from ``position`` until the end, with heartbeats while idle."""
-        config = self.service.config
-        self._transforms = []  # never compress an event stream
-        for header, value in sse.HEADERS.items():
-            self.set_header(header, value)
-        self.set_header("X-Request-Id", stream.rid)
-        self.set_header(
-            "Location", f"{self.base_url.rstrip('/')}/inferless/api/streams/{stream.rid}"
-        )
-        connection_stream = getattr(self.request.connection, "stream", None)
-        if connection_stream is not None:
-            connection_stream.set_nodelay(True)
-        self.service.subscribe(stream)
-        try:
-            self.write(sse.retry(config.retry_ms))
-            await self.flush()
-            while True:
-                if position < len(stream.lines):
-                    end = len(stream.lines)
-                    self.write(sse.events(position, stream.lines[position:end]))
-                    await self.flush()
-                    position = end
-                    stream.advance(position)
-                elif stream.ended:
-                    if stream.error:
-                        self.write(sse.error_event(position, stream.error))
-                        await self.flush()
-                    break
-                elif not await stream.wait(position, config.heartbeat_interval):
-                    self.write(sse.comment())
-                    await self.flush()
-        except StreamClosedError:
+
+class StreamResourceHandler(StreamWriter):
+    """Resume a stream after a Last-Event-ID (GET), or cancel it (DELETE)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, rid: str) -> None:
+        stream = self.find_stream(rid)
+        position = self.resume_position(stream)
+        delivered_all = stream.total + (1 if stream.error else 0)  # the error has an id too
+        if stream.ended and position >= delivered_all:
+            self.set_status(204)  # all delivered: tells EventSource to stop reconnecting
+            self.finish()
             return
-        finally:
-            self.service.unsubscribe(stream)
-        self.finish()
+        if position < stream.base:
+            raise web.HTTPError(
+                410,
+                f"cannot resume after id {position - 1}: events before id {stream.base} "
+                "are no longer kept",
+            )
+        await self.write_stream(stream, position)
+
+    @web.authenticated
+    @authorized
+    async def delete(self, rid: str) -> None:
+        stream = self.find_stream(rid)
+        if stream.ended:
+            self.finish({"id": rid, "cancelled": False, "state": "ended"})
+            return
+        self.service.cancel(stream)
+        self.set_status(202)
+        self.finish({"id": rid, "cancelled": True, "state": "cancelling"})
+
+    def find_stream(self, rid: str) -> Stream:
+        """The stream, or a 404 naming the id."""
+        stream = self.service.broker.get(rid)
+        if stream is None:
+            raise web.HTTPError(404, f"no stream {rid[:64]!r} (unknown, or finished long ago)")
+        return stream
+
+    def resume_position(self, stream: Stream) -> int:
+        """The first event to send: the one after Last-Event-ID (header or query)."""
+        last = self.request.headers.get("Last-Event-ID")
+        if last is None:
+            last = self.get_query_argument("last_event_id", None)
+        if last is None or last.strip() == "":
+            return 0
+        try:
+            last_id = int(last.strip())
+        except ValueError:
+            raise web.HTTPError(
+                400, f"Last-Event-ID must be an event id, not {last[:40]!r}"
+            ) from None
+        if last_id < -1 or last_id > stream.total:
+            raise web.HTTPError(
+                400,
+                f"Last-Event-ID {last_id} was never sent (the stream has {stream.total} events)",
+            )
+        return last_id + 1
 
 
 def handlers() -> list[tuple[str, type[InferlessHandler]]]:
@@ -258,4 +334,5 @@ def handlers() -> list[tuple[str, type[InferlessHandler]]]:
         (MODEL + r"/generate", GenerateHandler),
         (MODEL + r"/generate_stream", GenerateStreamHandler),
         (MODEL, ModelMetadataHandler),
+        (r"/inferless/api/streams/(?P<rid>[^/]+)", StreamResourceHandler),
     ]

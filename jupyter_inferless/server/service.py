@@ -79,6 +79,13 @@ class Service:
             inputs = decode(entry.schema)
         except InputError as err:
             raise ServiceError(400, str(err)) from None
+        if entry.active >= entry.capacity:
+            raise ServiceError(
+                429,
+                f"model {name!r} is busy: {entry.active} requests running or queued "
+                f"(max concurrency {entry.max_concurrency}, queue {entry.queue_size})",
+                retry_after=1,
+            )
         stream = self.broker.create(name, bridge.kernel_id)
         try:
             bridge.start(stream, inputs)
@@ -116,20 +123,21 @@ class Service:
 
     async def collect(self, stream: Stream) -> list[dict[str, Any]]:
         """Wait for a request's end and return its outputs; an in-band error raises ServiceError."""
-        position = 0
+        outputs: list[dict[str, Any]] = []
         self.subscribe(stream)
         try:
             while True:
-                await stream.wait(position, 3600.0)
-                position = len(stream.lines)
-                stream.advance(position)
-                if stream.ended:
+                await stream.wait(stream.consumed, 3600.0)
+                lines = stream.read(stream.consumed)
+                outputs.extend(json.loads(line) for line in lines)
+                stream.advance(stream.consumed + len(lines))
+                if stream.ended and stream.consumed == stream.total:
                     break
         finally:
             self.unsubscribe(stream)
         if stream.error:
             raise ServiceError(_status_of(stream.error), stream.error)
-        return [json.loads(line) for line in stream.lines]
+        return outputs
 
 
 def _status_of(error: str) -> int:
