@@ -8,9 +8,8 @@ import time
 from typing import Any
 
 import pytest
+from sse_reader import SSEParser
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
-
-from sse_reader import SSEParser, read_stream
 
 PACED = """
 import time, jupyter_inferless
@@ -112,7 +111,7 @@ async def test_resume_after_a_dropped_connection_gets_the_rest_exactly_once(pace
 
 
 async def test_several_subscribers_and_bad_resume_ids(paced):
-    first, headers = await read_then_drop(paced, STREAM, {"n": 50, "pause_ms": 10}, keep=5)
+    _, headers = await read_then_drop(paced, STREAM, {"n": 50, "pause_ms": 10}, keep=5)
     rid = headers["x-request-id"]
     path = f"inferless/api/streams/{rid}"
     one, two = await asyncio.gather(
@@ -129,7 +128,7 @@ async def test_several_subscribers_and_bad_resume_ids(paced):
 
 
 async def test_delete_cancels_down_to_the_model_loop(paced, kernel):
-    kept, headers = await read_then_drop(paced, STREAM, {"n": 5000, "pause_ms": 10}, keep=20)
+    _, headers = await read_then_drop(paced, STREAM, {"n": 5000, "pause_ms": 10}, keep=20)
     rid = headers["x-request-id"]
     status, body = await paced.call(f"inferless/api/streams/{rid}", method="DELETE")
     assert status == 202 and body["cancelled"] is True
