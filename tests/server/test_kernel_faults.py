@@ -49,7 +49,8 @@ async def test_kill_9_of_the_kernel_ends_the_stream_in_band(kernel, api, jp_serv
     assert result.status == 200
     assert result.events[0].json == {"i": 0}
     assert "KernelGone" in result.events[-1].json["error"]
-    assert took < 10, f"the stream ended {took:.1f}s after the kill"
+    print(f"stream ended {took:.2f}s after kill -9")
+    assert took < 5, f"the stream ended {took:.1f}s after the kill"
     await api.wait_for_model("slow", present=False)
     await _restarted(km)
 

@@ -8,8 +8,9 @@ import time
 from typing import Any
 
 import pytest
-from sse_reader import SSEParser
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+
+from sse_reader import SSEParser
 
 PACED = """
 import time, jupyter_inferless

@@ -1,0 +1,144 @@
+"""A slow client pauses the model instead of growing server memory; the replay window is bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from sse_reader import SSEParser
+
+CREDIT_EVENTS = 64
+CREDIT_BYTES = 128 * 1024
+REPLAY_EVENTS = 32
+REPLAY_BYTES = 64 * 1024
+EVENT_BYTES = 8000
+
+BIG = f"""
+import jupyter_inferless
+
+produced = 0
+
+class Big:
+    def infer(self, inputs, stream_output_handler):
+        global produced
+        for i in range(inputs["n"]):
+            stream_output_handler.send_streamed_output({{"i": i, "pad": "x" * {EVENT_BYTES}}})
+            produced += 1
+        stream_output_handler.finalise_streamed_output()
+
+jupyter_inferless.serve(
+    Big, name="big", streaming=True,
+    input_schema={{"n": {{"datatype": "INT32", "required": True, "shape": [1]}}}},
+)
+"""
+
+
+@pytest.fixture
+def jp_server_config() -> dict[str, Any]:
+    """Small credit and replay windows, so their limits show quickly."""
+    return {
+        "ServerApp": {
+            "jpserver_extensions": {"jupyter_inferless": True, "jupyter_server_terminals": False},
+            "allow_unauthenticated_access": False,
+        },
+        "InferlessExtension": {
+            "kernel_poll_interval": 0.1,
+            "credit_events": CREDIT_EVENTS,
+            "credit_bytes": CREDIT_BYTES,
+            "replay_events": REPLAY_EVENTS,
+            "replay_bytes": REPLAY_BYTES,
+        },
+    }
+
+
+class SlowReader:
+    """A raw HTTP/1.1 client that reads a chunked SSE body only when told to."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.parser = SSEParser()
+        self.headers: dict[str, str] = {}
+
+    @classmethod
+    async def open(cls, url: str, auth: dict[str, str], body: dict[str, Any]) -> SlowReader:
+        parts = urlsplit(url)
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port, limit=2**20)
+        payload = json.dumps(body).encode()
+        head = (
+            f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            f"Authorization: {auth['Authorization']}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+        )
+        writer.write(head.encode() + payload)
+        await writer.drain()
+        client = cls(reader, writer)
+        status, *lines = (await reader.readuntil(b"\r\n\r\n")).decode().split("\r\n")
+        assert " 200 " in status, status
+        for line in lines:
+            name, _, value = line.partition(":")
+            client.headers[name.strip().lower()] = value.strip()
+        return client
+
+    async def read_events(self, count: int | None = None) -> None:
+        """Read chunks until ``count`` events (or the end) have arrived."""
+        while count is None or len(self.parser.events) < count:
+            size = int((await self.reader.readuntil(b"\r\n")).strip(), 16)
+            chunk = await self.reader.readexactly(size + 2)
+            if size == 0:
+                return
+            self.parser.feed(chunk[:-2])
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def produced(kernel: Any) -> int:
+    return int(await kernel.run("print(produced)"))
+
+
+async def test_a_client_that_stops_reading_pauses_the_model(kernel, api, jp_serverapp):
+    await kernel.run(BIG)
+    await api.wait_for_model("big")
+    total = 3000  # 24 MB: far more than socket buffers and the credit window
+    client = await SlowReader.open(
+        api.url("inferless/v2/models/big/generate_stream"), api.auth, {"n": total}
+    )
+    try:
+        await client.read_events(10)
+        await asyncio.sleep(1.5)
+        paused_at = await produced(kernel)
+        await asyncio.sleep(1.0)
+        assert await produced(kernel) == paused_at, "the model should be paused"
+        assert paused_at < total
+        stream = jp_serverapp.web_app.settings["inferless_service"].broker.get(
+            client.headers["x-request-id"]
+        )
+        held_limit = CREDIT_BYTES + REPLAY_BYTES + 2 * (EVENT_BYTES + 100)
+        print(f"model paused after {paused_at} of {total} events; server holds "
+              f"{len(stream.lines)} events, {stream.held_bytes} bytes")  # fmt: skip
+        assert stream.held_bytes <= held_limit
+        await client.read_events()
+    finally:
+        client.close()
+    ids = [int(event.id) for event in client.parser.events]
+    assert ids == list(range(total))
+    assert await produced(kernel) == total
+
+
+async def test_resume_older_than_the_replay_window_is_a_clear_410(kernel, api):
+    await kernel.run(BIG)
+    await api.wait_for_model("big")
+    result = await api.stream("inferless/v2/models/big/generate_stream", {"n": 200})
+    assert len(result.events) == 200
+    path = f"inferless/api/streams/{result.headers['X-Request-Id']}"
+    status, body = await api.call(path + "?last_event_id=10")
+    assert status == 410
+    assert "no longer kept" in body["error"]
+    # 64 KiB of replay holds the last 7 of these 8 KB events
+    tail = await api.stream(path, method="GET", headers={"Last-Event-ID": "195"})
+    assert [e.id for e in tail.events] == [str(i) for i in range(196, 200)]
