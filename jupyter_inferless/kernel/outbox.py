@@ -21,6 +21,7 @@ from typing import Any
 
 from ..contract.errors import StreamCancelled
 
+CANCELLED = "cancelled: the request was cancelled"
 Publish = Callable[[dict[str, Any], list[bytes]], None]
 Item = tuple[str, str | None, bool, str | None]  # rid, line, ended, error
 
@@ -33,6 +34,7 @@ class RequestChannel:
         self.rid = rid
         self.cancelled = threading.Event()
         self.cancelled_at: float | None = None
+        self.cancel_reason = CANCELLED
         self.credit_events, self.credit_bytes = credit
         self.window_bytes = credit[1]
         self.ended = False
@@ -51,10 +53,11 @@ class RequestChannel:
         """Queue the end of the stream."""
         self.outbox.put_end(self, error)
 
-    def cancel(self) -> None:
+    def cancel(self, reason: str = CANCELLED) -> None:
         """Make the model's next send_streamed_output raise StreamCancelled."""
         if self.cancelled_at is None:
             self.cancelled_at = time.monotonic()
+            self.cancel_reason = reason
         self.cancelled.set()
         with self.outbox.cond:
             self.outbox.cond.notify_all()

@@ -21,6 +21,7 @@ from .workers import ServedModel
 
 log = logging.getLogger("jupyter_inferless.kernel")
 DEFAULT_QUEUE_SIZE = 16
+SHUTTING_DOWN = "KernelGone: the kernel is shutting down or restarting"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -70,7 +71,7 @@ class Runtime:
         self._kick = threading.Event()
         self._fast_until = time.monotonic() + 5.0
         kernel.comm_manager.register_target(TARGET_NAME, self._on_open)
-        atexit.register(self.stop_all)
+        self._finalize_at_shutdown(kernel)
         threading.Thread(target=self._beacon, name="inferless-announce", daemon=True).start()
 
     @classmethod
@@ -124,7 +125,7 @@ class Runtime:
                 "but the model is declared streaming (IS_STREAMING_OUTPUT = True)"
             )
         if name in self.models:
-            self.stop(name)
+            self.stop(name, "cancelled: the model was replaced")
         adapter.initialize()
         device = describe_device()
         note = cuda_note(resolved.cuda_requested, device)
@@ -142,22 +143,38 @@ class Runtime:
         self._changed()
         return Served(name, schema.streaming, device["device"], self.server_url)
 
-    def stop(self, name: str) -> None:
+    def stop(self, name: str, reason: str = "cancelled: the model was stopped") -> None:
         """Stop serving a model: cancel its requests, then call its finalize()."""
         model = self.models.pop(name, None)
         if model is None:
             served = ", ".join(sorted(self.models)) or "none"
             raise KeyError(f"no model named {name!r} is served (served: {served})")
         self._changed()
-        model.shutdown()
+        model.shutdown(reason)
 
-    def stop_all(self) -> None:
+    def stop_all(self, reason: str = "cancelled: the model was stopped") -> None:
         """Stop every model (at kernel shutdown too, so finalize() runs)."""
         for name in list(self.models):
             try:
-                self.stop(name)
+                self.stop(name, reason)
             except Exception:
                 log.exception("finalize of %r failed", name)
+
+    def _finalize_at_shutdown(self, kernel: Any) -> None:
+        """Run every model's finalize() when the kernel shuts down or restarts.
+
+        A shutdown request reaches ``do_shutdown`` before the interpreter joins the
+        worker threads, so running models are cancelled first; atexit covers an
+        ``exit()`` from the notebook.
+        """
+        original = kernel.do_shutdown
+
+        def do_shutdown(restart: bool) -> Any:
+            self.stop_all(SHUTTING_DOWN)
+            return original(restart)
+
+        kernel.do_shutdown = do_shutdown
+        atexit.register(self.stop_all, SHUTTING_DOWN)
 
     def describe_models(self) -> list[dict[str, Any]]:
         """Every served model, described for the server."""
@@ -208,7 +225,10 @@ class Runtime:
 
     def _changed(self) -> None:
         for link in list(self.links.values()):
-            link.send_models()
+            try:
+                link.send_models()
+            except Exception:  # IOPub is closed at kernel exit; finalize must still run
+                log.debug("could not tell the server about the change", exc_info=True)
         self._fast_until = time.monotonic() + 5.0
         self._kick.set()
 

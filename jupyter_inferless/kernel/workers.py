@@ -56,16 +56,16 @@ class ServedModel:
             self.active[rid] = channel
         self.executor.submit(self._run, rid, inputs, channel)
 
-    def cancel_all(self) -> None:
-        """Cancel every request of this model."""
+    def cancel_all(self, reason: str) -> None:
+        """Cancel every request of this model; their streams end with ``reason``."""
         with self._lock:
             channels = list(self.active.values())
         for channel in channels:
-            channel.cancel()
+            channel.cancel(reason)
 
-    def shutdown(self) -> None:
+    def shutdown(self, reason: str) -> None:
         """Cancel requests, wait for the workers, then call the model's finalize()."""
-        self.cancel_all()
+        self.cancel_all(reason)
         self.executor.shutdown(wait=True, cancel_futures=True)
         self.adapter.finalize()
 
@@ -76,7 +76,7 @@ class ServedModel:
                 raise StreamCancelled("the request was cancelled before it started")
             self.adapter.infer(inputs, handler)
         except StreamCancelled:
-            handler.fail("cancelled: the request was cancelled")
+            handler.fail(channel.cancel_reason)
         except BaseException as err:  # the model's own failure: report it, keep serving
             log.error("model %r failed on request %s", self.name, rid, exc_info=True)
             if not handler.fail(f"{type(err).__name__}: {err}"):

@@ -148,10 +148,10 @@ class KernelBridge:
         if self.comm_id is not None and rid in self.streams:
             self._send_comm({"op": "cancel", "rid": rid})
 
-    def lost(self, reason: str) -> None:
+    def lost(self, reason: str, kind: str = "KernelGone") -> None:
         """The kernel restarted, died or shut down: end its streams, forget its models."""
         for stream in list(self.streams.values()):
-            stream.finish(f"KernelGone: {reason}")
+            stream.finish(f"{kind}: {reason}")
         self.streams.clear()
         self._granted.clear()
         self.models.clear()
@@ -163,7 +163,7 @@ class KernelBridge:
         """Close the comm (cancelling its requests in the kernel) and the sockets."""
         if self.comm_id is not None:
             self._send_shell("comm_close", {"comm_id": self.comm_id, "data": {}})
-        self.lost("the server is shutting down")
+        self.lost("the server is shutting down", "ServerShutdown")
         self._reader.cancel()
         for sock in (self._iopub, self._shell, self._control):
             sock.close(linger=100)

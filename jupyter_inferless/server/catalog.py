@@ -59,7 +59,7 @@ class Catalog:
         if self._task is not None:
             self._task.cancel()
         for kernel_id in list(self.bridges):
-            await self._drop(kernel_id, "the server is shutting down")
+            await self._drop(kernel_id, "the server is shutting down", "ServerShutdown")
 
     def models(self) -> list[ModelEntry]:
         """Every model every linked kernel serves."""
@@ -127,9 +127,9 @@ class Catalog:
     def _sync_soon(self) -> None:
         asyncio.get_running_loop().call_soon(self._sync)
 
-    async def _drop(self, kernel_id: str, reason: str) -> None:
+    async def _drop(self, kernel_id: str, reason: str, kind: str = "KernelGone") -> None:
         bridge = self.bridges.pop(kernel_id, None)
         if bridge is None:
             return
-        bridge.lost(reason)
+        bridge.lost(reason, kind)
         await bridge.close()

@@ -68,3 +68,39 @@ async def test_restarting_the_kernel_ends_the_stream_and_forgets_the_models(
     assert "KernelGone" in result.events[-1].json["error"]
     _, body = await api.call("inferless/api/models")
     assert body["models"] == []
+
+
+FINALIZED = """
+import time, jupyter_inferless
+
+class Tidy:
+    def infer(self, inputs, stream_output_handler):
+        for i in range(10_000):
+            stream_output_handler.send_streamed_output({"i": i})
+            time.sleep(0.01)
+        stream_output_handler.finalise_streamed_output()
+
+    def finalize(self):
+        with open(MARKER, "w") as marker:
+            marker.write("finalized")
+
+jupyter_inferless.serve(Tidy, name="tidy", input_schema={}, streaming=True)
+"""
+
+
+async def test_server_shutdown_ends_streams_in_band_and_finalizes(
+    kernel, api, jp_serverapp, tmp_path
+):
+    marker = tmp_path / "finalized.txt"
+    await kernel.run(f"MARKER = {str(marker)!r}\n" + FINALIZED)
+    await api.wait_for_model("tidy")
+    reader = asyncio.ensure_future(api.stream("inferless/v2/models/tidy/generate_stream", {}))
+    await asyncio.sleep(0.5)
+    kernel.client.stop_channels()
+    await jp_serverapp._cleanup()  # what the server runs when it stops
+    result = await asyncio.wait_for(reader, 10)
+    assert result.events[-1].json == {"error": "ServerShutdown: the server is shutting down"}
+    deadline = time.monotonic() + 10
+    while not marker.exists() and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert marker.read_text() == "finalized"
