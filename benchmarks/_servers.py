@@ -181,12 +181,15 @@ class JupyterInferless(ServerProcess):
     """(c) A real Jupyter server with the jupyter_inferless extension and a kernel."""
 
     name = "jupyter_inferless"
+    #: Code run in the kernel to serve the model, and the name it is served under.
+    kernel_code = KERNEL_CODE
+    model_name = MODEL_NAME
 
     def __init__(self, workdir: Path) -> None:
         super().__init__(workdir)
         self.token = secrets.token_hex(16)
         self.base = f"http://{HOST}:{self.port}"
-        self.path = f"/inferless{STREAM_PATH}"
+        self.path = f"/inferless/v2/models/{self.model_name}/generate_stream"
         self.headers = {"Authorization": f"token {self.token}"}
         self.jupyter_dir = workdir / "jupyter"
         self.kernel_id: str | None = None
@@ -233,8 +236,10 @@ class JupyterInferless(ServerProcess):
                 )
             self.kernel_id = self._start_kernel(http)
             self.remember_children()
-            self._run_in_kernel(KERNEL_CODE)
-            self._poll(lambda: _lists_model(http), 10.0, f"list model {MODEL_NAME!r}")
+            self._run_in_kernel(self.kernel_code)
+            self._poll(
+                lambda: _lists_model(http, self.model_name), 10.0, f"list model {self.model_name!r}"
+            )
 
     def _start_kernel(self, http: httpx.Client) -> str:
         resp = http.post("/api/kernels", json={"name": "python3"})
@@ -242,8 +247,13 @@ class JupyterInferless(ServerProcess):
             raise ServerStartError(f"{self.name}: POST /api/kernels -> {resp.status_code}")
         return str(resp.json()["id"])
 
+    @property
+    def connection_file(self) -> Path:
+        """The kernel's connection file (once the kernel is started)."""
+        return self.jupyter_dir / "runtime" / f"kernel-{self.kernel_id}.json"
+
     def _run_in_kernel(self, code: str) -> None:
-        conn = self.jupyter_dir / "runtime" / f"kernel-{self.kernel_id}.json"
+        conn = self.connection_file
         self._poll(conn.exists, 10.0, f"write {conn.name}")
         kc = BlockingKernelClient(connection_file=str(conn))
         kc.load_connection_file()
@@ -283,12 +293,12 @@ def _get_ok(http: httpx.Client, path: str) -> bool:
         return False
 
 
-def _lists_model(http: httpx.Client) -> bool:
+def _lists_model(http: httpx.Client, name: str) -> bool:
     try:
         resp = http.get("/inferless/api/models", timeout=2)
     except httpx.HTTPError:
         return False
-    return resp.status_code == 200 and _mentions(resp.json(), MODEL_NAME)
+    return resp.status_code == 200 and _mentions(resp.json(), name)
 
 
 def _mentions(obj: object, name: str) -> bool:

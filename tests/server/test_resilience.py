@@ -58,8 +58,14 @@ class Dropped(Exception):
     """Raised in the streaming callback to cut the connection."""
 
 
-async def read_then_drop(api: Any, path: str, body: dict[str, Any], keep: int):
-    """Stream, and cut the TCP connection once ``keep`` events arrived."""
+async def read_then_drop(
+    api: Any,
+    path: str,
+    body: dict[str, Any] | None,
+    keep: int,
+    headers_out: dict[str, str] | None = None,
+):
+    """Stream (POST with a body, else GET), cutting the connection once ``keep`` events arrived."""
     parser = SSEParser()
     headers: dict[str, str] = {}
 
@@ -75,9 +81,9 @@ async def read_then_drop(api: Any, path: str, body: dict[str, Any], keep: int):
 
     request = HTTPRequest(
         api.url(path),
-        method="POST",
-        body=json.dumps(body),
-        headers=api.auth,
+        method="GET" if body is None else "POST",
+        body=None if body is None else json.dumps(body),
+        headers={**api.auth, **(headers_out or {})},
         streaming_callback=on_chunk,
         header_callback=on_header,
         request_timeout=60,
