@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
+
 from sse_reader import StreamResult, read_stream
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]

@@ -73,11 +73,13 @@ class Outbox:
         min_interval: float = 0.002,
         max_frame_bytes: int = 1 << 20,
         resend_after: float = 1.0,
+        max_pending: int = 4096,
     ) -> None:
         self.publish = publish
         self.min_interval = min_interval
         self.max_frame_bytes = max_frame_bytes
         self.resend_after = resend_after
+        self.max_pending = max_pending
         self.cond = threading.Condition()
         self.channels: dict[str, RequestChannel] = {}
         self._pending: list[Item] = []
@@ -100,7 +102,9 @@ class Outbox:
         """Queue an event once the request has credit."""
         size = len(line) + 1
         with self.cond:
-            while channel.blocked(size) and not (channel.cancelled.is_set() or self._closed):
+            while (channel.blocked(size) or len(self._pending) >= self.max_pending) and not (
+                channel.cancelled.is_set() or self._closed
+            ):
                 self.cond.wait(0.5)
             if channel.cancelled.is_set() or self._closed:
                 raise StreamCancelled("the request was cancelled")
@@ -169,6 +173,7 @@ class Outbox:
                 time.sleep(wait)
             with self.cond:
                 items = self._take()
+                self.cond.notify_all()  # producers waiting for room in the queue
             if items:
                 self._send(items)
                 last_send = time.monotonic()

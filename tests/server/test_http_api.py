@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from sse_reader import read_stream
 
 SCHEMA_MODEL = """
