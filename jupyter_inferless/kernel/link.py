@@ -48,6 +48,7 @@ class Link:
         self.comm_id: str = comm.comm_id
         data = open_msg.get("content", {}).get("data") or {}
         self.server_url: str | None = data.get("server_url")
+        self.server_token: str = data.get("server_token") or ""
         self.publish = iopub_publisher(runtime.kernel, self.comm_id, open_msg)
         self.outbox = Outbox(self.publish)
         comm.on_msg(self.on_msg)

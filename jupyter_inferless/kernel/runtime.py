@@ -180,6 +180,13 @@ class Runtime:
         """Every served model, described for the server."""
         return [model.describe() for model in list(self.models.values())]
 
+    def server_access(self) -> tuple[str, str] | None:
+        """URL and token of an attached Jupyter server, for clients inside this kernel."""
+        for link in list(self.links.values()):
+            if link.server_url:
+                return link.server_url, link.server_token
+        return None
+
     @property
     def server_url(self) -> str | None:
         """The URL of an attached Jupyter server, when one is attached."""

@@ -67,7 +67,10 @@ class InferlessExtension(ExtensionApp):
             self.broker,
             serverapp.connection_url,
             poll_interval=self.kernel_poll_interval,
-            bridge_options={"credit": (self.credit_events, self.credit_bytes)},
+            bridge_options={
+                "credit": (self.credit_events, self.credit_bytes),
+                "server_token": serverapp.identity_provider.token or "",
+            },
         )
         config = ServiceConfig(
             heartbeat_interval=self.heartbeat_interval,

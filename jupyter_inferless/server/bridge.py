@@ -90,10 +90,12 @@ class KernelBridge:
         *,
         credit: tuple[int, int] = (DEFAULT_CREDIT_EVENTS, DEFAULT_CREDIT_BYTES),
         ack_interval: float = 0.02,
+        server_token: str = "",
     ) -> None:
         self.kernel_id = kernel_id
         self.km = kernel_manager
         self.server_url = server_url
+        self._server_token = server_token  # lets the kernel's own widgets call this server
         self.credit = credit
         self.ack_interval = ack_interval
         self.session = Session(
@@ -319,7 +321,11 @@ class KernelBridge:
                 {
                     "comm_id": self.comm_id,
                     "target_name": TARGET_NAME,
-                    "data": {"protocol": PROTOCOL_VERSION, "server_url": self.server_url},
+                    "data": {
+                        "protocol": PROTOCOL_VERSION,
+                        "server_url": self.server_url,
+                        "server_token": self._server_token,
+                    },
                 },
             )
         except (asyncio.TimeoutError, zmq.ZMQError) as err:
