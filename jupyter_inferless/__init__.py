@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "__version__",
+    "connection",
     "device",
     "load_ipython_extension",
     "serve",
@@ -62,6 +63,22 @@ def stop(name: str) -> None:
     from .kernel.runtime import Runtime
 
     Runtime.current().stop(name)
+
+
+def connection() -> tuple[str, str]:
+    """The attached Jupyter server's URL and token, for clients running in this kernel.
+
+    Raises RuntimeError when no server with the extension has linked to this kernel.
+    """
+    from .kernel.runtime import Runtime
+
+    access = Runtime.current().server_access()
+    if access is None:
+        raise RuntimeError(
+            "no Jupyter server with jupyter_inferless is attached to this kernel yet; "
+            "serve a model first, from a kernel the server started"
+        )
+    return access
 
 
 def device() -> Any:
