@@ -16,6 +16,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from .kernel.runtime import Served
+    from .widget import StreamView
 
 __all__ = [
     "__version__",
@@ -24,6 +25,7 @@ __all__ = [
     "load_ipython_extension",
     "serve",
     "stop",
+    "stream",
     "unload_ipython_extension",
 ]
 
@@ -63,6 +65,18 @@ def stop(name: str) -> None:
     from .kernel.runtime import Runtime
 
     Runtime.current().stop(name)
+
+
+def stream(name: str, /, **inputs: Any) -> StreamView:
+    """Stream a served model inline: text as it arrives, a status line, a Stop button.
+
+    Runs in the background over the attached Jupyter server's HTTP API, so the cell
+    returns at once; the view is shown and returned (``view.wait()``, ``view.text``).
+    Inputs are checked against the model's INPUT_SCHEMA before the request is sent.
+    """
+    from .widget import stream as stream_view
+
+    return stream_view(name, **inputs)
 
 
 def connection() -> tuple[str, str]:

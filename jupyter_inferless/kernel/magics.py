@@ -24,7 +24,10 @@ USAGE = """usage:
   %inferless serve TARGET [--name NAME] [--max-concurrency N] [--queue-size N]
   %inferless list
   %inferless stop NAME
-TARGET is a class or instance in the notebook, or a model directory / app.py path."""
+  %inferless stream NAME [key=value ...]
+TARGET is a class or instance in the notebook, or a model directory / app.py path.
+stream shows the model's stream inline; values are read by the model's INPUT_SCHEMA
+(quote values with spaces: prompt="a fine house")."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,12 +41,15 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("list", add_help=False)
     stop = commands.add_parser("stop", add_help=False)
     stop.add_argument("name")
+    stream = commands.add_parser("stream", add_help=False)
+    stream.add_argument("name")
+    stream.add_argument("inputs", nargs="*")
     return parser
 
 
 @magics_class
 class InferlessMagics(Magics):
-    """``%inferless serve|list|stop``."""
+    """``%inferless serve|list|stop|stream``."""
 
     @line_magic
     def inferless(self, line: str) -> Any:
@@ -53,6 +59,10 @@ class InferlessMagics(Magics):
             print(USAGE)
             return None
         args = _parser().parse_args(words)
+        if args.command == "stream":
+            from ..widget import stream_command
+
+            return stream_command(args.name, args.inputs)
         runtime = Runtime.current()
         if args.command == "serve":
             served = runtime.serve(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import zmq
@@ -91,11 +92,13 @@ class KernelBridge:
         credit: tuple[int, int] = (DEFAULT_CREDIT_EVENTS, DEFAULT_CREDIT_BYTES),
         ack_interval: float = 0.02,
         server_token: str = "",
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         self.kernel_id = kernel_id
         self.km = kernel_manager
         self.server_url = server_url
         self._server_token = server_token  # lets the kernel's own widgets call this server
+        self._on_change = on_change or (lambda: None)
         self.credit = credit
         self.ack_interval = ack_interval
         self.session = Session(
@@ -156,7 +159,9 @@ class KernelBridge:
             stream.finish(f"{kind}: {reason}")
         self.streams.clear()
         self._granted.clear()
-        self.models.clear()
+        if self.models:
+            self.models.clear()
+            self._on_change()
         self.comm_id = self.subshell_id = self.runtime_id = None
         self._seq = 0
         self.linked.clear()
@@ -224,6 +229,7 @@ class KernelBridge:
                 entry.active = old.active
             models[entry.name] = entry
         self.models = models
+        self._on_change()
 
     # -- frames -----------------------------------------------------------------
 

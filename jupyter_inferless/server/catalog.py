@@ -41,7 +41,27 @@ class Catalog:
         self.bridges: dict[str, KernelBridge] = {}
         self._watched: set[str] = set()
         self._background: set[asyncio.Future[None]] = set()
+        self.version = 0
+        self._change: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
+
+    def changed(self) -> None:
+        """The set of served models changed: wake whoever watches the catalog."""
+        self.version += 1
+        if self._change is not None and not self._change.done():
+            self._change.set_result(None)
+
+    async def wait_for_change(self, version: int, timeout: float) -> bool:
+        """Wait until the catalog's version differs from ``version``; False on timeout."""
+        if self.version != version:
+            return True
+        if self._change is None or self._change.done():
+            self._change = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._change), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
 
     @property
     def started(self) -> bool:
@@ -97,7 +117,7 @@ class Catalog:
             if not hasattr(km, "connect_iopub") or not km.has_kernel:
                 continue
             self.bridges[kernel_id] = KernelBridge(
-                kernel_id, km, self.server_url, **self.bridge_options
+                kernel_id, km, self.server_url, on_change=self.changed, **self.bridge_options
             )
             if kernel_id not in self._watched:
                 self._watched.add(kernel_id)

@@ -16,6 +16,7 @@ from .broker import EventsEvicted, Stream
 from .service import Service, ServiceError, v2_metadata, v2_outputs
 
 AUTH_RESOURCE = "kernels"
+COUNTERS_INTERVAL = 1.0  # seconds between pushes of changed counters
 MODEL = r"/inferless/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?"
 
 
@@ -110,21 +111,38 @@ class ModelListHandler(InferlessHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        sessions = await self.service.notebook_paths()
-        models = []
-        for entry in self.service.catalog.models():
-            described = dict(entry.description)
-            described.update(
-                kernel_id=entry.kernel_id,
-                notebook=sessions.get(entry.kernel_id),
-                counters={
-                    "requests": entry.requests,
-                    "events": entry.events,
-                    "errors": entry.errors,
-                },
-            )
-            models.append(described)
-        self.finish({"models": models})
+        self.finish({"models": await self.service.list_models()})
+
+
+class ModelEventsHandler(InferlessHandler):
+    """The model list pushed as SSE: on every change, counters at most once a second."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        config = self.service.config
+        catalog = self.service.catalog
+        self._transforms = []
+        for header, value in sse.HEADERS.items():
+            self.set_header(header, value)
+        last: bytes | None = None
+        idle = 0.0
+        try:
+            self.write(sse.retry(config.retry_ms))
+            while True:
+                version = catalog.version
+                data = json.dumps({"models": await self.service.list_models()}).encode()
+                if data != last:
+                    self.write(sse.event(version, data))
+                    last, idle = data, 0.0
+                elif idle >= config.heartbeat_interval:
+                    self.write(sse.comment())
+                    idle = 0.0
+                await self.flush()
+                changed = await catalog.wait_for_change(version, COUNTERS_INTERVAL)
+                idle += 0.0 if changed else COUNTERS_INTERVAL
+        except StreamClosedError:
+            return
 
 
 class ModelMetadataHandler(InferlessHandler):
@@ -329,6 +347,7 @@ def handlers() -> list[tuple[str, type[InferlessHandler]]]:
     return [
         (r"/inferless/v2/health/(?P<what>live|ready)", HealthHandler),
         (r"/inferless/api/models", ModelListHandler),
+        (r"/inferless/api/models/events", ModelEventsHandler),
         (MODEL + r"/ready", ModelReadyHandler),
         (MODEL + r"/infer", InferHandler),
         (MODEL + r"/generate", GenerateHandler),

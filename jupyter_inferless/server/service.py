@@ -53,6 +53,25 @@ class Service:
         self.session_manager = session_manager
         self._grace: dict[str, asyncio.TimerHandle] = {}
 
+    async def list_models(self) -> list[dict[str, Any]]:
+        """Every served model: its description, kernel, notebook and counters."""
+        sessions = await self.notebook_paths()
+        models = []
+        for entry in self.catalog.models():
+            described = dict(entry.description)
+            described.update(
+                kernel_id=entry.kernel_id,
+                notebook=sessions.get(entry.kernel_id),
+                counters={
+                    "requests": entry.requests,
+                    "events": entry.events,
+                    "errors": entry.errors,
+                    "active": entry.active,
+                },
+            )
+            models.append(described)
+        return models
+
     async def notebook_paths(self) -> dict[str, str]:
         """Kernel id to the path of the notebook (session) using it."""
         if self.session_manager is None:

@@ -1,0 +1,121 @@
+"""Runs one stream on a background thread and feeds a :class:`StreamView`.
+
+The request goes over HTTP to the Jupyter server this kernel is attached to, with
+that server's token, exactly like any other client: the view exercises the same
+endpoints, authentication and resume logic as production clients do.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from ..client import Client, EventStream, ModelError, RequestRejected
+from .view import StreamView
+
+CANCELLED_PREFIX = "cancelled"
+
+
+class NoServerError(RuntimeError):
+    """No Jupyter server with jupyter_inferless is attached to this kernel."""
+
+
+def server_client() -> Client:
+    """A client for the attached Jupyter server, with its token."""
+    from ..kernel.runtime import Runtime
+
+    access = Runtime.current().server_access()
+    if access is None:
+        raise NoServerError(
+            "no Jupyter server with jupyter_inferless is attached to this kernel, so there "
+            "is nothing to stream from; run this in a notebook whose kernel the Jupyter "
+            "server started (with the jupyter_inferless server extension enabled)"
+        )
+    url, token = access
+    return Client(url, token=token or None)
+
+
+def local_schema(name: str) -> Any:
+    """The parsed INPUT_SCHEMA of ``name`` when this kernel serves it, else None."""
+    from ..kernel.runtime import Runtime
+
+    model = Runtime.current().models.get(name)
+    return None if model is None else model.schema
+
+
+def remote_schema(client: Client, name: str) -> Any:
+    """The parsed INPUT_SCHEMA of ``name`` as the server lists it."""
+    from ..contract.schema import ModelSchema
+
+    listed = client.models()
+    for model in listed:
+        if model.get("name") == name:
+            return ModelSchema.from_json(model.get("schema") or {})
+    served = ", ".join(sorted(str(model.get("name")) for model in listed)) or "none"
+    raise LookupError(f"no model named {name!r} is served (served: {served})")
+
+
+class StreamRun:
+    """One request: streams on a daemon thread, cancels on Stop."""
+
+    def __init__(self, client: Client, name: str, inputs: dict[str, Any], view: StreamView) -> None:
+        self.client = client
+        self.name = name
+        self.inputs = inputs
+        self.view = view
+        self.stream: EventStream | None = None
+        self._stop = threading.Event()
+        self._cancel_sent = False
+        self._lock = threading.Lock()
+        view.on_stop = self.stop
+        self.thread = threading.Thread(
+            target=self._run, name=f"inferless-stream-{name}", daemon=True
+        )
+
+    @property
+    def request_id(self) -> str | None:
+        """The server's id of the request, once it was accepted."""
+        return None if self.stream is None else self.stream.request_id
+
+    def start(self) -> StreamRun:
+        """Start streaming in the background."""
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask the server to cancel the request, without blocking the caller."""
+        self._stop.set()
+        threading.Thread(target=self._cancel, name="inferless-cancel", daemon=True).start()
+
+    def _cancel(self) -> None:
+        """DELETE the request once its id is known (the stream thread does it otherwise)."""
+        request_id = self.request_id
+        with self._lock:
+            if request_id is None or self._cancel_sent:
+                return
+            self._cancel_sent = True
+        try:
+            self.client.cancel(request_id)
+        except Exception as err:  # e.g. the server went away; the stream reports that too
+            self.view.finish("error", f"could not cancel: {type(err).__name__}: {err}")
+
+    def _run(self) -> None:
+        view = self.view
+        try:
+            self.stream = self.client.stream(self.name, self.inputs)
+            self.stream.start()
+            view.connected(self.stream.request_id)
+            if self._stop.is_set():  # Stop was pressed while connecting
+                self._cancel()
+            for output in self.stream:
+                view.add(output)
+            view.finish("done")  # a Stop that came too late: the model had finished
+        except ModelError as err:
+            message = str(err)
+            view.finish("cancelled" if message.startswith(CANCELLED_PREFIX) else "error", message)
+        except RequestRejected as err:
+            view.finish("error", f"the server refused the request: {err.message} ({err.status})")
+        except Exception as err:
+            view.finish("error", f"{type(err).__name__}: {err}")
+        finally:
+            self.client.close()
