@@ -86,7 +86,7 @@ def connection() -> tuple[str, str]:
     """
     from .kernel.runtime import Runtime
 
-    access = Runtime.current().server_access()
+    access = Runtime.current().server_access(wait=5.0)
     if access is None:
         raise RuntimeError(
             "no Jupyter server with jupyter_inferless is attached to this kernel yet; "

@@ -61,8 +61,9 @@ class ModelError(InferlessError):
 class StreamError(InferlessError):
     """A dropped stream could not be resumed; ``status`` is 410 (events lost), 404 or None."""
 
-    def __init__(self, message: str, request_id: str | None, last_event_id: int | None,
-                 status: int | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, message: str, request_id: str | None, last_event_id: int | None, status: int | None
+    ) -> None:
         super().__init__(message)
         self.request_id = request_id
         self.last_event_id = last_event_id
@@ -77,8 +78,9 @@ class _Resumable:
     """What both readers share: request id, last event yielded, retry hint, failures."""
 
     def __init__(
-        self, request: httpx.Request, resume_path: Callable[[str], str], max_retries: int
+        self, http: Any, request: httpx.Request, resume_path: Callable[[str], str], max_retries: int
     ) -> None:
+        self._http = http
         self.request_id: str | None = None
         self.last_event_id: int | None = None
         self.delivered = 0
@@ -143,30 +145,29 @@ class _Resumable:
             raise self._error(message) from cause
         return min(self.retry_ms / 1000, MAX_RETRY_WAIT)
 
-    def _resume_request(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
+    def _resume_request(self) -> httpx.Request:
         assert self.request_id is not None
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
         if self.last_event_id is not None:
             headers["Last-Event-ID"] = str(self.last_event_id)
-        return http.build_request("GET", self._resume_path(self.request_id), headers=headers)
+        request: httpx.Request = self._http.build_request(
+            "GET", self._resume_path(self.request_id), headers=headers
+        )
+        return request
 
     def _error(self, message: str, status: int | None = None) -> StreamError:
         return StreamError(message, self.request_id, self.last_event_id, status)
 
 
 class EventStream(_Resumable):
-    """The outputs of one streamed request; resumed across dropped connections."""
+    """The outputs of one streamed request; resumed across dropped connections.
 
-    def __init__(
-        self,
-        http: httpx.Client,
-        request: httpx.Request,
-        resume_path: Callable[[str], str],
-        max_retries: int,
-    ) -> None:
-        super().__init__(request, resume_path, max_retries)
-        self._http = http
-        self._events: Iterator[ServerSentEvent] | None = None
+    ``request_id`` (from the first response on), ``last_event_id`` (of the last output
+    yielded), ``delivered`` and ``reconnects`` tell where the stream is.
+    """
+
+    _http: httpx.Client
+    _events: Iterator[ServerSentEvent] | None = None
 
     def start(self) -> EventStream:
         """Send the request now (iterating does it otherwise); raises RequestRejected."""
@@ -224,7 +225,7 @@ class EventStream(_Resumable):
         while True:
             time.sleep(self._failed(cause))
             try:
-                self._open(self._resume_request(self._http), resuming=True)
+                self._open(self._resume_request(), resuming=True)
             except (httpx.TransportError, _TryAgain) as err:
                 cause = err
                 continue
@@ -235,16 +236,8 @@ class EventStream(_Resumable):
 class AsyncEventStream(_Resumable):
     """The async form of EventStream: ``async for output in client.astream(...)``."""
 
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        request: httpx.Request,
-        resume_path: Callable[[str], str],
-        max_retries: int,
-    ) -> None:
-        super().__init__(request, resume_path, max_retries)
-        self._http = http
-        self._events: AsyncGenerator[ServerSentEvent, None] | None = None
+    _http: httpx.AsyncClient
+    _events: AsyncGenerator[ServerSentEvent, None] | None = None
 
     async def start(self) -> AsyncEventStream:
         """Send the request now (iterating does it otherwise); raises RequestRejected."""
@@ -305,7 +298,7 @@ class AsyncEventStream(_Resumable):
         while True:
             await asyncio.sleep(self._failed(cause))
             try:
-                await self._open(self._resume_request(self._http), resuming=True)
+                await self._open(self._resume_request(), resuming=True)
             except (httpx.TransportError, _TryAgain) as err:
                 cause = err
                 continue

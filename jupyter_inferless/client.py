@@ -10,7 +10,9 @@ with Client("http://127.0.0.1:8888/", token) as client:
 
 - ``stream`` yields each event's output dict once, in order. A dropped connection is
   resumed transparently (``Last-Event-ID``), up to ``max_retries`` failures in a row,
-  waiting the server's ``retry:`` hint (at most 30 s) before each attempt.
+  waiting the server's ``retry:`` hint (at most 30 s) before each attempt. A request
+  that failed before its stream started is never sent again (httpx's error is raised),
+  so a model never runs twice.
 - A disconnect is not a cancel: leaving a stream early keeps the request running on
   the server until its grace period ends. ``cancel(stream.request_id)`` stops it.
 - ``infer`` is the v2 ``infer`` call, for non-streaming models; on a streaming model it
@@ -50,6 +52,7 @@ __all__ = [
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 """Reads time out after 60 s of silence (an idle stream gets a heartbeat every 15 s)."""
+TOKEN_VARIABLES = ("JUPYTER_INFERLESS_TOKEN", "JUPYTER_TOKEN")
 STREAM_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
 
 
@@ -73,9 +76,7 @@ class Client:
         transport: httpx.BaseTransport | None = None,
         async_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        token = (
-            token or os.environ.get("JUPYTER_INFERLESS_TOKEN") or os.environ.get("JUPYTER_TOKEN")
-        )
+        token = token or next(filter(None, map(os.environ.get, TOKEN_VARIABLES)), None)
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.api_prefix = api_prefix
         self.max_retries = max_retries
@@ -195,7 +196,8 @@ def _tensor(name: str, value: Any) -> dict[str, Any]:
     if isinstance(value, Mapping):
         value = json.dumps(value)
     data = list(value) if isinstance(value, (list, tuple)) else [value]
-    shape, first = [len(data)], data
+    shape: list[int] = [len(data)]
+    first: Any = data
     while first and isinstance(first[0], (list, tuple)):
         first = first[0]
         shape.append(len(first))

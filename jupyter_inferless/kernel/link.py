@@ -83,6 +83,8 @@ class Link:
         """The server went away: cancel what it asked for."""
         self.outbox.close()
         self.runtime.links.pop(self.comm_id, None)
+        if not self.runtime.links:
+            self.runtime._linked.clear()
 
     def _start(self, data: dict[str, Any]) -> None:
         rid = str(data.get("rid"))

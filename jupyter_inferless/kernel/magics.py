@@ -98,7 +98,8 @@ def describe_served(runtime: Runtime, name: str) -> str:
         or "any (no INPUT_SCHEMA)"
     )
     kind = "streaming" if info["streaming"] else "non-streaming"
-    base = (runtime.server_url or "<jupyter server>/").rstrip("/")
+    access = runtime.server_access(wait=1.0)
+    base = (access[0] if access else "<jupyter server>/").rstrip("/")
     verb = "generate_stream" if info["streaming"] else "infer"
     lines = [
         f"serving {name!r} ({info['class']}, {kind}) on {where}",

@@ -69,6 +69,7 @@ class Runtime:
         self.links: dict[str, Link] = {}
         self._announce = iopub_publisher(kernel, ANNOUNCE_COMM_ID, None)
         self._kick = threading.Event()
+        self._linked = threading.Event()
         self._fast_until = time.monotonic() + 5.0
         kernel.comm_manager.register_target(TARGET_NAME, self._on_open)
         self._finalize_at_shutdown(kernel)
@@ -180,8 +181,12 @@ class Runtime:
         """Every served model, described for the server."""
         return [model.describe() for model in list(self.models.values())]
 
-    def server_access(self) -> tuple[str, str] | None:
-        """URL and token of an attached Jupyter server, for clients inside this kernel."""
+    def server_access(self, wait: float = 0.0) -> tuple[str, str] | None:
+        """URL and token of an attached Jupyter server, for clients inside this kernel.
+
+        A server links within moments of ``%load_ext``; ``wait`` gives it that long.
+        """
+        self._linked.wait(wait)
         for link in list(self.links.values()):
             if link.server_url:
                 return link.server_url, link.server_token
@@ -229,6 +234,7 @@ class Runtime:
         link = Link(self, comm, open_msg)
         self.links[link.comm_id] = link
         link.send_models("hello")
+        self._linked.set()
 
     def _changed(self) -> None:
         for link in list(self.links.values()):

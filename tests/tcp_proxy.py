@@ -1,0 +1,131 @@
+"""A loopback TCP proxy that cuts a real connection mid-response, to test resuming clients."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+TERMINATING_CHUNK = b"0\r\n\r\n"
+
+
+class CuttingProxy:
+    """Forwards 127.0.0.1:``port`` to the server at ``target_port``.
+
+    The first connection whose request contains ``match`` is cut (both sides closed, or
+    reset when ``reset``) after ``cut_after`` response bytes, or, with ``cut_at_end``,
+    just before the chunked body's terminating chunk. Later connections pass through;
+    with ``hold_after_cut`` they wait until ``release()``.
+    """
+
+    def __init__(
+        self,
+        target_port: int,
+        *,
+        cut_after: int | None = None,
+        cut_at_end: bool = False,
+        reset: bool = False,
+        hold_after_cut: bool = False,
+        match: bytes = b"generate_stream",
+    ) -> None:
+        self.target_port = target_port
+        self.cut_after = cut_after
+        self.cut_at_end = cut_at_end
+        self.reset = reset
+        self.hold_after_cut = hold_after_cut
+        self.match = match
+        self.port = 0
+        self.connections = 0
+        self.held = 0
+        self.cuts: list[float] = []
+        self.connected_at: list[float] = []
+        self._armed = False
+        self._gate = asyncio.Event()
+        self._gate.set()
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> CuttingProxy:
+        """Listen on a free port."""
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    def url(self, base_path: str) -> str:
+        """The proxy's URL for a server base path such as ``/a%40b/``."""
+        return f"http://127.0.0.1:{self.port}{base_path}"
+
+    def release(self) -> None:
+        """Let held connections through."""
+        self._gate.set()
+
+    async def close(self) -> None:
+        """Stop listening and drop every connection."""
+        assert self._server is not None
+        self._server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()
+        await self._server.wait_closed()
+
+    async def _serve(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        self._writers.add(client_w)
+        if not self._gate.is_set():
+            self.held += 1
+            await self._gate.wait()
+        server_r, server_w = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self._writers.add(server_w)
+        self.connections += 1
+        self.connected_at.append(time.monotonic())
+        cut_here: list[bool] = []
+        pipes = [
+            asyncio.ensure_future(self._upstream(client_r, server_w, cut_here)),
+            asyncio.ensure_future(self._downstream(server_r, client_w, cut_here)),
+        ]
+        try:
+            await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for pipe in pipes:
+                pipe.cancel()
+            for writer in (client_w, server_w):
+                self._close(writer, abort=self.reset and bool(cut_here))
+
+    async def _upstream(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, cut_here: list[bool]
+    ) -> None:
+        while data := await reader.read(65536):
+            if self.match in data and not self.cuts and not self._armed:
+                self._armed = True
+                cut_here.append(True)
+            writer.write(data)
+            await writer.drain()
+
+    async def _downstream(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, cut_here: list[bool]
+    ) -> None:
+        sent = 0
+        while data := await reader.read(65536):
+            keep = self._keep(data, sent) if cut_here else len(data)
+            writer.write(data[:keep])
+            await writer.drain()
+            sent += keep
+            if keep < len(data):
+                self.cuts.append(time.monotonic())
+                if self.hold_after_cut:
+                    self._gate.clear()
+                return
+
+    def _keep(self, data: bytes, sent: int) -> int:
+        """How many bytes of ``data`` to forward before cutting (all of it: no cut)."""
+        if self.cut_after is not None and sent + len(data) > self.cut_after:
+            return self.cut_after - sent
+        if self.cut_at_end and data.endswith(TERMINATING_CHUNK):
+            return len(data) - len(TERMINATING_CHUNK)
+        return len(data)
+
+    def _close(self, writer: asyncio.StreamWriter, abort: bool) -> None:
+        self._writers.discard(writer)
+        with contextlib.suppress(Exception):
+            if abort:
+                writer.transport.abort()
+            else:
+                writer.close()

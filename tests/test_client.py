@@ -1,0 +1,269 @@
+"""The Python client against a real server and kernel, through a proxy that cuts connections."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from tcp_proxy import CuttingProxy
+
+from jupyter_inferless.client import Client, ModelError, RequestRejected, StreamError
+
+RETRY_MS = 300
+MODELS = """
+import time, jupyter_inferless
+
+class Paced:
+    def infer(self, inputs, stream_output_handler):
+        for i in range(inputs["n"]):
+            stream_output_handler.send_streamed_output({"i": i})
+            time.sleep(inputs["pause_ms"] / 1000)
+        stream_output_handler.finalise_streamed_output()
+
+class Raises:
+    def infer(self, inputs, stream_output_handler):
+        stream_output_handler.send_streamed_output({"OUT": "a"})
+        raise ValueError("bad weights")
+
+class Adder:
+    def infer(self, inputs):
+        return {"sum": inputs["a"] + inputs["b"], "words": [w.upper() for w in inputs["words"]]}
+
+INT = {"datatype": "INT32", "required": True, "shape": [1]}
+jupyter_inferless.serve(Paced, name="paced", streaming=True, max_concurrency=1, queue_size=1,
+                        input_schema={"n": INT, "pause_ms": INT})
+jupyter_inferless.serve(Raises, name="raises", streaming=True, input_schema={})
+jupyter_inferless.serve(Adder, name="adder", streaming=False, input_schema={
+    "a": INT, "b": {"datatype": "FP32", "required": True, "shape": [1]},
+    "words": {"datatype": "STRING", "required": True, "shape": [-1]}})
+"""
+ALL = [{"i": i} for i in range(300)]
+
+
+@pytest.fixture
+def jp_server_config(jp_server_config: dict[str, Any]) -> dict[str, Any]:
+    """A short retry hint (the client must honour it) and a small replay buffer."""
+    config = copy.deepcopy(jp_server_config)
+    config["InferlessExtension"].update(retry_ms=RETRY_MS, replay_events=64)
+    return config
+
+
+@pytest.fixture
+def served(kernel: Any, api: Any, jp_asyncio_loop: Any) -> Any:
+    """A kernel serving paced (300 events, one at a time, queue 1), raises and adder."""
+
+    async def serve() -> None:
+        await kernel.run(MODELS)
+        await api.wait_for_model("adder")
+
+    jp_asyncio_loop.run_until_complete(serve())
+    return api
+
+
+@pytest.fixture
+def token(api: Any) -> str:
+    return str(api.auth["Authorization"].split()[1])
+
+
+@pytest.fixture
+def proxy(jp_http_port: int, jp_asyncio_loop: Any) -> Iterator[CuttingProxy]:
+    """A proxy to the server that cuts the first stream connection when told how."""
+    proxy = jp_asyncio_loop.run_until_complete(CuttingProxy(jp_http_port).start())
+    yield proxy
+    jp_asyncio_loop.run_until_complete(proxy.close())
+
+
+def read_noting_reconnects(stream: Any) -> list[tuple[Any, int]]:
+    """Each output with the number of reconnections made before it arrived."""
+    return [(output, stream.reconnects) for output in stream]
+
+
+def assert_cut_mid_stream(noted: list[tuple[Any, int]]) -> list[Any]:
+    """The outputs, after checking some arrived before the cut and some after."""
+    after_cut = [reconnects for _, reconnects in noted].index(1)
+    assert 10 < after_cut < len(noted) - 10, f"cut at event {after_cut}"
+    return [output for output, _ in noted]
+
+
+def assert_one_cut_then_resumed(proxy: CuttingProxy, stream: Any) -> None:
+    assert len(proxy.cuts) == 1 and proxy.connections >= 2
+    assert stream.reconnects == 1
+    waited = proxy.connected_at[1] - proxy.cuts[0]
+    assert waited >= RETRY_MS / 1000 * 0.9, f"reconnected after {waited:.3f} s"
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["fin", "rst"])
+async def test_stream_resumes_after_a_cut_connection_exactly_once_in_order(
+    served: Any, proxy: CuttingProxy, token: str, jp_base_url: str, reset: bool
+) -> None:
+    proxy.cut_after, proxy.reset = 2500, reset  # about 70 events in
+    with Client(proxy.url(jp_base_url), token) as client:
+        stream = client.stream("paced", n=300, pause_ms=5)
+        noted = await asyncio.to_thread(read_noting_reconnects, stream)
+    assert assert_cut_mid_stream(noted) == ALL
+    assert_one_cut_then_resumed(proxy, stream)
+    assert stream.last_event_id == 299 and stream.request_id
+
+
+async def test_astream_resumes_after_a_cut_connection_exactly_once_in_order(
+    served: Any, proxy: CuttingProxy, token: str, jp_base_url: str
+) -> None:
+    proxy.cut_after = 2500
+    async with Client(proxy.url(jp_base_url), token) as client:
+        stream = client.astream("paced", {"n": 300, "pause_ms": 5})
+        noted = [(output, stream.reconnects) async for output in stream]
+    assert assert_cut_mid_stream(noted) == ALL
+    assert_one_cut_then_resumed(proxy, stream)
+
+
+async def test_a_cut_after_the_last_event_resumes_into_204_and_stops(
+    served: Any, proxy: CuttingProxy, token: str, jp_base_url: str
+) -> None:
+    proxy.cut_at_end = True
+    with Client(proxy.url(jp_base_url), token) as client:
+        stream = client.stream("paced", n=5, pause_ms=0)
+        outputs = await asyncio.to_thread(list, stream)
+    assert outputs == ALL[:5]
+    assert_one_cut_then_resumed(proxy, stream)
+
+
+async def test_events_gone_from_the_replay_buffer_raise_stream_error(
+    served: Any, proxy: CuttingProxy, token: str, jp_base_url: str
+) -> None:
+    proxy.cut_after, proxy.hold_after_cut = 2000, True
+    with Client(proxy.url(jp_base_url), token) as client:
+        stream = client.stream("paced", n=300, pause_ms=1)
+        reading = asyncio.ensure_future(asyncio.to_thread(list, stream))
+        while not proxy.held:  # the client was cut and is reconnecting
+            await asyncio.sleep(0.02)
+        # another reader takes the rest, so the client's position leaves the 64-event buffer
+        rest = await served.stream(
+            f"inferless/api/streams/{stream.request_id}",
+            method="GET",
+            headers={"Last-Event-ID": str(stream.last_event_id)},
+        )
+        assert rest.outputs[-1] == {"i": 299}
+        proxy.release()
+        with pytest.raises(StreamError) as info:
+            await reading
+    assert info.value.status == 410 and "lost" in str(info.value)
+    assert info.value.last_event_id == stream.last_event_id < 100
+
+
+async def test_in_band_error_raises_model_error_after_the_outputs(served: Any, token: str) -> None:
+    outputs: list[Any] = []
+
+    def read() -> None:
+        with Client(served.base, token) as client, client.stream("raises") as stream:
+            outputs.extend(stream)
+
+    with pytest.raises(ModelError) as info:
+        await asyncio.to_thread(read)
+    assert outputs == [{"OUT": "a"}]
+    assert (info.value.type, info.value.message) == ("ValueError", "bad weights")
+    assert info.value.request_id
+
+
+async def test_refusals_raise_request_rejected_with_the_servers_message(
+    served: Any, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("JUPYTER_INFERLESS_TOKEN", raising=False)
+    monkeypatch.delenv("JUPYTER_TOKEN", raising=False)
+
+    def refused(client: Client, model: str, **inputs: Any) -> RequestRejected:
+        with pytest.raises(RequestRejected) as info:
+            client.stream(model, **inputs).start()
+        return info.value
+
+    def calls() -> list[RequestRejected]:
+        with Client(served.base, token) as client, Client(served.base) as anonymous:
+            return [
+                refused(client, "nope"),
+                refused(client, "paced", n="many", pause_ms=1),
+                refused(anonymous, "paced", n=1, pause_ms=1),
+            ]
+
+    missing, invalid, anonymous = await asyncio.to_thread(calls)
+    assert missing.status == 404 and "no model named 'nope'" in missing.message
+    assert invalid.status == 400 and "input 'n'" in invalid.message
+    assert anonymous.status == 403
+
+
+async def test_cancel_ends_the_stream_and_a_full_queue_says_when_to_retry(
+    served: Any, token: str
+) -> None:
+    def scenario() -> tuple[list[Any], ModelError, RequestRejected, dict[str, Any]]:
+        with Client(served.base, token) as client:
+            running = client.stream("paced", n=3000, pause_ms=10).start()
+            queued = client.stream("paced", n=1, pause_ms=0).start()
+            with pytest.raises(RequestRejected) as busy:
+                client.stream("paced", n=1, pause_ms=0).start()
+            outputs: list[Any] = []
+            reply: dict[str, Any] = {}
+            with pytest.raises(ModelError) as cancelled:
+                for output in running:
+                    outputs.append(output)
+                    if len(outputs) == 10:
+                        assert running.request_id is not None
+                        reply = client.cancel(running.request_id)
+            assert list(queued) == [{"i": 0}]
+            return outputs, cancelled.value, busy.value, reply
+
+    outputs, cancelled, busy, reply = await asyncio.to_thread(scenario)
+    assert reply["cancelled"] is True
+    assert outputs == [{"i": i} for i in range(len(outputs))] and len(outputs) < 100
+    assert cancelled.type == "cancelled"
+    assert busy.status == 429 and busy.retry_after == 1.0 and "busy" in busy.message
+
+
+async def test_models_and_infer(served: Any, token: str) -> None:
+    def calls() -> tuple[list[dict[str, Any]], dict[str, Any], RequestRejected]:
+        with Client(served.base, token) as client:
+            with pytest.raises(RequestRejected) as streaming:
+                client.infer("paced", n=1, pause_ms=0)
+            return (
+                client.models(),
+                client.infer("adder", a=2, b=0.5, words=["x", "y"]),
+                streaming.value,
+            )
+
+    models, reply, streaming = await asyncio.to_thread(calls)
+    by_name = {model["name"]: model for model in models}
+    assert set(by_name) == {"paced", "raises", "adder"}
+    assert by_name["paced"]["schema"]["streaming"] is True
+    assert [spec["name"] for spec in by_name["paced"]["schema"]["inputs"]] == ["n", "pause_ms"]
+    assert reply == {"sum": 2.5, "words": ["X", "Y"]}
+    assert streaming.status == 400 and "Client.stream" in streaming.message
+
+
+async def test_production_style_url_with_bearer_auth_and_token_from_the_environment(
+    served: Any, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JUPYTER_INFERLESS_TOKEN", token)
+
+    def calls() -> tuple[list[Any], dict[str, Any]]:
+        base = served.base + "inferless/"  # like https://…inferless.com/ serving /v2/models/…
+        with Client(base, api_prefix="", auth_scheme="Bearer") as client:
+            outputs = list(client.stream("paced", n=3, pause_ms=0))
+            return outputs, client.infer("adder", a=1, b=2, words=[])
+
+    outputs, reply = await asyncio.to_thread(calls)
+    assert outputs == ALL[:3]
+    assert reply == {"sum": 3.0, "words": []}
+
+
+async def test_acancel_from_astream(served: Any, token: str) -> None:
+    started = time.monotonic()
+    async with Client(served.base, token) as client:
+        stream = await client.astream("paced", n=3000, pause_ms=10).start()
+        assert stream.request_id is not None
+        with pytest.raises(ModelError) as info:
+            async for output in stream:
+                if output["i"] == 3:
+                    await client.acancel(stream.request_id)
+    assert info.value.type == "cancelled" and info.value.request_id == stream.request_id
+    assert time.monotonic() - started < 10
