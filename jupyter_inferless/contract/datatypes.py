@@ -57,9 +57,13 @@ def check_value(value: Any, datatype: str) -> Any:
             return value
         raise ValueError(f"expected a boolean (true/false), got {_describe(value)}")
     if kind == "string":
-        if isinstance(value, str):
-            return value
-        raise ValueError(f"expected a string, got {_describe(value)}")
+        if not isinstance(value, str):
+            raise ValueError(f"expected a string, got {_describe(value)}")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise ValueError(f"the string is not valid Unicode ({err.reason})") from None
+        return value
     if kind == "int":
         return _check_int(value, datatype)
     return _check_float(value, datatype)
@@ -81,7 +85,10 @@ def _check_int(value: Any, datatype: str) -> int:
 def _check_float(value: Any, datatype: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"expected a number, got {_describe(value)}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ValueError(f"{_describe(value)} is out of range for {datatype}") from None
     if math.isnan(number) or math.isinf(number):
         raise ValueError(f"expected a finite number, got {value!r}")
     limit = FLOAT_LIMITS[datatype]

@@ -148,6 +148,10 @@ class KernelBridge:
             }
         )
 
+    def abandon(self, stream: Stream) -> None:
+        """Forget a request that never reached the kernel."""
+        self._end(stream, "the request could not be sent to the kernel")
+
     def cancel(self, rid: str) -> None:
         """Ask the kernel to cancel a request."""
         if self.comm_id is not None and rid in self.streams:

@@ -47,18 +47,28 @@ class InferlessHandler(APIHandler):
         """Every error is JSON ``{"error": message}``; never a traceback."""
         message = self._reason
         exc_info = kwargs.get("exc_info")
-        if exc_info and isinstance(exc_info[1], web.HTTPError) and exc_info[1].log_message:
-            message = exc_info[1].log_message
-        elif exc_info and not isinstance(exc_info[1], web.HTTPError):
+        error = exc_info[1] if exc_info else None
+        if isinstance(error, web.HTTPError):
+            message = error.get_message() or message
+        elif error is not None:
             message = "internal error; see the server log"
         if exc_info and isinstance(exc_info[1], RefusedError) and exc_info[1].retry_after:
             self.set_header("Retry-After", str(exc_info[1].retry_after))
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"error": message}))
 
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        """Log errors by path only: the query string may hold the token (EventSource GET)."""
+        where = f"{self.request.method} {self.request.path}"
+        if isinstance(value, web.HTTPError):
+            if value.get_message():
+                self.log.warning("%d %s: %s", value.status_code, where, value.get_message())
+        else:
+            self.log.error("uncaught exception in %s", where, exc_info=(typ, value, tb))
+
     def fail(self, err: ServiceError) -> NoReturn:
         """Answer a refused request."""
-        raise RefusedError(err.status, err.message.replace("%", "%%"), err.retry_after)
+        raise RefusedError(err.status, err.message, err.retry_after)
 
     def json_body(self) -> Any:
         """The request body as JSON, or a 400/413 naming what is wrong."""
@@ -78,9 +88,9 @@ class InferlessHandler(APIHandler):
         try:
             return json.loads(text, parse_constant=_reject_constant)
         except ValueError as err:
-            raise web.HTTPError(
-                400, f"the body is not valid JSON: {err}".replace("%", "%%")
-            ) from None
+            raise web.HTTPError(400, f"the body is not valid JSON: {err}") from None
+        except RecursionError:
+            raise web.HTTPError(400, "the body is nested too deeply") from None
 
     def start(self, name: str, body: Any = None, query: bool = False) -> Stream:
         """Validate and start a request, answering 4xx/503 when refused."""

@@ -110,6 +110,9 @@ class Service:
             bridge.start(stream, inputs)
         except KernelGone as err:
             raise ServiceError(503, str(err), retry_after=1) from None
+        except (TypeError, ValueError) as err:  # inputs the kernel protocol cannot carry
+            bridge.abandon(stream)
+            raise ServiceError(400, f"the inputs cannot be sent to the kernel: {err}") from None
         return stream
 
     def cancel(self, stream: Stream) -> None:
