@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test,bench
+bash scripts/browser-deps.sh  # Debian's chromium, for the browser tests
 .venv/bin/ruff check jupyter_inferless tests benchmarks
 .venv/bin/ruff format --check jupyter_inferless tests benchmarks
 .venv/bin/mypy

@@ -9,9 +9,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tcp_proxy import CuttingProxy
 
 from jupyter_inferless.client import Client, ModelError, RequestRejected, StreamError
+
+from tcp_proxy import CuttingProxy
 
 RETRY_MS = 300
 MODELS = """

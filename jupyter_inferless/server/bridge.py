@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -32,6 +33,7 @@ from ..protocol import (
 )
 from .broker import Stream
 
+HELLO_TIMEOUT = 5.0  # seconds to wait for the kernel's hello before linking again
 log = logging.getLogger("ServerApp.jupyter_inferless")  # the server log's handlers
 
 
@@ -114,6 +116,7 @@ class KernelBridge:
         self.subshell_id: str | None = None
         self.linked = asyncio.Event()
         self._attaching = False
+        self._opened_at = 0.0
         self._attach_task: asyncio.Future[None] | None = None
         self._seq = 0
         self._resend_asked = False
@@ -209,6 +212,9 @@ class KernelBridge:
             return
         if self._attaching or (self.comm_id is not None and data.get("runtime") == self.runtime_id):
             return
+        awaiting_hello = self.comm_id is not None and self.runtime_id is None
+        if awaiting_hello and time.monotonic() - self._opened_at < HELLO_TIMEOUT:
+            return  # announced before our comm_open arrived; its hello is on the way
         if self.comm_id is not None:
             self.lost("the kernel's runtime was replaced")
         self._attaching = True
@@ -325,6 +331,7 @@ class KernelBridge:
                     self.kernel_id,
                 )
             self.comm_id = LINK_COMM_PREFIX + uuid.uuid4().hex
+            self._opened_at = time.monotonic()
             self._seq = 0
             self._send_shell(
                 "comm_open",

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..contract.datatypes import parse_text
 from ..contract.errors import InputError
 from ..contract.inputs import decode_values
+from .runner import StreamRun, local_schema, remote_schema, server_client
 from .view import StreamView
+
+if TYPE_CHECKING:
+    from ..client import Client
+    from ..contract.schema import ModelSchema
 
 __all__ = ["StreamView", "parse_assignments", "stream", "stream_command"]
 
@@ -25,20 +30,24 @@ def stream(name: str, /, **inputs: Any) -> StreamView:
     Inputs are checked against the model's INPUT_SCHEMA first, so an unknown or
     missing input is an error here rather than in the view.
     """
-    from .runner import server_client
-
     client = server_client()
-    decode_values(schema_of(client, name), inputs)  # raises InputError naming the input
+    try:
+        decode_values(schema_of(client, name), inputs)  # raises InputError naming the input
+    except BaseException:
+        client.close()
+        raise
     return _start(client, name, inputs)
 
 
 def stream_command(name: str, assignments: list[str]) -> StreamView:
     """``%inferless stream NAME key=value ...``: values are coerced by the model's schema."""
-    from .runner import server_client
-
     texts = parse_assignments(assignments)
     client = server_client()
-    inputs = coerce_texts(schema_of(client, name), texts)
+    try:
+        inputs = coerce_texts(schema_of(client, name), texts)
+    except BaseException:
+        client.close()
+        raise
     return _start(client, name, inputs)
 
 
@@ -55,7 +64,7 @@ def parse_assignments(words: list[str]) -> dict[str, str]:
     return texts
 
 
-def coerce_texts(schema: Any, texts: Mapping[str, str]) -> dict[str, Any]:
+def coerce_texts(schema: ModelSchema, texts: Mapping[str, str]) -> dict[str, Any]:
     """Turn ``key=value`` texts into input values of the datatypes the schema declares.
 
     Without a declared INPUT_SCHEMA, numbers and true/false are read as JSON and
@@ -76,19 +85,15 @@ def coerce_texts(schema: Any, texts: Mapping[str, str]) -> dict[str, Any]:
     return decode_values(schema, values)
 
 
-def schema_of(client: Any, name: str) -> Any:
+def schema_of(client: Client, name: str) -> ModelSchema:
     """The model's parsed INPUT_SCHEMA: from this kernel when it serves it, else the server."""
-    from .runner import local_schema, remote_schema
-
     schema = local_schema(name)
     if schema is None:
         schema = remote_schema(client, name)
     return schema
 
 
-def _start(client: Any, name: str, inputs: dict[str, Any]) -> StreamView:
-    from .runner import StreamRun
-
+def _start(client: Client, name: str, inputs: dict[str, Any]) -> StreamView:
     view = StreamView(name)
     StreamRun(client, name, inputs, view).start()
     view.show()

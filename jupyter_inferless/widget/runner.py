@@ -8,23 +8,31 @@ endpoints, authentication and resume logic as production clients do.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..client import Client, EventStream, ModelError, RequestRejected
 from .view import StreamView
 
+if TYPE_CHECKING:
+    from ..contract.schema import ModelSchema
+
 CANCELLED_PREFIX = "cancelled"
+LINK_WAIT = 3.0
 
 
 class NoServerError(RuntimeError):
     """No Jupyter server with jupyter_inferless is attached to this kernel."""
 
 
-def server_client() -> Client:
-    """A client for the attached Jupyter server, with its token."""
+def server_client(wait: float = LINK_WAIT) -> Client:
+    """A client for the attached Jupyter server, with its token.
+
+    A kernel links to its server within a second or so of ``%load_ext``; waits up to
+    ``wait`` seconds for that before saying that no server is attached.
+    """
     from ..kernel.runtime import Runtime
 
-    access = Runtime.current().server_access()
+    access = Runtime.current().server_access(wait=wait)
     if access is None:
         raise NoServerError(
             "no Jupyter server with jupyter_inferless is attached to this kernel, so there "
@@ -35,7 +43,7 @@ def server_client() -> Client:
     return Client(url, token=token or None)
 
 
-def local_schema(name: str) -> Any:
+def local_schema(name: str) -> ModelSchema | None:
     """The parsed INPUT_SCHEMA of ``name`` when this kernel serves it, else None."""
     from ..kernel.runtime import Runtime
 
@@ -43,7 +51,7 @@ def local_schema(name: str) -> Any:
     return None if model is None else model.schema
 
 
-def remote_schema(client: Client, name: str) -> Any:
+def remote_schema(client: Client, name: str) -> ModelSchema:
     """The parsed INPUT_SCHEMA of ``name`` as the server lists it."""
     from ..contract.schema import ModelSchema
 

@@ -51,6 +51,7 @@ class StreamView:
         )
         self.stop_button.on_click(lambda _button: self.stop())
         self.widget = VBox([HBox([self.stop_button, self.status]), self.body, self.table])
+        self.widget.add_class("jp-InferlessStream")
         self.on_stop: Callable[[], None] | None = None
         self.updates = 0
         self.error: str | None = None
@@ -199,17 +200,19 @@ class StreamView:
                 self._text += "".join(self._pending)
                 self._pending.clear()
             text, table, state = self._text, self._table_latest, self._state
-        self.status.value = self._status_html(state)
         if text:
             shown = text[-SHOWN_CHARS:]
             hidden = len(text) - len(shown)
             note = f"… {hidden} earlier characters (view.text has them all)\n" if hidden else ""
             self.body.value = (
-                '<pre style="white-space: pre-wrap; margin: 0.3em 0">'
+                '<pre style="white-space: pre-wrap; word-break: normal; '
+                'overflow-wrap: anywhere; margin: 0.3em 0">'
                 f"{html.escape(note + shown)}</pre>"
             )
         if table is not None:
             self.table.value = _table_html(table, self._events)
+        # the status goes last, so "done" never shows before the final text
+        self.status.value = self._status_html(state)
         if state in TERMINAL:
             self.stop_button.disabled = True
             self.stop_button.description = "Stop"

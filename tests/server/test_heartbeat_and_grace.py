@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+
 from test_resilience import PACED, STREAM, read_then_drop
 
 

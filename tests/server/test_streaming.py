@@ -95,7 +95,7 @@ async def test_model_is_listed_within_a_second_of_serve_and_gone_after_stop(kern
     assert model["kernel_id"] == kernel.kernel_id
     assert model["streaming"] is True
     assert model["device"]["device"] == "cpu"
-    assert model["counters"] == {"requests": 0, "events": 0, "errors": 0}
+    assert model["counters"] == {"requests": 0, "events": 0, "errors": 0, "active": 0}
     await kernel.run("%inferless stop counter")
     await api.wait_for_model("counter", present=False)
     status, body = await api.call("inferless/v2/models/counter/ready")

@@ -1,0 +1,251 @@
+"""The inline stream view, driven from a real kernel over the real server's HTTP API."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from kernels import start_kernel, stop_kernel
+
+MODELS = """
+import time, jupyter_inferless
+
+sent = 0
+loop_ended = []
+
+class Paced:
+    def infer(self, inputs, stream_output_handler):
+        global sent
+        try:
+            for i in range(inputs["n"]):
+                stream_output_handler.send_streamed_output({"OUT": f"{inputs['prefix']}{i} "})
+                sent += 1
+                time.sleep(inputs["pause_ms"] / 1000)
+            stream_output_handler.finalise_streamed_output()
+        finally:
+            loop_ended.append(sent)
+
+class Fast:
+    def infer(self, inputs, stream_output_handler):
+        for i in range(inputs["n"]):
+            stream_output_handler.send_streamed_output({"OUT": "x"})
+        stream_output_handler.finalise_streamed_output()
+
+class Numbers:
+    def infer(self, inputs, stream_output_handler):
+        for i in range(5):
+            stream_output_handler.send_streamed_output({"step": i, "loss": 1 / (i + 1)})
+        stream_output_handler.finalise_streamed_output()
+
+class Broken:
+    def infer(self, inputs, stream_output_handler):
+        stream_output_handler.send_streamed_output({"OUT": "a"})
+        raise ValueError("bad <weights>")
+
+PACED_SCHEMA = {
+    "n": {"datatype": "INT32", "required": True, "shape": [1]},
+    "pause_ms": {"datatype": "INT32", "required": False, "shape": [1]},
+    "prefix": {"datatype": "STRING", "required": False, "shape": [1]},
+}
+N_SCHEMA = {"n": {"datatype": "INT32", "required": True, "shape": [1]}}
+"""
+
+SERVE_PACED = """
+class PacedDefaults(Paced):
+    def infer(self, inputs, stream_output_handler):
+        inputs = {"pause_ms": 40, "prefix": "t", **inputs}
+        return super().infer(inputs, stream_output_handler)
+
+jupyter_inferless.serve(
+    PacedDefaults, name="paced", streaming=True, input_schema=PACED_SCHEMA, max_concurrency=2
+)
+"""
+
+
+async def serve(kernel: Any, api: Any, *names: str) -> None:
+    """Define the models in the kernel and serve those named."""
+    await kernel.run(MODELS)
+    for name in names:
+        if name == "paced":
+            await kernel.run(SERVE_PACED)
+        else:
+            schema = "N_SCHEMA" if name == "Fast" else "{}"
+            await kernel.run(
+                f"jupyter_inferless.serve({name}, streaming=True, input_schema={schema})"
+            )
+        await api.wait_for_model(name)
+
+
+async def finished(kernel: Any, timeout: float = 30) -> dict[str, Any]:
+    """Wait in the kernel for the view's end; its final state."""
+    out = await kernel.run(
+        f"state = view.wait({timeout})\n"
+        "print(repr((state, view.events, view.updates, view.elapsed, view.text, view.error)))"
+    )
+    state, events, updates, elapsed, text, error = eval(out.strip().splitlines()[-1])
+    return {
+        "state": state,
+        "events": events,
+        "updates": updates,
+        "elapsed": elapsed,
+        "text": text,
+        "error": error,
+    }
+
+
+async def test_the_cell_returns_at_once_and_the_text_streams_in_throttled(kernel, api):
+    await serve(kernel, api, "paced")
+    started = time.monotonic()
+    await kernel.run('view = jupyter_inferless.stream("paced", n=60)')
+    returned_after = time.monotonic() - started
+    early = await kernel.run("print(view.state, view.events)")
+    assert returned_after < 1.0, f"the cell took {returned_after:.2f} s"
+    state, events = early.split()
+    assert state in ("connecting", "streaming") and int(events) < 60
+    end = await finished(kernel)
+    assert end["state"] == "done", end
+    assert end["events"] == 60
+    assert end["text"] == "".join(f"t{i} " for i in range(60))
+    assert 3 < end["updates"] <= end["elapsed"] * 30 + 5, end
+    shown = await kernel.run(
+        "print(view.status.value)\nprint(view.body.value)\nprint(view.stop_button.disabled)"
+    )
+    assert "done" in shown and "60 events" in shown and "events/s" in shown
+    assert "first event" in shown
+    assert '<pre style="white-space: pre-wrap' in shown and "t59 " in shown
+    assert shown.strip().endswith("True")  # Stop is disabled once the stream ended
+
+
+async def test_a_fast_stream_does_not_flood_the_frontend(kernel, api):
+    await serve(kernel, api, "Fast")
+    client = kernel.client
+    cell = client.execute('view = jupyter_inferless.stream("Fast", n=20_000)\nview.wait(60)')
+    widget_updates, started, idle = 0, time.monotonic(), False
+    while not idle and time.monotonic() - started < 60:
+        msg = await client.get_iopub_msg(timeout=60)
+        content = msg["content"]
+        if msg["header"]["msg_type"] == "comm_msg":
+            # the updater's messages carry no particular parent: count them all
+            widget_updates += content["data"].get("method") == "update"
+        idle = (
+            msg["parent_header"].get("msg_id") == cell and content.get("execution_state") == "idle"
+        )
+    end = await finished(kernel)
+    rate = end["updates"] / end["elapsed"]
+    print(
+        f"20,000 events in {end['elapsed']:.2f} s: {end['updates']} view updates ({rate:.1f}/s), "
+        f"{widget_updates} widget messages"
+    )
+    assert end["state"] == "done" and end["events"] == 20_000
+    assert end["text"] == "x" * 20_000
+    assert end["updates"] <= end["elapsed"] * 30 + 5, end
+    # each refresh changes at most three widgets (status, text, Stop button)
+    assert end["updates"] <= widget_updates <= 3 * end["updates"]
+
+
+async def test_stop_cancels_down_to_the_models_loop(kernel, api):
+    await serve(kernel, api, "paced")
+    await kernel.run(
+        'view = jupyter_inferless.stream("paced", n=1000, pause_ms=20)\n'
+        "deadline = time.monotonic() + 20\n"
+        "while view.events < 5 and time.monotonic() < deadline:\n"
+        "    time.sleep(0.01)\n"
+        "view.stop_button.click()"
+    )
+    end = await finished(kernel)
+    assert end["state"] == "cancelled", end
+    assert end["error"].startswith("cancelled")
+    assert 5 <= end["events"] < 1000
+    out = await kernel.run("time.sleep(0.3)\nprint(loop_ended, sent)\nprint(view.status.value)")
+    ended, rest = out.split("]", 1)
+    assert ended.strip("[ ") and int(ended.strip("[ ")) < 1000, out
+    assert "cancelled" in rest and "color: #c5221f" not in rest  # not shown as a failure
+
+
+async def test_an_in_band_error_is_shown_in_red(kernel, api):
+    await serve(kernel, api, "Broken")
+    await kernel.run('view = jupyter_inferless.stream("Broken")')
+    end = await finished(kernel)
+    assert end["state"] == "error"
+    assert end["error"] == "ValueError: bad <weights>"
+    assert end["text"] == "a" and end["events"] == 1
+    status = await kernel.run("print(view.status.value)")
+    assert "color: #c5221f" in status and "ValueError: bad &lt;weights&gt;" in status
+
+
+async def test_numbers_show_as_a_live_table(kernel, api):
+    await serve(kernel, api, "Numbers")
+    await kernel.run('view = jupyter_inferless.stream("Numbers")')
+    end = await finished(kernel)
+    assert end["state"] == "done" and end["events"] == 5 and end["text"] == ""
+    out = await kernel.run("print(view.latest)\nprint(view.table.value)\nprint(view.body.value)")
+    assert "{'step': 4, 'loss': 0.2}" in out
+    assert "<table>" in out and "latest of 5 events" in out
+    assert "<th" in out and "step</th>" in out and "<td" in out and "0.2</td>" in out
+    assert "<pre" not in out
+
+
+async def test_the_magic_coerces_values_by_the_schema(kernel, api):
+    await serve(kernel, api, "paced")
+    shown = await kernel.run('%inferless stream paced n=5 pause_ms=1 prefix="<a fine house> "')
+    assert shown.count("VBox(") == 1, shown  # displayed once, though also the cell's value
+    await kernel.run("view = _")
+    end = await finished(kernel)
+    assert end["state"] == "done" and end["events"] == 5
+    assert end["text"] == "".join(f"<a fine house> {i} " for i in range(5))
+    body = await kernel.run("print(view.body.value)")
+    assert "&lt;a fine house&gt; 0" in body  # escaped, never markup
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            "%inferless stream paced n=5 bogus=1",
+            "unknown input 'bogus'; the model's inputs are: 'n', 'pause_ms', 'prefix'",
+        ),
+        ("%inferless stream paced n=five", "input 'n' (INT32): expected an integer, got 'five'"),
+        ("%inferless stream paced pause_ms=1", "missing required input 'n' (INT32)"),
+        ("%inferless stream paced n", "expected key=value, got 'n'"),
+        ("%inferless stream nope", "no model named 'nope' is served (served: paced)"),
+    ],
+)
+async def test_bad_magic_lines_are_clear_errors(kernel, api, line, message):
+    await serve(kernel, api, "paced")
+    out = await kernel.run(line, allow_error=True)
+    assert message in out, out
+
+
+async def test_python_inputs_are_checked_and_no_server_is_a_clear_error(kernel, api):
+    await serve(kernel, api, "paced")
+    out = await kernel.run('jupyter_inferless.stream("paced", n=2, temp=1)', allow_error=True)
+    assert "unknown input 'temp'" in out
+    out = await kernel.run(
+        "from jupyter_inferless.kernel import Runtime\n"
+        "links = dict(Runtime.current().links)\n"
+        "Runtime.current().links.clear()\n"
+        "try:\n"
+        '    jupyter_inferless.stream("paced", n=2)\n'
+        "finally:\n"
+        "    Runtime.current().links.update(links)",
+        allow_error=True,
+    )
+    assert "NoServerError" in out and "no Jupyter server with jupyter_inferless" in out
+
+
+async def test_a_model_of_another_kernel_is_coerced_by_the_servers_schema(
+    kernel, api, jp_serverapp
+):
+    await serve(kernel, api, "paced")
+    other = await start_kernel(jp_serverapp)
+    try:
+        await other.run("import jupyter_inferless, time")
+        await other.run("view = %inferless stream paced n=3 pause_ms=1 prefix=k")
+        end = await finished(other)
+        assert end["state"] == "done" and end["text"] == "k0 k1 k2 "
+        out = await other.run("%inferless stream paced n=3 extra=1", allow_error=True)
+        assert "unknown input 'extra'" in out
+    finally:
+        await stop_kernel(jp_serverapp, other)
