@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from kernels import NotebookKernel, start_kernel, stop_kernel
+from server_config import server_config
 from sse_reader import StreamResult, read_stream
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
@@ -19,13 +20,7 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 @pytest.fixture
 def jp_server_config() -> dict[str, Any]:
     """Every server test runs with the extension on and authentication required."""
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {"jupyter_inferless": True, "jupyter_server_terminals": False},
-            "allow_unauthenticated_access": False,
-        },
-        "InferlessExtension": {"kernel_poll_interval": 0.1},
-    }
+    return server_config()
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from server_config import server_config
 from sse_reader import SSEParser
 
 CREDIT_EVENTS = 64
@@ -40,19 +41,12 @@ jupyter_inferless.serve(
 @pytest.fixture
 def jp_server_config() -> dict[str, Any]:
     """Small credit and replay windows, so their limits show quickly."""
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {"jupyter_inferless": True, "jupyter_server_terminals": False},
-            "allow_unauthenticated_access": False,
-        },
-        "InferlessExtension": {
-            "kernel_poll_interval": 0.1,
-            "credit_events": CREDIT_EVENTS,
-            "credit_bytes": CREDIT_BYTES,
-            "replay_events": REPLAY_EVENTS,
-            "replay_bytes": REPLAY_BYTES,
-        },
-    }
+    return server_config(
+        credit_events=CREDIT_EVENTS,
+        credit_bytes=CREDIT_BYTES,
+        replay_events=REPLAY_EVENTS,
+        replay_bytes=REPLAY_BYTES,
+    )
 
 
 class SlowReader:

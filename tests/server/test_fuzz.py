@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from server_config import server_config
 from sse_reader import StreamResult, read_stream
 
 MAX_BODY = 65536
@@ -81,13 +82,7 @@ FUZZ = settings(
 @pytest.fixture
 def jp_server_config() -> dict[str, Any]:
     """The conftest configuration, with a small body limit so it is cheap to exceed."""
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {"jupyter_inferless": True, "jupyter_server_terminals": False},
-            "allow_unauthenticated_access": False,
-        },
-        "InferlessExtension": {"kernel_poll_interval": 0.1, "max_body_bytes": MAX_BODY},
-    }
+    return server_config(max_body_bytes=MAX_BODY)
 
 
 @dataclass

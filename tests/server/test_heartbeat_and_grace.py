@@ -7,23 +7,14 @@ from typing import Any
 
 import pytest
 
+from server_config import server_config
 from test_resilience import PACED, STREAM, read_then_drop
 
 
 @pytest.fixture
 def jp_server_config() -> dict[str, Any]:
     """Short heartbeat and grace period, so both show within a test."""
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {"jupyter_inferless": True, "jupyter_server_terminals": False},
-            "allow_unauthenticated_access": False,
-        },
-        "InferlessExtension": {
-            "kernel_poll_interval": 0.1,
-            "heartbeat_interval": 0.2,
-            "disconnect_grace": 1.0,
-        },
-    }
+    return server_config(heartbeat_interval=0.2, disconnect_grace=1.0)
 
 
 async def test_an_idle_stream_gets_comment_heartbeats(kernel, api):
