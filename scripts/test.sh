@@ -17,3 +17,4 @@ if [ "$code" -eq 5 ]; then
 fi
 if [ "$code" -ne 0 ]; then exit "$code"; fi
 .venv/bin/python benchmarks/sse_throughput.py --smoke
+.venv/bin/python benchmarks/load.py --smoke
