@@ -7,6 +7,8 @@ bash scripts/browser-deps.sh  # Debian's chromium, for the browser tests
 .venv/bin/ruff check jupyter_inferless tests benchmarks
 .venv/bin/ruff format --check jupyter_inferless tests benchmarks
 .venv/bin/mypy
+# The lab panel's Jest tests (pip install above already ran jlpm install in labextension/).
+(cd labextension && ../.venv/bin/jlpm install --immutable && ../.venv/bin/jlpm test --ci)
 set +e
 .venv/bin/python -m pytest "$@"
 code=$?

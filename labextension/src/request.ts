@@ -1,0 +1,137 @@
+/**
+ * The only module that talks to the server. Every call goes through
+ * ServerConnection.makeRequest, which adds the token or the `_xsrf` header; streams are
+ * read from the fetch Response's body (EventSource cannot POST or send headers).
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+import { SSEParser, readEventStream } from './sse';
+import { IInferlessApi, IModelInfo, IStreamCallbacks, RequestError } from './types';
+
+/** Reconnect delays for the model list: the server's `retry:` hint, backing off to this. */
+const MAX_RECONNECT_MS = 30000;
+/** A model-list connection silent this long (no event, no heartbeat) is reopened. */
+const SILENCE_MS = 60000;
+
+export class InferlessClient implements IInferlessApi {
+  constructor(readonly settings: ServerConnection.ISettings = ServerConnection.makeSettings()) {}
+
+  /** An absolute URL under the server's base_url. */
+  url(...parts: string[]): string {
+    return URLExt.join(this.settings.baseUrl, ...parts);
+  }
+
+  streamUrl(model: string): string {
+    return this.url('inferless/v2/models', encodeURIComponent(model), 'generate_stream');
+  }
+
+  async listModels(): Promise<IModelInfo[]> {
+    const response = await this._request(this.url('inferless/api/models'), { method: 'GET' });
+    return ((await response.json()) as { models: IModelInfo[] }).models;
+  }
+
+  async watchModels(
+    onModels: (models: IModelInfo[]) => void,
+    onLive: (live: boolean) => void,
+    signal: AbortSignal
+  ): Promise<void> {
+    let delay = 2000;
+    let failures = 0;
+    while (!signal.aborted) {
+      const connection = new AbortController();
+      const stop = () => connection.abort();
+      signal.addEventListener('abort', stop);
+      let silence = setTimeout(stop, SILENCE_MS);
+      const heard = () => {
+        clearTimeout(silence);
+        silence = setTimeout(stop, SILENCE_MS);
+      };
+      const parser = new SSEParser(event => {
+        heard();
+        onModels((JSON.parse(event.data) as { models: IModelInfo[] }).models);
+      }, heard);
+      try {
+        const response = await this._request(this.url('inferless/api/models/events'), {
+          method: 'GET',
+          signal: connection.signal
+        });
+        onLive(true);
+        failures = 0;
+        await readEventStream(response.body!, parser);
+      } catch (err) {
+        if (err instanceof RequestError && err.status === 404) {
+          throw err; // this server has no pushed model list
+        }
+        failures += 1;
+      } finally {
+        clearTimeout(silence);
+        signal.removeEventListener('abort', stop);
+      }
+      if (signal.aborted) {
+        break;
+      }
+      onLive(false);
+      delay = parser.retry ?? delay;
+      await sleep(Math.min(delay * 2 ** Math.max(0, failures - 1), MAX_RECONNECT_MS), signal);
+    }
+  }
+
+  async generateStream(
+    model: string,
+    body: Record<string, unknown>,
+    callbacks: IStreamCallbacks,
+    signal: AbortSignal
+  ): Promise<void> {
+    const response = await this._request(this.streamUrl(model), {
+      method: 'POST',
+      body: JSON.stringify(body),
+      headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream' },
+      signal
+    });
+    callbacks.onOpen(response.headers.get('X-Request-Id'));
+    await readEventStream(response.body!, new SSEParser(callbacks.onEvent));
+  }
+
+  async cancelStream(requestId: string): Promise<void> {
+    await this._request(this.url('inferless/api/streams', encodeURIComponent(requestId)), {
+      method: 'DELETE'
+    });
+  }
+
+  /** makeRequest, turning a refusal into a RequestError with the server's message. */
+  private async _request(url: string, init: RequestInit): Promise<Response> {
+    const response = await ServerConnection.makeRequest(url, init, this.settings);
+    if (!response.ok) {
+      throw new RequestError(await errorMessage(response), response.status);
+    }
+    return response;
+  }
+}
+
+/** The `{"error": ...}` of a refusal, or what the status line says. */
+async function errorMessage(response: Response): Promise<string> {
+  const text = await response.text().catch(() => '');
+  try {
+    const parsed = JSON.parse(text) as { error?: unknown; message?: unknown };
+    const message = parsed.error ?? parsed.message;
+    if (typeof message === 'string' && message) {
+      return message;
+    }
+  } catch {
+    // not JSON: fall through
+  }
+  return `${response.status} ${response.statusText || 'error'}${text ? `: ${text.slice(0, 200)}` : ''}`;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise(resolve => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+  });
+}

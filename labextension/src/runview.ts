@@ -1,0 +1,89 @@
+/**
+ * The run's view: its state, stats (events, events/s, time to first event), the text as
+ * it arrives (only the new text is appended), the error, and a toggled raw event log.
+ */
+import { h } from './dom';
+import { IStats, Run, RunState } from './run';
+
+const STATE_TEXT: Record<RunState, string> = {
+  running: 'Streaming…',
+  stopping: 'Stopping…',
+  done: 'Done',
+  stopped: 'Stopped',
+  failed: 'Failed',
+  refused: 'Refused'
+};
+
+/** The run's status, stats, text and raw event log; appends only the new text. */
+export class RunView {
+  readonly node: HTMLElement;
+
+  constructor() {
+    this._rawToggle.type = 'checkbox';
+    this._rawToggle.addEventListener('change', () => {
+      this._raw.hidden = !this._rawToggle.checked;
+      this._renderRaw();
+    });
+    this.node = h(
+      'section',
+      { class: 'jp-Inferless-run', hidden: '' },
+      h('div', { class: 'jp-Inferless-runHeader' }, this._state, this._stats),
+      this._error,
+      this._output,
+      h('label', { class: 'jp-Inferless-rawLabel' }, this._rawToggle, ' Raw event log'),
+      this._raw
+    );
+  }
+
+  render(run: Run | null, stats: IStats): void {
+    this.node.hidden = run === null || run.state === 'refused';
+    if (run === null) {
+      return;
+    }
+    if (run !== this._run) {
+      this._run = run;
+      this._shown = 0;
+      this._output.textContent = '';
+    }
+    if (run.text.length > this._shown) {
+      this._output.append(run.text.slice(this._shown));
+      this._shown = run.text.length;
+      this._output.scrollTop = this._output.scrollHeight;
+    }
+    this._state.textContent = STATE_TEXT[run.state];
+    this._state.dataset.state = run.state;
+    this._stats.replaceChildren(
+      stat('events', String(stats.events), ' events · '),
+      stat('rate', stats.perSecond.toFixed(stats.perSecond < 10 ? 1 : 0), ' events/s · '),
+      'first event ',
+      stat('first', stats.firstEventMs === null ? '–' : `${Math.round(stats.firstEventMs)} ms`)
+    );
+    this._error.hidden = run.error === null;
+    this._error.textContent = run.error === null ? '' : `Error: ${run.error}`;
+    this._renderRaw();
+  }
+
+  private _renderRaw(): void {
+    const run = this._run;
+    if (this._raw.hidden || !run) {
+      return;
+    }
+    const dropped = run.rawDropped ? `(${run.rawDropped} earlier events not kept)\n\n` : '';
+    this._raw.textContent = dropped + run.raw.join('\n\n');
+  }
+
+  private _run: Run | null = null;
+  private _shown = 0;
+  private readonly _state = h('span', { class: 'jp-Inferless-state' });
+  private readonly _stats = h('span', { class: 'jp-Inferless-stats' });
+  private readonly _error = h('div', { class: 'jp-Inferless-error', role: 'alert', hidden: '' });
+  private readonly _output = h('pre', { class: 'jp-Inferless-output', 'aria-label': 'Output' });
+  private readonly _rawToggle = h('input', { class: 'jp-Inferless-rawToggle' }) as HTMLInputElement;
+  private readonly _raw = h('pre', { class: 'jp-Inferless-raw', hidden: '' });
+}
+
+function stat(name: string, value: string, after = ''): DocumentFragment {
+  const fragment = document.createDocumentFragment();
+  fragment.append(h('span', { 'data-stat': name }, value), after);
+  return fragment;
+}

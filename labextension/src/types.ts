@@ -1,0 +1,81 @@
+/**
+ * What the server sends, and the interface the panel's model uses to reach it.
+ *
+ * Nothing here imports JupyterLab, so the model and its tests run without it.
+ */
+
+/** One input of a model's INPUT_SCHEMA, as `GET inferless/api/models` lists it. */
+export interface IInputSpec {
+  name: string;
+  datatype: string;
+  shape: number[];
+  required: boolean;
+  example?: unknown;
+}
+
+/** One served model, as `GET inferless/api/models` (and its event stream) lists it. */
+export interface IModelInfo {
+  name: string;
+  kernel_id: string;
+  notebook?: string | null;
+  status?: string;
+  device?: { device?: string; name?: string } | string | null;
+  streaming: boolean;
+  schema: { inputs: IInputSpec[]; streaming?: boolean; declared?: boolean };
+  counters?: { requests?: number; events?: number; errors?: number; active?: number };
+}
+
+/** One server-sent event. */
+export interface ISSEEvent {
+  id: string;
+  event: string;
+  data: string;
+}
+
+/** What a stream reports while it is read. */
+export interface IStreamCallbacks {
+  /** The server accepted the request; `requestId` is its X-Request-Id (for DELETE). */
+  onOpen(requestId: string | null): void;
+  onEvent(event: ISSEEvent): void;
+}
+
+/** The server, as the panel's model sees it. request.ts implements it. */
+export interface IInferlessApi {
+  /** Where a model's stream is POSTed (absolute, with the server's base_url). */
+  streamUrl(model: string): string;
+  /** The model list once. */
+  listModels(): Promise<IModelInfo[]>;
+  /**
+   * Follow the pushed model list until `signal` aborts, reconnecting after failures.
+   * `onLive(false)` reports a lost connection. Rejects with a RequestError when the
+   * server has no such endpoint (404), which ends the watch.
+   */
+  watchModels(
+    onModels: (models: IModelInfo[]) => void,
+    onLive: (live: boolean) => void,
+    signal: AbortSignal
+  ): Promise<void>;
+  /**
+   * POST the inputs and read the SSE stream until it ends. Rejects with a RequestError
+   * carrying the server's message when the request is refused (4xx/5xx before the stream).
+   */
+  generateStream(
+    model: string,
+    body: Record<string, unknown>,
+    callbacks: IStreamCallbacks,
+    signal: AbortSignal
+  ): Promise<void>;
+  /** DELETE the stream: cancels the request down to the model's loop. */
+  cancelStream(requestId: string): Promise<void>;
+}
+
+/** A refused request: the HTTP status and the server's `{"error": ...}` message. */
+export class RequestError extends Error {
+  constructor(
+    message: string,
+    readonly status: number
+  ) {
+    super(message);
+    this.name = 'RequestError';
+  }
+}

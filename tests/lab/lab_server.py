@@ -1,0 +1,180 @@
+"""A real JupyterLab server as a subprocess, for the browser tests of the lab panel.
+
+The server listens on 127.0.0.1 under a base_url, with a token, and with its config,
+data and runtime dirs in a temporary folder, so nothing leaks in or out; the
+jupyter_inferless server and lab extensions are enabled by their installation, as for a
+user. (Not a conftest.py: a second conftest module would shadow tests/conftest.py for
+tests that import from it.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BASE_URL = "/lab-test/"  # not "/": the panel's URLs must honour base_url
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Lab:
+    """A running JupyterLab: its URL (with base_url), token, folders and log."""
+
+    url: str
+    token: str
+    root: Path
+    runtime_dir: Path
+    log: Path
+
+    def api(self, path: str, method: str = "GET", body: Any = None) -> Any:
+        """An authenticated JSON call."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.url + path,
+            data=data,
+            method=method,
+            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            raw = response.read()
+        return json.loads(raw) if raw else None
+
+    def log_tail(self, lines: int = 60) -> str:
+        """The end of the server's log, for failure messages."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@contextmanager
+def running_lab(base: Path) -> Iterator[Lab]:
+    """A JupyterLab server subprocess on 127.0.0.1 with a token and a base_url."""
+    root = base / "notebooks"
+    root.mkdir()
+    config_dir = base / "config"
+    (config_dir / "labconfig").mkdir(parents=True)
+    # No "would you like news?" toast over the page.
+    (config_dir / "labconfig" / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
+    )
+    runtime_dir = base / "runtime"
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(config_dir),
+        "JUPYTER_DATA_DIR": str(base / "data"),
+        "JUPYTER_RUNTIME_DIR": str(runtime_dir),
+        "JUPYTERLAB_SETTINGS_DIR": str(base / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
+        "IPYTHONDIR": str(base / "ipython"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("JPY_PARENT_PID", None)
+    port = _free_port()
+    token = secrets.token_hex(16)
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--ServerApp.base_url={BASE_URL}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.news_url=",
+        "--InferlessExtension.kernel_poll_interval=0.2",
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")
+    log = base / "jupyterlab.log"
+    lab = Lab(f"http://127.0.0.1:{port}{BASE_URL}", token, root, runtime_dir, log)
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"JupyterLab exited with {process.returncode}:\n{lab.log_tail()}"
+                )
+            try:
+                lab.api("inferless/v2/health/live")
+                break
+            except (OSError, urllib.error.URLError):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"JupyterLab did not start:\n{lab.log_tail()}") from None
+                time.sleep(0.2)
+        yield lab
+    finally:
+        if process.poll() is None:
+            try:
+                for kernel in lab.api("api/kernels"):
+                    lab.api(f"api/kernels/{kernel['id']}", method="DELETE")
+            except (OSError, urllib.error.URLError, ValueError):
+                pass
+            process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+class Kernel:
+    """A kernel the server started for a notebook session, driven by our own client."""
+
+    def __init__(self, lab: Lab, notebook: str) -> None:
+        from jupyter_client import BlockingKernelClient
+
+        (lab.root / notebook).write_text(
+            json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+        )
+        session = lab.api(
+            "api/sessions",
+            method="POST",
+            body={
+                "path": notebook,
+                "name": notebook,
+                "type": "notebook",
+                "kernel": {"name": "python3"},
+            },
+        )
+        self.kernel_id: str = session["kernel"]["id"]
+        self.client = BlockingKernelClient()
+        self.client.load_connection_file(str(lab.runtime_dir / f"kernel-{self.kernel_id}.json"))
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=60)
+
+    def run(self, code: str) -> None:
+        errors: list[str] = []
+
+        def hook(msg: dict[str, Any]) -> None:
+            if msg["header"]["msg_type"] == "error":
+                errors.append("\n".join(msg["content"]["traceback"]))
+
+        reply = self.client.execute_interactive(textwrap.dedent(code), timeout=60, output_hook=hook)
+        assert reply["content"]["status"] == "ok", "\n".join(errors)
+
+    def close(self) -> None:
+        self.client.stop_channels()

@@ -1,0 +1,287 @@
+"""The Inferless panel in a real JupyterLab, driven in Debian's chromium.
+
+One story, in order: open the panel; a model served by a notebook's kernel appears
+within 2 s; its form is built from INPUT_SCHEMA; Run streams 25 tokens; the server's
+400 and an in-band error are shown; Stop cancels a long stream down to the model;
+"Copy as curl/Python" give working code for the base_url; %inferless stop removes it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab_server import Kernel, Lab, running_lab
+
+MODEL = """
+import time
+
+INPUT_SCHEMA = {
+    "prompt": {"datatype": "STRING", "required": True, "shape": [1], "example": ["tok"]},
+    "count": {"datatype": "INT32", "required": False, "shape": [1], "example": [25]},
+    "delay_ms": {"datatype": "INT32", "required": False, "shape": [1], "example": [0]},
+    "shout": {"datatype": "BOOL", "required": False, "shape": [1], "example": [False]},
+}
+IS_STREAMING_OUTPUT = True
+
+
+class Echo:
+    def infer(self, inputs, stream_output_handler):
+        word = inputs["prompt"].upper() if inputs.get("shout") else inputs["prompt"]
+        if word == "boom":
+            raise RuntimeError("boom")
+        for i in range(inputs.get("count", 25)):
+            stream_output_handler.send_streamed_output({"OUT": f"{word}{i} "})
+            time.sleep(inputs.get("delay_ms", 0) / 1000)
+        stream_output_handler.finalise_streamed_output()
+"""
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+PANEL = "#jupyter-inferless-panel"
+APPEAR_WITHIN = 2.0  # seconds from %inferless serve to the model in the panel
+
+
+# pytest-jupyter's autouse fixtures manage an asyncio loop for an in-process server.
+# This module starts none, and Playwright's sync API runs its own loop in this thread,
+# which they would try to run and close: they are replaced here.
+@pytest.fixture(autouse=True)
+def jp_asyncio_loop() -> None:
+    """No in-process asyncio loop here."""
+
+
+@pytest.fixture(autouse=True)
+def jp_server_cleanup() -> None:
+    """No in-process server to clean up."""
+
+
+@pytest.fixture(scope="module")
+def browser_context() -> Iterator[Any]:
+    """Debian's chromium, headless (Playwright's own browser downloads are never used)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: run scripts/browser-deps.sh to install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        try:
+            yield context
+        finally:
+            context.close()
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def lab(browser_context: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """JupyterLab under a base_url (after the browser, so a missing chromium skips first)."""
+    with running_lab(tmp_path_factory.mktemp("lab")) as lab:
+        yield lab
+
+
+@pytest.fixture(scope="module")
+def kernel(lab: Lab) -> Iterator[Kernel]:
+    """A notebook session's kernel with the extension loaded."""
+    kernel = Kernel(lab, "panel.ipynb")
+    kernel.run("%load_ext jupyter_inferless")
+    yield kernel
+    kernel.close()
+
+
+@pytest.fixture(scope="module")
+def page(lab: Lab, browser_context: Any) -> Iterator[Any]:
+    """JupyterLab in the browser, logged in with the token, the Inferless panel open."""
+    page = browser_context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda err: problems.append(f"page error: {err}"))
+    page.on(
+        "console",
+        lambda msg: (
+            problems.append(f"console: {msg.text}")
+            if msg.type == "error" and "inferless" in msg.text.lower()
+            else None
+        ),
+    )
+    page.goto(f"{lab.url}lab?token={lab.token}")
+    page.locator(".jp-LabShell").wait_for(timeout=60_000)
+    tab = page.locator('.jp-SideBar.jp-mod-left .lm-TabBar-tab[title="Inferless"]')
+    tab.wait_for(timeout=30_000)
+    assert tab.get_attribute("data-id") == "jupyter-inferless-panel"
+    tab.click()
+    page.locator(PANEL).wait_for(state="visible")
+    yield page
+    page.close()
+    assert not problems, "\n".join(problems)
+
+
+def model_row(page: Any, name: str) -> Any:
+    return page.locator(f'{PANEL} .jp-Inferless-model[data-model="{name}"]')
+
+
+def run_and_wait(page: Any, timeout: float = 30_000) -> str:
+    """Click Run and wait for that run to end; returns its final state."""
+    panel = page.locator(PANEL)
+    before = int(panel.get_attribute("data-run-seq") or 0)
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.wait_for_function(
+        """before => {
+            const panel = document.getElementById('jupyter-inferless-panel');
+            return Number(panel.dataset.runSeq) > before
+                && ['done', 'failed', 'stopped', 'refused'].includes(panel.dataset.runState);
+        }""",
+        arg=before,
+        timeout=timeout,
+    )
+    return str(panel.get_attribute("data-run-state"))
+
+
+def test_panel(lab: Lab, kernel: Kernel, page: Any) -> None:
+    panel = page.locator(PANEL)
+    assert "No models are served" in panel.inner_text()
+
+    # Served -> listed within 2 s, pushed by the server (the panel does not poll).
+    kernel.run(MODEL + "\n%inferless serve Echo --name echo")
+    served = time.monotonic()
+    model_row(page, "echo").wait_for(timeout=10_000)
+    appeared = time.monotonic() - served
+    assert appeared < APPEAR_WITHIN, f"the model took {appeared:.2f} s to appear"
+    row = model_row(page, "echo").inner_text()
+    for expected in ("echo", "streaming", "panel.ipynb", "ready", "cpu", "0 requests"):
+        assert expected in row, (expected, row)
+
+    # The form, from INPUT_SCHEMA: one labelled, typed field per input, examples prefilled.
+    model_row(page, "echo").click()
+    prompt = page.get_by_label("prompt", exact=True)
+    count = page.get_by_label("count", exact=True)
+    delay = page.get_by_label("delay_ms", exact=True)
+    shout = page.get_by_label("shout", exact=True)
+    assert prompt.get_attribute("type") == "text" and prompt.input_value() == "tok"
+    assert prompt.get_attribute("aria-required") == "true"
+    assert count.get_attribute("type") == "number" and count.input_value() == "25"
+    assert delay.get_attribute("type") == "number"
+    assert shout.get_attribute("type") == "checkbox" and not shout.is_checked()
+    assert count.get_attribute("aria-required") is None
+    required = panel.locator(".jp-Inferless-required")
+    assert required.count() == 1  # only prompt
+
+    # Run 25 events: every token shows, with stats.
+    prompt.fill("w")
+    count.fill("25")
+    assert run_and_wait(page) == "done"
+    expected = "".join(f"w{i} " for i in range(25))
+    assert panel.locator(".jp-Inferless-output").text_content() == expected
+    assert panel.locator('[data-stat="events"]').inner_text() == "25"
+    assert panel.locator('[data-stat="first"]').inner_text().endswith("ms")
+    assert float(panel.locator('[data-stat="rate"]').inner_text()) > 0
+    panel.get_by_label("Raw event log").check()
+    raw = panel.locator(".jp-Inferless-raw").text_content() or ""
+    assert raw.count("id: ") == 25 and 'data: {"OUT":"w24 "}' in raw
+    page.wait_for_function(  # counters are pushed too
+        """() => document.querySelector('[data-model="echo"] .jp-Inferless-counters')
+                   .textContent.includes('25 events')""",
+        timeout=5_000,
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "panel.png"))
+
+    # The server's 400 is shown with the form, naming the input.
+    count.fill("99999999999")
+    assert run_and_wait(page) == "refused"
+    form_error = panel.locator(".jp-Inferless-formError")
+    assert form_error.is_visible()
+    assert "count" in form_error.inner_text()
+
+    # An in-band error is shown as an error.
+    count.fill("25")
+    prompt.fill("boom")
+    assert run_and_wait(page) == "failed"
+    assert form_error.is_hidden()
+    assert "RuntimeError: boom" in panel.locator(".jp-Inferless-error").inner_text()
+
+    # Stop cancels a long stream, down to the model.
+    prompt.fill("s")
+    count.fill("100000")
+    delay.fill("20")
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.wait_for_function(
+        """() => Number(document.querySelector('[data-stat="events"]').textContent) >= 5"""
+    )
+    page.get_by_role("button", name="Stop", exact=True).click()
+    state = panel.locator(".jp-Inferless-state")
+    page.wait_for_function(
+        """() => document.querySelector('.jp-Inferless-state').dataset.state === 'stopped'""",
+        timeout=10_000,
+    )
+    assert state.inner_text() == "Stopped"
+    page.screenshot(path=str(ARTIFACTS / "panel-stopped.png"))
+    assert panel.locator(".jp-Inferless-error").is_hidden()
+    stopped_at = int(panel.locator('[data-stat="events"]').inner_text())
+    assert stopped_at < 1000
+    # The model's loop ended: its event counter on the server stands still.
+    served_events = model_counters(lab, "echo")["events"]
+    time.sleep(0.6)  # the model sends every 20 ms while it runs
+    assert model_counters(lab, "echo")["events"] == served_events < 1000
+
+    # Copy as curl / Python: the current inputs, the base_url, a token placeholder.
+    prompt.fill("c")
+    count.fill("3")
+    delay.fill("0")
+    shout.check()
+    copied = copy_text(page, "Copy as curl")
+    stream_url = f"{lab.url}inferless/v2/models/echo/generate_stream"
+    assert f"'{stream_url}'" in copied and "$JUPYTER_TOKEN" in copied
+    assert '\'{"prompt":"c","count":3,"delay_ms":0,"shout":true}\'' in copied
+    env = {**os.environ, "JUPYTER_TOKEN": lab.token}
+    out = subprocess.run(
+        ["bash", "-c", copied], env=env, capture_output=True, text=True, timeout=30, check=True
+    ).stdout
+    assert out.count("data: ") == 3 and '{"OUT":"C2 "}' in out
+    python = copy_text(page, "Copy as Python")
+    out = subprocess.run(
+        [sys.executable, "-c", python],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    assert out.splitlines() == [f"{{'OUT': 'C{i} '}}" for i in range(3)]
+
+    # Stopped -> gone from the panel, and the form with it.
+    kernel.run("%inferless stop echo")
+    stopped = time.monotonic()
+    model_row(page, "echo").wait_for(state="detached", timeout=10_000)
+    gone = time.monotonic() - stopped
+    assert gone < APPEAR_WITHIN, f"the model took {gone:.2f} s to leave"
+    assert page.locator(f"{PANEL} .jp-Inferless-form").count() == 0
+
+
+def model_counters(lab: Lab, name: str) -> dict[str, int]:
+    """The model's counters, as the server lists them."""
+    models = lab.api("inferless/api/models")["models"]
+    return dict(next(m for m in models if m["name"] == name)["counters"])
+
+
+def copy_text(page: Any, button: str) -> str:
+    """Click a copy button and return what it put on the clipboard."""
+    page.evaluate(
+        """() => {
+            window.__copied = null;
+            document.addEventListener('copy', e => {
+                window.__copied = e.clipboardData.getData('text');
+            }, { once: true });
+        }"""
+    )
+    page.get_by_role("button", name=button).click()
+    page.wait_for_function("() => window.__copied !== null")
+    return str(page.evaluate("() => window.__copied"))
