@@ -21,7 +21,6 @@ import zmq
 import zmq.asyncio
 from jupyter_client.session import Session
 
-from ..contract import ModelSchema
 from ..protocol import (
     ANNOUNCE_COMM_ID,
     DEFAULT_CREDIT_BYTES,
@@ -32,34 +31,10 @@ from ..protocol import (
     TOPIC_PREFIX,
 )
 from .broker import Stream
+from .model_entry import KernelGone, ModelEntry
 
 HELLO_TIMEOUT = 5.0  # seconds to wait for the kernel's hello before linking again
 log = logging.getLogger("ServerApp.jupyter_inferless")  # the server log's handlers
-
-
-class KernelGone(Exception):
-    """The kernel stopped answering, restarted or shut down."""
-
-
-class ModelEntry:
-    """A model a kernel serves, as the server knows it."""
-
-    def __init__(self, kernel_id: str, description: dict[str, Any]) -> None:
-        self.kernel_id = kernel_id
-        self.description = description
-        self.name: str = description["name"]
-        self.schema = ModelSchema.from_json(description["schema"])
-        self.max_concurrency = int(description.get("max_concurrency", 1))
-        self.queue_size = int(description.get("queue_size", 0))
-        self.active = 0
-        self.requests = 0
-        self.events = 0
-        self.errors = 0
-
-    @property
-    def capacity(self) -> int:
-        """Requests that may run or wait at once; more are refused with 429."""
-        return self.max_concurrency + self.queue_size
 
 
 def _connect(kernel_manager: Any, channel: str, kind: int) -> zmq.asyncio.Socket:

@@ -6,8 +6,9 @@ import asyncio
 import logging
 from typing import Any
 
-from .bridge import KernelBridge, ModelEntry
+from .bridge import KernelBridge
 from .broker import Broker
+from .model_entry import ModelEntry
 
 log = logging.getLogger("ServerApp.jupyter_inferless")  # the server log's handlers
 KERNEL_ACTIONS = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"

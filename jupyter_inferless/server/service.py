@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..contract import InputError, ModelSchema
-from .bridge import KernelBridge, KernelGone, ModelEntry
+from .bridge import KernelBridge
 from .broker import Broker, Stream
 from .catalog import Catalog, ModelLookupError
+from .model_entry import KernelGone, ModelEntry
 
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 

@@ -1,0 +1,101 @@
+"""The base of every handler: authentication, authorisation, JSON errors, request parsing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NoReturn
+
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from ..contract import decode_body, decode_query
+from .broker import Stream
+from .service import Service, ServiceError
+
+AUTH_RESOURCE = "kernels"
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class RefusedError(web.HTTPError):
+    """A refusal that may tell the client when to retry (set after tornado clears headers)."""
+
+    def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
+        super().__init__(status, message)
+        self.retry_after = retry_after
+
+
+class InferlessHandler(APIHandler):
+    """Base: authenticated, authorised on ``kernels``, errors as ``{"error": ...}``."""
+
+    auth_resource = AUTH_RESOURCE
+
+    @property
+    def service(self) -> Service:
+        """The serving service of this server."""
+        service: Service = self.settings["inferless_service"]
+        return service
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Every error is JSON ``{"error": message}``; never a traceback."""
+        message = self._reason
+        exc_info = kwargs.get("exc_info")
+        error = exc_info[1] if exc_info else None
+        if isinstance(error, web.HTTPError):
+            message = error.get_message() or message
+        elif error is not None:
+            message = "internal error; see the server log"
+        if exc_info and isinstance(exc_info[1], RefusedError) and exc_info[1].retry_after:
+            self.set_header("Retry-After", str(exc_info[1].retry_after))
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"error": message}))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        """Log errors by path only: the query string may hold the token (EventSource GET)."""
+        where = f"{self.request.method} {self.request.path}"
+        if isinstance(value, web.HTTPError):
+            if value.get_message():
+                self.log.warning("%d %s: %s", value.status_code, where, value.get_message())
+        else:
+            self.log.error("uncaught exception in %s", where, exc_info=(typ, value, tb))
+
+    def fail(self, err: ServiceError) -> NoReturn:
+        """Answer a refused request."""
+        raise RefusedError(err.status, err.message, err.retry_after)
+
+    def json_body(self) -> Any:
+        """The request body as JSON, or a 400/413 naming what is wrong."""
+        body = self.request.body
+        if len(body) > self.service.config.max_body_bytes:
+            raise web.HTTPError(
+                413, f"the body is larger than {self.service.config.max_body_bytes} bytes"
+            )
+        if not body.strip():
+            return {}
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise web.HTTPError(
+                400, f"the body is not UTF-8 ({err.reason} at byte {err.start})"
+            ) from None
+        try:
+            return json.loads(text, parse_constant=_reject_constant)
+        except ValueError as err:
+            raise web.HTTPError(400, f"the body is not valid JSON: {err}") from None
+        except RecursionError:
+            raise web.HTTPError(400, "the body is nested too deeply") from None
+
+    def start(self, name: str, body: Any = None, query: bool = False) -> Stream:
+        """Validate and start a request, answering 4xx/503 when refused."""
+        try:
+            if query:
+                arguments = {
+                    key: [value.decode("utf-8", "replace") for value in values]
+                    for key, values in self.request.query_arguments.items()
+                }
+                return self.service.start(name, lambda schema: decode_query(schema, arguments))
+            return self.service.start(name, lambda schema: decode_body(schema, body))
+        except ServiceError as err:
+            self.fail(err)
