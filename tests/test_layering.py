@@ -37,26 +37,22 @@ def test_each_layer_imports_only_what_it_may():
     assert not broken
 
 
-def test_the_server_side_never_imports_torch_or_ipython():
-    code = (
-        "import sys, jupyter_inferless, jupyter_inferless.server.app, jupyter_inferless.client;"
-        "print(sorted(m for m in ('torch', 'IPython', 'ipykernel') if m in sys.modules))"
-    )
-    loaded = subprocess.run(
+def modules_loaded_by(imports: str, watched: tuple[str, ...]) -> list[str]:
+    """Which of ``watched`` a fresh interpreter has loaded after ``imports``."""
+    code = f"import sys, {imports}; print(','.join(m for m in {watched!r} if m in sys.modules))"
+    result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    assert loaded == "[]"
+    )
+    return [name for name in result.stdout.strip().split(",") if name]
+
+
+def test_the_server_side_never_imports_torch_or_ipython():
+    imports = "jupyter_inferless, jupyter_inferless.server.app, jupyter_inferless.client"
+    assert modules_loaded_by(imports, ("torch", "IPython", "ipykernel")) == []
 
 
 def test_importing_the_package_is_cheap():
-    code = (
-        "import sys, jupyter_inferless;"
-        "print(sorted(m for m in ('tornado', 'IPython', 'torch', 'zmq') if m in sys.modules))"
-    )
-    loaded = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    assert loaded == "[]"
+    assert modules_loaded_by("jupyter_inferless", ("tornado", "IPython", "torch", "zmq")) == []
 
 
 def test_all_names_the_public_api():

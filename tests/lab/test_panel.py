@@ -20,6 +20,8 @@ import pytest
 
 from lab_server import Kernel, Lab, running_lab
 
+BASE_URL = "/lab-test/"  # not "/": the panel's URLs must honour base_url
+
 MODEL = """
 import time
 
@@ -85,7 +87,7 @@ def browser_context() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def lab(browser_context: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """JupyterLab under a base_url (after the browser, so a missing chromium skips first)."""
-    with running_lab(tmp_path_factory.mktemp("lab")) as lab:
+    with running_lab(tmp_path_factory.mktemp("lab"), BASE_URL) as lab:
         yield lab
 
 

@@ -1,4 +1,4 @@
-"""A real JupyterLab server as a subprocess, for the browser tests of the lab panel.
+"""A real JupyterLab server as a subprocess, for the browser tests (panel and widget).
 
 The server listens on 127.0.0.1 under a base_url, with a token, and with its config,
 data and runtime dirs in a temporary folder, so nothing leaks in or out; the
@@ -24,8 +24,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-BASE_URL = "/lab-test/"  # not "/": the panel's URLs must honour base_url
 
 
 def _free_port() -> int:
@@ -64,7 +62,7 @@ class Lab:
 
 
 @contextmanager
-def running_lab(base: Path) -> Iterator[Lab]:
+def running_lab(base: Path, base_url: str = "/") -> Iterator[Lab]:
     """A JupyterLab server subprocess on 127.0.0.1 with a token and a base_url."""
     root = base / "notebooks"
     root.mkdir()
@@ -96,7 +94,7 @@ def running_lab(base: Path) -> Iterator[Lab]:
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={port}",
         "--ServerApp.port_retries=0",
-        f"--ServerApp.base_url={BASE_URL}",
+        f"--ServerApp.base_url={base_url}",
         f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={root}",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
@@ -106,7 +104,7 @@ def running_lab(base: Path) -> Iterator[Lab]:
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
     log = base / "jupyterlab.log"
-    lab = Lab(f"http://127.0.0.1:{port}{BASE_URL}", token, root, runtime_dir, log)
+    lab = Lab(f"http://127.0.0.1:{port}{base_url}", token, root, runtime_dir, log)
     with log.open("wb") as out:
         process = subprocess.Popen(
             command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
