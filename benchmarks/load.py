@@ -36,24 +36,16 @@ from types import FrameType
 from typing import Any
 
 import psutil
-from _servers import HOST, JupyterInferless, ServerStartError, describe
+from _servers import HOST, KERNEL_CODE, JupyterInferless, ServerStartError, describe
 from _sse_client import Event, ProtocolError, stream_sse
 from jupyter_client.blocking.client import BlockingKernelClient
 
 MODEL = "load"
-LOAD_CODE = """\
-%load_ext jupyter_inferless
-INPUT_SCHEMA = {"n": {"datatype": "INT32", "required": True, "shape": [1]}}
-IS_STREAMING_OUTPUT = True
-class Load:
-    def initialize(self): pass
-    def infer(self, inputs, stream_output_handler):
-        for k in range(inputs["n"]):
-            stream_output_handler.send_streamed_output({"OUT": "tok", "i": k})
-        stream_output_handler.finalise_streamed_output()
-    def finalize(self): pass
-%inferless serve Load --name load --max-concurrency CONCURRENCY
-"""
+# the throughput benchmark's Counter model, served as "load" with room for every stream
+LOAD_CODE = KERNEL_CODE.replace(
+    "%inferless serve Counter --name counter",
+    "%inferless serve Counter --name load --max-concurrency CONCURRENCY",
+)
 #: Every stream runs at once up to this many; more streams raise the model's concurrency.
 CONCURRENCY = 64
 WARM_EVENTS = 100
