@@ -70,6 +70,12 @@ class StreamError(InferlessError):
         self.status = status
 
 
+def _position(event_id: str) -> int | None:
+    """The position in an event id ("RID:N", or a bare "N"), if it has one."""
+    position = event_id.rpartition(":")[2]
+    return int(position) if position.isdigit() else None
+
+
 class _TryAgain(Exception):
     """A resume attempt got a 5xx: count it as a failure and try again."""
 
@@ -98,7 +104,7 @@ class _Resumable:
             self.retry_ms = sse.retry
         if not sse.data:
             return _SKIP
-        event_id, last = (int(sse.id) if sse.id.isdigit() else None), self.last_event_id
+        event_id, last = _position(sse.id), self.last_event_id
         if event_id is not None and last is not None and event_id <= last:
             return _SKIP  # yielded before the reconnection
         try:

@@ -62,8 +62,11 @@ class Lab:
 
 
 @contextmanager
-def running_lab(base: Path, base_url: str = "/") -> Iterator[Lab]:
-    """A JupyterLab server subprocess on 127.0.0.1 with a token and a base_url."""
+def running_lab(base: Path, base_url: str = "/", extra_args: tuple[str, ...] = ()) -> Iterator[Lab]:
+    """A JupyterLab server subprocess on 127.0.0.1 with a token and a base_url.
+
+    ``extra_args`` are more command-line options, e.g. ``--InferlessExtension.retry_ms=300``.
+    """
     root = base / "notebooks"
     root.mkdir()
     config_dir = base / "config"
@@ -100,6 +103,7 @@ def running_lab(base: Path, base_url: str = "/") -> Iterator[Lab]:
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.news_url=",
         "--InferlessExtension.kernel_poll_interval=0.2",
+        *extra_args,
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")

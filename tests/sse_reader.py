@@ -26,6 +26,12 @@ class Event:
         """The data as JSON."""
         return json.loads(self.data)
 
+    @property
+    def position(self) -> int:
+        """The event's position in its stream: N of the id "RID:N"."""
+        assert self.id is not None, "the event has no id"
+        return int(self.id.rpartition(":")[2])
+
 
 @dataclass
 class SSEParser:

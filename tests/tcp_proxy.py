@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
+from collections.abc import Iterator
+from typing import Any
 
 TERMINATING_CHUNK = b"0\r\n\r\n"
 
@@ -15,7 +18,8 @@ class CuttingProxy:
     The first connection whose request contains ``match`` is cut (both sides closed, or
     reset when ``reset``) after ``cut_after`` response bytes, or, with ``cut_at_end``,
     just before the chunked body's terminating chunk. Later connections pass through;
-    with ``hold_after_cut`` they wait until ``release()``.
+    with ``hold_after_cut`` they wait until ``release()``. ``matched_requests`` counts the
+    requests (on any connection) that contained ``match``.
     """
 
     def __init__(
@@ -36,6 +40,7 @@ class CuttingProxy:
         self.match = match
         self.port = 0
         self.connections = 0
+        self.matched_requests = 0
         self.held = 0
         self.cuts: list[float] = []
         self.connected_at: list[float] = []
@@ -93,6 +98,7 @@ class CuttingProxy:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, cut_here: list[bool]
     ) -> None:
         while data := await reader.read(65536):
+            self.matched_requests += data.count(self.match)
             if self.match in data and not self.cuts and not self._armed:
                 self._armed = True
                 cut_here.append(True)
@@ -107,7 +113,8 @@ class CuttingProxy:
             keep = self._keep(data, sent) if cut_here else len(data)
             writer.write(data[:keep])
             await writer.drain()
-            sent += keep
+            if cut_here:  # count from the matching request on (keep-alive may come first)
+                sent += keep
             if keep < len(data):
                 self.cuts.append(time.monotonic())
                 if self.hold_after_cut:
@@ -129,3 +136,24 @@ class CuttingProxy:
                 writer.transport.abort()
             else:
                 writer.close()
+
+
+@contextlib.contextmanager
+def proxy_in_thread(target_port: int, **options: Any) -> Iterator[CuttingProxy]:
+    """A CuttingProxy running on its own event loop in a background thread.
+
+    For tests whose main thread belongs to a synchronous client (Playwright, a subprocess).
+    """
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="cutting-proxy", daemon=True)
+    thread.start()
+    proxy = CuttingProxy(target_port, **options)
+    try:
+        asyncio.run_coroutine_threadsafe(proxy.start(), loop).result(10)
+        yield proxy
+    finally:
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(proxy.close(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()

@@ -17,7 +17,7 @@ from .datatypes import check_value, labels_compatible, parse_text
 from .errors import InputError
 from .schema import InputSpec, ModelSchema
 
-RESERVED_QUERY_KEYS = frozenset({"token", "last_event_id"})
+RESERVED_QUERY_KEYS = frozenset({"token", "last_event_id", "_xsrf"})
 
 
 def decode_body(schema: ModelSchema, body: Any) -> dict[str, Any]:
@@ -81,7 +81,8 @@ def decode_tensors(schema: ModelSchema, tensors: list[Any]) -> dict[str, Any]:
 
 
 def decode_query(schema: ModelSchema, query: Mapping[str, list[str]]) -> dict[str, Any]:
-    """Decode query arguments (GET form); ``token`` and ``last_event_id`` are never inputs."""
+    """Decode query arguments (GET form); ``token``, ``last_event_id`` and ``_xsrf`` are never
+    inputs."""
     values = {key: texts for key, texts in query.items() if key not in RESERVED_QUERY_KEYS}
     if not schema.declared:
         return {key: texts[0] if len(texts) == 1 else texts for key, texts in values.items()}

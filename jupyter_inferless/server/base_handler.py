@@ -61,6 +61,39 @@ class InferlessHandler(APIHandler):
         else:
             self.log.error("uncaught exception in %s", where, exc_info=(typ, value, tb))
 
+    def refuse_cross_site(self) -> None:
+        """403 for a login-cookie request that another site or origin may have made.
+
+        Runs are started, read and cancelled only by the token (Authorization header or
+        ``?token=``, which another site cannot know) or by a page of this server: the
+        browser says so in ``Sec-Fetch-Site: same-origin``. Browsers send no ``Sec-Fetch-*``
+        to plain http on a LAN address; there a GET must carry jupyter_server's own proof
+        (the ``_xsrf`` value as a query argument or ``X-XSRFToken``, or a Referer of this
+        server), as its POSTs always must.
+        """
+        if self.token_authenticated or self.settings.get("disable_check_xsrf", False):
+            return
+        site = self.request.headers.get("Sec-Fetch-Site")
+        if site is not None:
+            if site.strip().lower() == "same-origin":
+                return
+            raise web.HTTPError(
+                403,
+                f"cross-site request refused (Sec-Fetch-Site: {site[:24]}): with the login "
+                "cookie, only a page of this server may start, read or cancel a run; other "
+                "clients send the token (Authorization header or ?token=)",
+            )
+        if self.request.method in ("GET", "HEAD"):
+            try:
+                self.check_xsrf_cookie()
+            except web.HTTPError:
+                raise web.HTTPError(
+                    403,
+                    "cross-site check failed: a GET with the login cookie and no Sec-Fetch-Site "
+                    "header needs the _xsrf value (query argument _xsrf or header X-XSRFToken) "
+                    "or a Referer of this server; other clients send the token",
+                ) from None
+
     def fail(self, err: ServiceError) -> NoReturn:
         """Answer a refused request."""
         raise RefusedError(err.status, err.message, err.retry_after)
@@ -89,6 +122,7 @@ class InferlessHandler(APIHandler):
 
     def start(self, name: str, body: Any = None, query: bool = False) -> Stream:
         """Validate and start a request, answering 4xx/503 when refused."""
+        self.refuse_cross_site()
         try:
             if query:
                 arguments = {

@@ -1,8 +1,15 @@
 """The SSE wire format, and nothing else.
 
-Every event is ``id: N`` then ``data: <one line of JSON>``. The kernel emits each
-output as a single JSON line (json.dumps escapes newlines), so data never spans
-lines. Ids and comments are stripped of CR and LF so they cannot break framing.
+Every event is ``id: RID:N`` then ``data: <one line of JSON>`` and a blank line. The id
+names the stream (its request id) and the event's position, so a client that reconnects
+to the URL it first opened (the browser's EventSource does exactly that) says by its
+``Last-Event-ID`` alone which stream to resume.
+
+Only events end with a blank line. Some clients (httpx-sse) yield an event for every
+blank-line-terminated block once they have seen an ``id:``, data or not, so the
+``retry:`` hint is a lone line that the first event's blank line completes, and a
+heartbeat is a lone comment line. The kernel emits each output as a single JSON line
+(json.dumps escapes newlines), so data never spans lines.
 """
 
 from __future__ import annotations
@@ -16,28 +23,61 @@ HEADERS = {
     "Connection": "keep-alive",
 }
 
+BEFORE_FIRST_EVENT = -1
+"""The position a client that has seen no event resumes after (``RID:-1``)."""
 
-def event(event_id: int, data: bytes) -> bytes:
+
+class EventIdError(ValueError):
+    """A Last-Event-ID that this server never sent."""
+
+
+def event_id(rid: str, position: int) -> str:
+    """The id of the event at ``position`` of stream ``rid``."""
+    return f"{rid}:{position}"
+
+
+def parse_event_id(text: str) -> tuple[str | None, int]:
+    """``(rid, position)`` of an event id; ``rid`` is None for a bare position ("17")."""
+    rid, sep, position = text.strip().rpartition(":")
+    if sep and not rid:
+        raise EventIdError(f"event id {text[:80]!r} names no stream")
+    try:
+        number = int(position)
+    except ValueError:
+        raise EventIdError(f"{text[:80]!r} is not an event id of this server") from None
+    if number < BEFORE_FIRST_EVENT or not position.strip().lstrip("-").isdigit():
+        raise EventIdError(f"{text[:80]!r} is not an event id of this server")
+    return (rid or None), number
+
+
+def event(ident: str | int, data: bytes) -> bytes:
     """One event whose data is a single line of JSON."""
-    return b"id: %d\ndata: %s\n\n" % (event_id, data)
+    return b"id: %s\ndata: %s\n\n" % (str(ident).encode(), data)
 
 
-def events(first_id: int, lines: list[bytes]) -> bytes:
-    """Consecutive events starting at ``first_id``, as one chunk."""
-    return b"".join(b"id: %d\ndata: %s\n\n" % (first_id + n, line) for n, line in enumerate(lines))
+def events(rid: str, first: int, lines: list[bytes]) -> bytes:
+    """Consecutive events of stream ``rid`` starting at position ``first``, as one chunk."""
+    prefix = rid.encode()
+    return b"".join(
+        b"id: %s:%d\ndata: %s\n\n" % (prefix, first + n, line) for n, line in enumerate(lines)
+    )
 
 
-def error_event(event_id: int, message: str) -> bytes:
+def error_event(rid: str, position: int, message: str) -> bytes:
     """The in-band error that ends a stream after its 200 was sent."""
-    return event(event_id, json.dumps({"error": message}).encode())
+    return event(event_id(rid, position), json.dumps({"error": message}).encode())
+
+
+def id_only(rid: str, position: int) -> bytes:
+    """A block that only sets the last event id (browsers dispatch nothing for it)."""
+    return b"id: %s\n\n" % event_id(rid, position).encode()
 
 
 def retry(milliseconds: int) -> bytes:
-    """The reconnection delay hint."""
-    return b"retry: %d\n\n" % milliseconds
+    """The reconnection delay hint, as a lone line: the first event's blank line ends it."""
+    return b"retry: %d\n" % milliseconds
 
 
-def comment(text: str = "") -> bytes:
-    """A comment line (heartbeat); plain readers ignore it."""
-    clean = text.replace("\r", " ").replace("\n", " ")
-    return f": {clean}\n\n".encode() if clean else b":\n\n"
+def heartbeat() -> bytes:
+    """A lone comment line: it keeps proxies from timing out, and no client yields it."""
+    return b":\n"

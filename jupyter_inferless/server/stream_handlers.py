@@ -16,11 +16,56 @@ COUNTERS_INTERVAL = 1.0  # seconds between pushes of changed counters
 
 
 class StreamWriter(InferlessHandler):
-    """Writes a stream as SSE, from any position, with heartbeats while idle."""
+    """Writes a stream as SSE, from any position, with heartbeats while idle; resumes it."""
 
-    async def write_stream(self, stream: Stream, position: int) -> None:
-        """Write events from ``position`` until the end."""
+    async def write_stream(self, stream: Stream, position: int, *, mark_end: bool = False) -> None:
+        """Write events from ``position`` until the end.
+
+        ``mark_end`` is for the EventSource form, whose client reconnects after every end
+        and can only name the stream by an event id. Before answering, it waits up to one
+        heartbeat interval for the first event: a run that ends with no event by then is
+        answered 204, which stops every EventSource. One that ends with no event later
+        gets an id-only block (``RID:-1``), so a browser's reconnect still names it.
+        """
         config = self.service.config
+        self.service.subscribe(stream)
+        try:
+            if mark_end:
+                await stream.wait(position, config.heartbeat_interval)
+                if stream.ended and stream.total == 0 and not stream.error:
+                    self.set_status(204)
+                    self.finish()
+                    return
+            self.start_event_stream(stream)
+            self.write(sse.retry(config.retry_ms))
+            await self.flush()
+            while True:
+                if position < stream.total:
+                    lines = stream.read(position)
+                    self.write(sse.events(stream.rid, position, lines))
+                    await self.flush()
+                    position += len(lines)
+                    stream.advance(position)
+                elif stream.ended:
+                    if stream.error:
+                        self.write(sse.error_event(stream.rid, position, stream.error))
+                    elif mark_end and stream.total == 0:
+                        self.write(sse.id_only(stream.rid, sse.BEFORE_FIRST_EVENT))
+                    await self.flush()
+                    break
+                elif not await stream.wait(position, config.heartbeat_interval):
+                    self.write(sse.heartbeat())
+                    await self.flush()
+        except StreamClosedError:
+            return
+        except EventsEvicted as err:  # a slow second subscriber fell out of the window
+            self.write(sse.error_event(stream.rid, position, f"EventsEvicted: {err}"))
+        finally:
+            self.service.unsubscribe(stream)
+        self.finish()
+
+    def start_event_stream(self, stream: Stream) -> None:
+        """The event stream's headers; no compression, no Nagle delay."""
         self._transforms = []  # never compress an event stream
         for header, value in sse.HEADERS.items():
             self.set_header(header, value)
@@ -29,32 +74,45 @@ class StreamWriter(InferlessHandler):
         connection_stream = getattr(self.request.connection, "stream", None)
         if connection_stream is not None:
             connection_stream.set_nodelay(True)
-        self.service.subscribe(stream)
-        try:
-            self.write(sse.retry(config.retry_ms))
-            await self.flush()
-            while True:
-                if position < stream.total:
-                    lines = stream.read(position)
-                    self.write(sse.events(position, lines))
-                    await self.flush()
-                    position += len(lines)
-                    stream.advance(position)
-                elif stream.ended:
-                    if stream.error:
-                        self.write(sse.error_event(position, stream.error))
-                        await self.flush()
-                    break
-                elif not await stream.wait(position, config.heartbeat_interval):
-                    self.write(sse.comment())
-                    await self.flush()
-        except StreamClosedError:
+
+    async def resume(self, stream: Stream, last_id: int) -> None:
+        """Answer a reconnect after event ``last_id``: the rest of the stream, or 204."""
+        self.refuse_cross_site()
+        if last_id < sse.BEFORE_FIRST_EVENT or last_id > stream.total:
+            raise web.HTTPError(
+                400,
+                f"Last-Event-ID {sse.event_id(stream.rid, last_id)} was never sent "
+                f"(the stream has {stream.total} events)",
+            )
+        position = last_id + 1
+        delivered_all = stream.total + (1 if stream.error else 0)  # the error has an id too
+        if stream.ended and position >= delivered_all:
+            self.set_status(204)  # all delivered: tells EventSource to stop reconnecting
+            self.finish()
             return
-        except EventsEvicted as err:  # a slow second subscriber fell out of the window
-            self.write(sse.error_event(position, f"EventsEvicted: {err}"))
-        finally:
-            self.service.unsubscribe(stream)
-        self.finish()
+        if position < stream.base:
+            raise web.HTTPError(
+                410,
+                f"cannot resume after id {sse.event_id(stream.rid, last_id)}: events before "
+                f"id {sse.event_id(stream.rid, stream.base)} are no longer kept",
+            )
+        await self.write_stream(stream, position)
+
+    def last_event_id(self) -> str | None:
+        """The Last-Event-ID header, else the ``last_event_id`` query argument; None if empty."""
+        last = self.request.headers.get("Last-Event-ID")
+        if last is None:
+            last = self.get_query_argument("last_event_id", None)
+        if last is None or not last.strip():
+            return None
+        return last
+
+    def find_stream(self, rid: str) -> Stream:
+        """The stream, or a 404 naming the id."""
+        stream = self.service.broker.get(rid)
+        if stream is None:
+            raise web.HTTPError(404, f"no stream {rid[:64]!r} (unknown, or finished long ago)")
+        return stream
 
     def stream_location(self, stream: Stream) -> str:
         """Where the stream can be resumed or cancelled."""
@@ -62,19 +120,52 @@ class StreamWriter(InferlessHandler):
 
 
 class GenerateStreamHandler(StreamWriter):
-    """The stream: POST with a JSON body, or GET with query parameters for EventSource."""
+    """The stream: POST with a JSON body, or GET with query parameters for EventSource.
+
+    A request with a Last-Event-ID is a reconnect: it resumes the stream the id names
+    (or gets 204 once that stream was delivered) and never starts a new run.
+    """
 
     @web.authenticated
     @authorized
     async def post(self, name: str, version: str | None = None) -> None:
+        last = self.last_event_id()
+        if last is not None:
+            await self.resume_named(name, last)
+            return
         stream = self.start(name, self.json_body())
         await self.write_stream(stream, 0)
 
     @web.authenticated
     @authorized
     async def get(self, name: str, version: str | None = None) -> None:
+        last = self.last_event_id()
+        if last is not None:
+            await self.resume_named(name, last)
+            return
         stream = self.start(name, query=True)
-        await self.write_stream(stream, 0)
+        await self.write_stream(stream, 0, mark_end=True)
+
+    async def resume_named(self, name: str, last: str) -> None:
+        """Resume the stream of model ``name`` that the event id ``last`` names."""
+        try:
+            rid, last_id = sse.parse_event_id(last)
+        except sse.EventIdError as err:
+            raise web.HTTPError(
+                400, f"Last-Event-ID: {err}; a reconnect never starts a new run"
+            ) from None
+        if rid is None:
+            raise web.HTTPError(
+                400,
+                f"Last-Event-ID {last[:40]!r} names no stream (this server's event ids are "
+                "RID:N); a reconnect never starts a new run",
+            )
+        stream = self.find_stream(rid)
+        if stream.model != name:
+            raise web.HTTPError(
+                400, f"Last-Event-ID names a stream of model {stream.model!r}, not {name[:64]!r}"
+            )
+        await self.resume(stream, last_id)
 
 
 class StreamResourceHandler(StreamWriter):
@@ -84,23 +175,22 @@ class StreamResourceHandler(StreamWriter):
     @authorized
     async def get(self, rid: str) -> None:
         stream = self.find_stream(rid)
-        position = self.resume_position(stream)
-        delivered_all = stream.total + (1 if stream.error else 0)  # the error has an id too
-        if stream.ended and position >= delivered_all:
-            self.set_status(204)  # all delivered: tells EventSource to stop reconnecting
-            self.finish()
+        last = self.last_event_id()
+        if last is None:
+            await self.resume(stream, sse.BEFORE_FIRST_EVENT)
             return
-        if position < stream.base:
-            raise web.HTTPError(
-                410,
-                f"cannot resume after id {position - 1}: events before id {stream.base} "
-                "are no longer kept",
-            )
-        await self.write_stream(stream, position)
+        try:
+            named, last_id = sse.parse_event_id(last)
+        except sse.EventIdError as err:
+            raise web.HTTPError(400, f"Last-Event-ID: {err}") from None
+        if named is not None and named != stream.rid:
+            raise web.HTTPError(400, "Last-Event-ID names another stream than the URL")
+        await self.resume(stream, last_id)
 
     @web.authenticated
     @authorized
     async def delete(self, rid: str) -> None:
+        self.refuse_cross_site()
         stream = self.find_stream(rid)
         if stream.ended:
             self.finish({"id": rid, "cancelled": False, "state": "ended"})
@@ -108,33 +198,6 @@ class StreamResourceHandler(StreamWriter):
         self.service.cancel(stream)
         self.set_status(202)
         self.finish({"id": rid, "cancelled": True, "state": "cancelling"})
-
-    def find_stream(self, rid: str) -> Stream:
-        """The stream, or a 404 naming the id."""
-        stream = self.service.broker.get(rid)
-        if stream is None:
-            raise web.HTTPError(404, f"no stream {rid[:64]!r} (unknown, or finished long ago)")
-        return stream
-
-    def resume_position(self, stream: Stream) -> int:
-        """The first event to send: the one after Last-Event-ID (header or query)."""
-        last = self.request.headers.get("Last-Event-ID")
-        if last is None:
-            last = self.get_query_argument("last_event_id", None)
-        if last is None or last.strip() == "":
-            return 0
-        try:
-            last_id = int(last.strip())
-        except ValueError:
-            raise web.HTTPError(
-                400, f"Last-Event-ID must be an event id, not {last[:40]!r}"
-            ) from None
-        if last_id < -1 or last_id > stream.total:
-            raise web.HTTPError(
-                400,
-                f"Last-Event-ID {last_id} was never sent (the stream has {stream.total} events)",
-            )
-        return last_id + 1
 
 
 class ModelEventsHandler(InferlessHandler):
@@ -159,7 +222,7 @@ class ModelEventsHandler(InferlessHandler):
                     self.write(sse.event(version, data))
                     last, idle = data, 0.0
                 elif idle >= config.heartbeat_interval:
-                    self.write(sse.comment())
+                    self.write(sse.heartbeat())
                     idle = 0.0
                 await self.flush()
                 changed = await catalog.wait_for_change(version, COUNTERS_INTERVAL)

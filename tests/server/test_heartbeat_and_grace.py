@@ -34,7 +34,7 @@ async def test_a_disconnect_is_not_a_cancel_until_the_grace_period_ends(kernel, 
     resumed, _ = await read_then_drop(
         api, f"inferless/api/streams/{rid}", None, keep=5, headers_out={"Last-Event-ID": "4"}
     )
-    assert [e.id for e in resumed] == ["5", "6", "7", "8", "9"]
+    assert [e.position for e in resumed] == [5, 6, 7, 8, 9]
     await asyncio.sleep(2.0)  # nobody came back: the request is cancelled
     rest = await api.stream(
         f"inferless/api/streams/{rid}", method="GET", headers={"Last-Event-ID": "9"}

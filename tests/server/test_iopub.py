@@ -95,7 +95,7 @@ async def test_a_20000_event_stream_never_trips_the_iopub_rate_limit(kernel, api
         await asyncio.sleep(0.5)
         assert result.status == 200
         assert len(result.events) == 20_000
-        assert [e.id for e in result.events[-3:]] == ["19997", "19998", "19999"]
+        assert [e.position for e in result.events[-3:]] == [19997, 19998, 19999]
         assert tab.comm_times, "the tab should see the link's frames on IOPub"
         assert not tab.warned(), tab.stderr
         # The limit is 1000 msg/s over a 3 s window; stay well under it even without

@@ -44,7 +44,7 @@ async def test_lost_frames_are_detected_and_sent_again(kernel, api):
     await api.wait_for_model("ticker")
     await kernel.run(LOSSY_LINK)
     result = await api.stream("inferless/v2/models/ticker/generate_stream", {"n": 3000})
-    assert [event.id for event in result.events] == [str(i) for i in range(3000)]
+    assert [event.position for event in result.events] == list(range(3000))
     assert result.outputs == [{"i": i} for i in range(3000)]
     dropped = await kernel.run("print(len(dropped))")
     assert int(dropped) >= 3, "the test should really have lost frames"

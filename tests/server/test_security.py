@@ -112,6 +112,15 @@ def endpoints(rid: str) -> list[tuple[str, str]]:
         ("DELETE", f"inferless/api/streams/{rid}"),
         ("GET", "inferless/api/streams/0123456789abcdef0123456789abcdef"),
         ("DELETE", "inferless/api/streams/0123456789abcdef0123456789abcdef"),
+        ("GET", "inferless/v2"),
+        # Unknown paths under inferless/ (JSON 404 once authenticated):
+        ("GET", "inferless"),
+        ("GET", "inferless/v2/nope"),
+        ("POST", f"{TENSOR}/nope"),
+        ("GET", "inferless/api/nope"),
+        ("PUT", "inferless/api/nope"),
+        ("PATCH", "inferless/nope"),
+        ("DELETE", "inferless/api/models/tensor"),
     ]
 
 
@@ -328,28 +337,81 @@ async def test_cookie_session_posts_need_the_xsrf_token(secured: Any) -> None:
     assert allowed.status == 200, allowed.body
 
 
-async def test_cookie_session_gets_need_no_xsrf_token(secured: Any) -> None:
-    """A logged-in browser's GETs (EventSource, resume, listing) work without XSRF."""
+async def test_cookie_session_gets_that_run_a_model_need_proof_of_this_server(
+    secured: Any,
+) -> None:
+    """A logged-in browser's GET stream runs only from a page of this server.
+
+    Same-origin fetch metadata, jupyter_server's _xsrf value or a Referer of this server
+    prove it; another site's request (navigation, form, img, no-cors fetch) proves none.
+    """
     anonymous = await read_stream(secured.url("inferless/api/models"), method="GET")
     assert anonymous.status == 403  # so the cookie is what lets the next requests in
-    cookie, _ = await log_in(secured)
+    cookie, xsrf = await log_in(secured)
     listing = await read_stream(
         secured.url("inferless/api/models"), method="GET", headers={"Cookie": cookie}
     )
-    assert listing.status == 200, listing.body
-    stream = await read_stream(
-        secured.url(f"{CHAT}/generate_stream?prompt=eventsource"),
-        method="GET",
-        headers={"Cookie": cookie},
-    )
-    assert stream.status == 200, stream.body
-    assert stream.outputs == [{"OUT": "eventsource"}]
+    assert listing.status == 200, listing.body  # reading the list starts nothing
+    url = secured.url(f"{CHAT}/generate_stream?prompt=eventsource")
+    before = await counters(secured)
+    for headers in (
+        {},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+        {"Sec-Fetch-Site": "none"},
+        {"Sec-Fetch-Site": "cross-site", "Referer": secured.url("lab")},
+        {"Referer": "http://127.0.0.1:1/evil.html"},
+    ):
+        refused = await read_stream(url, method="GET", headers={"Cookie": cookie, **headers})
+        assert refusal(refused) is None, (headers, refusal(refused))
+    assert await counters(secured) == before
+
+    for proof in (
+        {"Sec-Fetch-Site": "same-origin"},
+        {"X-XSRFToken": xsrf},
+        {"Referer": secured.url("lab")},
+    ):
+        stream = await read_stream(url, method="GET", headers={"Cookie": cookie, **proof})
+        assert stream.status == 200, (proof, stream.body)
+        assert stream.outputs == [{"OUT": "eventsource"}]
+    by_query = await read_stream(f"{url}&_xsrf={xsrf}", method="GET", headers={"Cookie": cookie})
+    assert by_query.outputs == [{"OUT": "eventsource"}]  # _xsrf is never an input
     replay = await read_stream(
-        secured.url(f"inferless/api/streams/{stream.headers['X-Request-Id']}"),
+        secured.url(f"inferless/api/streams/{by_query.headers['X-Request-Id']}"),
         method="GET",
-        headers={"Cookie": cookie, "Last-Event-ID": "-1"},
+        headers={"Cookie": cookie, "Last-Event-ID": "-1", "Sec-Fetch-Site": "same-origin"},
     )
     assert replay.outputs == [{"OUT": "eventsource"}]
+
+
+async def test_cookie_session_posts_from_another_site_are_refused_even_with_the_xsrf_value(
+    secured: Any,
+) -> None:
+    """A page on another port of this host can read the _xsrf cookie; fetch metadata still
+    tells its requests apart, so it can neither start nor cancel a run."""
+    cookie, xsrf = await log_in(secured)
+    before = await counters(secured)
+    for site in ("same-site", "cross-site"):
+        headers = {"Cookie": cookie, "X-XSRFToken": xsrf, "Sec-Fetch-Site": site}
+        result = await read_stream(
+            secured.url(f"{CHAT}/generate_stream"), body={"prompt": "x"}, headers=headers
+        )
+        assert refusal(result) is None, (site, refusal(result))
+        result = await read_stream(
+            secured.url(f"{TENSOR}/generate"), body={"label": "x"}, headers=headers
+        )
+        assert refusal(result) is None, (site, refusal(result))
+    assert await counters(secured) == before
+
+    running = OpenStream(secured.url(f"{SLOW}/generate_stream"), {}, secured.auth)
+    rid = await asyncio.wait_for(running.rid, 10)
+    refused = await read_stream(
+        secured.url(f"inferless/api/streams/{rid}"),
+        method="DELETE",
+        headers={"Cookie": cookie, "X-XSRFToken": xsrf, "Sec-Fetch-Site": "same-site"},
+    )
+    assert refusal(refused) is None, refusal(refused)
+    assert await running.outputs() == [{"i": i} for i in range(5)]
 
 
 # -- the token stays secret ---------------------------------------------------------------------

@@ -35,7 +35,7 @@ async def test_300_events_arrive_complete_in_order_with_ids(kernel, api):
     assert result.status == 200
     assert result.headers["Content-Type"] == "text/event-stream; charset=utf-8"
     assert result.headers["X-Request-Id"]
-    assert [event.id for event in result.events] == [str(i) for i in range(300)]
+    assert [event.position for event in result.events] == list(range(300))
     assert result.outputs == [{"OUT": f"tok{i}", "i": i} for i in range(300)]
 
 

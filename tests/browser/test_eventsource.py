@@ -1,0 +1,229 @@
+"""Real EventSource clients on the GET form of the stream: Chromium's and Node's.
+
+A JupyterLab server subprocess under a non-root base_url; the clients reach it through a
+loopback proxy that resets the first stream's TCP connection mid-way. Each must resume
+after its Last-Event-ID (every event once, one model run) and stop for good after the
+end (204), so the model never runs again.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab_server import Kernel, Lab, running_lab
+from tcp_proxy import proxy_in_thread
+
+pytestmark = pytest.mark.browser
+
+BASE_URL = "/sse-clients/"
+RETRY_MS = 300
+HEARTBEAT = 0.3
+# A document of the server itself whose CSP lets scripts connect (API answers forbid it).
+SAME_ORIGIN_PAGE = "static/favicon.ico"
+NODE_CLIENT = Path(__file__).resolve().parents[1] / "node" / "read_events.mjs"
+
+MODELS = """
+import time
+import jupyter_inferless
+
+class Counter:
+    def infer(self, inputs, stream_output_handler):
+        for i in range(inputs["n"]):
+            time.sleep(inputs.get("pause_ms", 0) / 1000)
+            stream_output_handler.send_streamed_output({"OUT": f"t{i} ", "i": i})
+        stream_output_handler.finalise_streamed_output()
+
+class Silent:
+    def infer(self, inputs, stream_output_handler):
+        time.sleep(inputs.get("pause_ms", 0) / 1000)
+        stream_output_handler.finalise_streamed_output()
+
+SCHEMA = {
+    "n": {"datatype": "INT32", "required": True, "shape": [1]},
+    "pause_ms": {"datatype": "INT32", "required": False, "shape": [1]},
+}
+jupyter_inferless.serve(Counter, name="counter", streaming=True, input_schema=SCHEMA)
+jupyter_inferless.serve(Silent, name="silent", streaming=True, input_schema={
+    "pause_ms": {"datatype": "INT32", "required": False, "shape": [1]},
+})
+"""
+
+# Opens an EventSource and resolves once the client has closed itself (a 204 or another
+# failure) or the timeout passed: every message (lastEventId, data), the errors it
+# reported, and how it ended.
+READ_WITH_EVENTSOURCE = """
+({url, timeoutMs}) => new Promise(resolve => {
+  const events = [];
+  const errors = [];
+  let opens = 0;
+  const source = new EventSource(url);
+  const finish = how => {
+    clearTimeout(timer);
+    source.close();
+    resolve({how, events, errors, opens});
+  };
+  const timer = setTimeout(() => finish('timeout'), timeoutMs);
+  source.onopen = () => { opens += 1; };
+  source.onmessage = event => events.push({id: event.lastEventId, data: event.data});
+  source.onerror = () => {
+    errors.push(source.readyState);
+    if (source.readyState === EventSource.CLOSED) finish('closed');
+  };
+})
+"""
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """JupyterLab under a non-root base_url, a short retry hint and heartbeat."""
+    extra = (
+        f"--InferlessExtension.retry_ms={RETRY_MS}",
+        f"--InferlessExtension.heartbeat_interval={HEARTBEAT}",
+    )
+    with running_lab(tmp_path_factory.mktemp("eventsource"), BASE_URL, extra) as server:
+        kernel = Kernel(server, "clients.ipynb")
+        try:
+            kernel.run(MODELS)
+            wait_for_models(server, {"counter", "silent"})
+            yield server
+        finally:
+            kernel.close()
+
+
+def wait_for_models(lab: Lab, names: set[str]) -> None:
+    deadline = time.monotonic() + 20
+    while {model["name"] for model in lab.api("inferless/api/models")["models"]} < names:
+        assert time.monotonic() < deadline, f"{names} were never served"
+        time.sleep(0.1)
+
+
+def runs(lab: Lab, name: str) -> int:
+    """How many requests the model has started."""
+    models = {model["name"]: model for model in lab.api("inferless/api/models")["models"]}
+    return int(models[name]["counters"]["requests"])
+
+
+def stream_path(lab: Lab, model: str, query: str) -> str:
+    return f"inferless/v2/models/{model}/generate_stream?{query}&token={lab.token}"
+
+
+def expected(n: int) -> list[dict[str, Any]]:
+    return [{"OUT": f"t{i} ", "i": i} for i in range(n)]
+
+
+def positions(events: list[dict[str, str]]) -> list[int]:
+    """The N of each "RID:N" id; all ids must name one stream."""
+    rids = {event["id"].rpartition(":")[0] for event in events}
+    assert len(rids) == 1, rids
+    return [int(event["id"].rpartition(":")[2]) for event in events]
+
+
+def read_with_chromium(browser: Any, origin: str, url: str, timeout_ms: int = 30000) -> Any:
+    """Read ``url`` with Chromium's EventSource from a page of ``origin``."""
+    page = browser.new_page()
+    try:
+        page.goto(origin)
+        return page.evaluate(READ_WITH_EVENTSOURCE, {"url": url, "timeoutMs": timeout_ms})
+    finally:
+        page.close()
+
+
+def read_with_node(url: str, timeout_ms: int = 30000) -> list[dict[str, Any]]:
+    """Read ``url`` with Node's eventsource package: what it reported, in order."""
+    node = shutil.which("node")
+    assert node is not None, "node is needed for the eventsource client (scripts/test.sh)"
+    done = subprocess.run(
+        [node, str(NODE_CLIENT), url, str(timeout_ms)],
+        capture_output=True,
+        text=True,
+        timeout=timeout_ms / 1000 + 30,
+        check=False,
+    )
+    records = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:], records[-5:])
+    return records
+
+
+def cutting_proxy(lab: Lab) -> Any:
+    """A proxy to the server that resets the first stream's connection after ~30 events."""
+    return proxy_in_thread(lab_port(lab), cut_after=3000, reset=True)
+
+
+def lab_port(lab: Lab) -> int:
+    return int(lab.url.split(":")[2].split("/")[0])
+
+
+def settle(proxy: Any, lab: Lab, model: str, expected_runs: int) -> None:
+    """Wait several retry intervals: no client may come back and no run may start."""
+    requests = proxy.matched_requests
+    time.sleep(5 * RETRY_MS / 1000)
+    assert proxy.matched_requests == requests, "the client reconnected after its 204"
+    assert runs(lab, model) == expected_runs
+
+
+def test_chromium_eventsource_resumes_a_reset_stream_then_stops(lab: Lab, browser: Any) -> None:
+    """Cut mid-way: resumed after Last-Event-ID, every event once, one run, then 204."""
+    before = runs(lab, "counter")
+    with cutting_proxy(lab) as proxy:
+        origin = proxy.url(BASE_URL) + SAME_ORIGIN_PAGE
+        url = proxy.url(BASE_URL) + stream_path(lab, "counter", "n=100&pause_ms=10")
+        result = read_with_chromium(browser, origin, url)
+        assert result["how"] == "closed", result
+        assert [json.loads(event["data"]) for event in result["events"]] == expected(100)
+        assert positions(result["events"]) == list(range(100))
+        assert len(proxy.cuts) == 1, "the proxy did not cut the stream"
+        # the cut stream, its resume, the reconnect after the end (204)
+        assert proxy.matched_requests == 3, proxy.matched_requests
+        assert result["opens"] == 2
+        assert runs(lab, "counter") == before + 1
+        settle(proxy, lab, "counter", before + 1)
+
+
+def test_node_eventsource_resumes_a_reset_stream_then_stops(lab: Lab) -> None:
+    """The same with the Node `eventsource` package."""
+    before = runs(lab, "counter")
+    with cutting_proxy(lab) as proxy:
+        url = proxy.url(BASE_URL) + stream_path(lab, "counter", "n=100&pause_ms=10")
+        records = read_with_node(url)
+        messages = [record for record in records if record["type"] == "message"]
+        assert [json.loads(message["data"]) for message in messages] == expected(100)
+        assert positions(messages) == list(range(100))
+        assert records[-1] == {"type": "error", "readyState": 2, "code": 204}, records[-3:]
+        assert len(proxy.cuts) == 1
+        assert proxy.matched_requests == 3, proxy.matched_requests
+        assert runs(lab, "counter") == before + 1
+        settle(proxy, lab, "counter", before + 1)
+
+
+def test_a_stream_with_no_event_is_not_run_again(lab: Lab, browser: Any) -> None:
+    """A run that ends without any event is answered 204: both clients stop at once."""
+    before = runs(lab, "silent")
+    with proxy_in_thread(lab_port(lab)) as proxy:
+        url = proxy.url(BASE_URL) + stream_path(lab, "silent", "pause_ms=10")
+        records = read_with_node(url)
+        assert records == [{"type": "error", "readyState": 2, "code": 204}], records
+        origin = proxy.url(BASE_URL) + SAME_ORIGIN_PAGE
+        result = read_with_chromium(browser, origin, url)
+        assert (result["how"], result["events"], result["opens"]) == ("closed", [], 0), result
+        assert runs(lab, "silent") == before + 2
+        settle(proxy, lab, "silent", before + 2)
+
+
+def test_chromium_stops_after_a_late_stream_with_no_event(lab: Lab, browser: Any) -> None:
+    """A run that ends with no event after the stream opened still names itself (RID:-1)."""
+    before = runs(lab, "silent")
+    with proxy_in_thread(lab_port(lab)) as proxy:
+        origin = proxy.url(BASE_URL) + SAME_ORIGIN_PAGE
+        url = proxy.url(BASE_URL) + stream_path(lab, "silent", f"pause_ms={int(HEARTBEAT * 3000)}")
+        result = read_with_chromium(browser, origin, url)
+        assert (result["how"], result["events"], result["opens"]) == ("closed", [], 1), result
+        assert proxy.matched_requests == 2  # the stream, then the reconnect answered 204
+        settle(proxy, lab, "silent", before + 1)
