@@ -9,6 +9,8 @@ bash scripts/browser-deps.sh  # Debian's chromium, for the browser tests
 .venv/bin/mypy
 # The lab panel's Jest tests (pip install above already ran jlpm install in labextension/).
 (cd labextension && ../.venv/bin/jlpm install --immutable && ../.venv/bin/jlpm test --ci)
+# Real SSE clients the tests read streams with (Node's eventsource package), from the lock file.
+(cd tests/node && npm ci --no-audit --no-fund --silent)
 set +e
 .venv/bin/python -m pytest "$@"
 code=$?
@@ -20,3 +22,4 @@ fi
 if [ "$code" -ne 0 ]; then exit "$code"; fi
 .venv/bin/python benchmarks/sse_throughput.py --smoke
 .venv/bin/python benchmarks/load.py --smoke
+.venv/bin/python benchmarks/replay_memory.py --smoke
