@@ -227,3 +227,16 @@ def test_chromium_stops_after_a_late_stream_with_no_event(lab: Lab, browser: Any
         assert (result["how"], result["events"], result["opens"]) == ("closed", [], 1), result
         assert proxy.matched_requests == 2  # the stream, then the reconnect answered 204
         settle(proxy, lab, "silent", before + 1)
+
+
+def test_heartbeats_during_pauses_are_never_events(lab: Lab, browser: Any) -> None:
+    """A model pausing for several heartbeat intervals: both clients get only its JSON."""
+    pause_ms = int(HEARTBEAT * 3500)
+    with proxy_in_thread(lab_port(lab)) as proxy:
+        url = proxy.url(BASE_URL) + stream_path(lab, "counter", f"n=3&pause_ms={pause_ms}")
+        records = read_with_node(url)
+        messages = [record for record in records if record["type"] == "message"]
+        assert [json.loads(message["data"]) for message in messages] == expected(3)
+        origin = proxy.url(BASE_URL) + SAME_ORIGIN_PAGE
+        result = read_with_chromium(browser, origin, url)
+        assert [json.loads(event["data"]) for event in result["events"]] == expected(3)
