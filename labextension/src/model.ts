@@ -8,7 +8,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { encodeValue, FieldValue, initialValue } from './form';
 import { IStats, Run } from './run';
 import { curlCommand, pythonSnippet } from './snippets';
-import { IInferlessApi, IModelInfo, RequestError } from './types';
+import { IInferlessApi, IModelInfo, RequestError, StreamLostError } from './types';
 
 export type Connection = 'connecting' | 'live' | 'reconnecting' | 'unavailable';
 export type Change = 'models' | 'connection' | 'selection' | 'run';
@@ -173,6 +173,11 @@ export class InferlessModel {
           onEvent: event => {
             run.receive(event, this._now());
             this._changed.emit('run');
+          },
+          onReconnect: reconnecting => {
+            run.reconnecting = reconnecting;
+            run.resumes += reconnecting ? 0 : 1;
+            this._changed.emit('run');
           }
         },
         controller.signal
@@ -190,9 +195,13 @@ export class InferlessModel {
         run.state = 'stopped';
       } else if (run.state === 'running') {
         run.state = 'failed';
-        run.error = `the connection was lost: ${(err as Error).message ?? err}`;
+        run.error =
+          err instanceof StreamLostError
+            ? err.message
+            : `the connection was lost: ${(err as Error).message ?? err}`;
       }
     } finally {
+      run.reconnecting = false;
       run.endedAt = this._now();
       clearTimeout(this._stopTimer);
       if (this._abort === controller) {

@@ -1,11 +1,13 @@
 /**
  * The only module that talks to the server. Every call goes through
  * ServerConnection.makeRequest, which adds the token or the `_xsrf` header; streams are
- * read from the fetch Response's body (EventSource cannot POST or send headers).
+ * read from the fetch Response's body (EventSource cannot POST or send headers), and a
+ * run's stream is resumed after a dropped connection (resume.ts, given makeRequest).
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import { abortableSleep, errorMessage, readResumableStream } from './resume';
 import { SSEParser, readEventStream } from './sse';
 import { IInferlessApi, IModelInfo, IStreamCallbacks, RequestError } from './types';
 
@@ -73,7 +75,8 @@ export class InferlessClient implements IInferlessApi {
       }
       onLive(false);
       delay = parser.retry ?? delay;
-      await sleep(Math.min(delay * 2 ** Math.max(0, failures - 1), MAX_RECONNECT_MS), signal);
+      const wait = Math.min(delay * 2 ** Math.max(0, failures - 1), MAX_RECONNECT_MS);
+      await abortableSleep(wait, signal);
     }
   }
 
@@ -89,14 +92,23 @@ export class InferlessClient implements IInferlessApi {
       headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream' },
       signal
     });
-    callbacks.onOpen(response.headers.get('X-Request-Id'));
-    await readEventStream(response.body!, new SSEParser(callbacks.onEvent));
+    const requestId = response.headers.get('X-Request-Id');
+    callbacks.onOpen(requestId);
+    await readResumableStream(response, {
+      resumeUrl: requestId === null ? null : this.streamResourceUrl(requestId),
+      request: (url, init) => ServerConnection.makeRequest(url, init, this.settings),
+      callbacks,
+      signal
+    });
+  }
+
+  /** Where a stream is resumed (GET with Last-Event-ID) or cancelled (DELETE). */
+  streamResourceUrl(requestId: string): string {
+    return this.url('inferless/api/streams', encodeURIComponent(requestId));
   }
 
   async cancelStream(requestId: string): Promise<void> {
-    await this._request(this.url('inferless/api/streams', encodeURIComponent(requestId)), {
-      method: 'DELETE'
-    });
+    await this._request(this.streamResourceUrl(requestId), { method: 'DELETE' });
   }
 
   /** makeRequest, turning a refusal into a RequestError with the server's message. */
@@ -107,31 +119,4 @@ export class InferlessClient implements IInferlessApi {
     }
     return response;
   }
-}
-
-/** The `{"error": ...}` of a refusal, or what the status line says. */
-async function errorMessage(response: Response): Promise<string> {
-  const text = await response.text().catch(() => '');
-  try {
-    const parsed = JSON.parse(text) as { error?: unknown; message?: unknown };
-    const message = parsed.error ?? parsed.message;
-    if (typeof message === 'string' && message) {
-      return message;
-    }
-  } catch {
-    // not JSON: fall through
-  }
-  return `${response.status} ${response.statusText || 'error'}${text ? `: ${text.slice(0, 200)}` : ''}`;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise(resolve => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done);
-  });
 }

@@ -34,6 +34,10 @@ export class Run {
   error: string | null = null;
   /** The server's X-Request-Id, to cancel with. */
   requestId: string | null = null;
+  /** The connection dropped and is being resumed. */
+  reconnecting = false;
+  /** Dropped connections the stream was resumed after. */
+  resumes = 0;
   firstEventAt: number | null = null;
   endedAt: number | null = null;
 

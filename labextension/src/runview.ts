@@ -1,6 +1,7 @@
 /**
- * The run's view: its state, stats (events, events/s, time to first event), the text as
- * it arrives (only the new text is appended), the error, and a toggled raw event log.
+ * The run's view: its state (and whether its connection was resumed), stats (events,
+ * events/s, time to first event), the text as it arrives (only the new text is appended),
+ * the error, and a toggled raw event log.
  */
 import { h } from './dom';
 import { IStats, Run, RunState } from './run';
@@ -27,7 +28,7 @@ export class RunView {
     this.node = h(
       'section',
       { class: 'jp-Inferless-run', hidden: '' },
-      h('div', { class: 'jp-Inferless-runHeader' }, this._state, this._stats),
+      h('div', { class: 'jp-Inferless-runHeader' }, this._state, this._resumed, this._stats),
       this._error,
       this._output,
       h('label', { class: 'jp-Inferless-rawLabel' }, this._rawToggle, ' Raw event log'),
@@ -50,8 +51,15 @@ export class RunView {
       this._shown = run.text.length;
       this._output.scrollTop = this._output.scrollHeight;
     }
-    this._state.textContent = STATE_TEXT[run.state];
+    const reconnecting = run.reconnecting && run.state === 'running';
+    this._state.textContent = reconnecting ? 'Reconnecting…' : STATE_TEXT[run.state];
     this._state.dataset.state = run.state;
+    this._state.dataset.reconnecting = String(reconnecting);
+    this._resumed.hidden = run.resumes === 0;
+    this._resumed.textContent =
+      run.resumes === 1
+        ? 'resumed after a dropped connection'
+        : `resumed after ${run.resumes} dropped connections`;
     this._stats.replaceChildren(
       stat('events', String(stats.events), ' events · '),
       stat('rate', stats.perSecond.toFixed(stats.perSecond < 10 ? 1 : 0), ' events/s · '),
@@ -75,6 +83,7 @@ export class RunView {
   private _run: Run | null = null;
   private _shown = 0;
   private readonly _state = h('span', { class: 'jp-Inferless-state' });
+  private readonly _resumed = h('span', { class: 'jp-Inferless-resumed', hidden: '' });
   private readonly _stats = h('span', { class: 'jp-Inferless-stats' });
   private readonly _error = h('div', { class: 'jp-Inferless-error', role: 'alert', hidden: '' });
   private readonly _output = h('pre', { class: 'jp-Inferless-output', 'aria-label': 'Output' });

@@ -3,11 +3,16 @@
  * lines end with CR, LF or CRLF (also split across chunks); `:` lines are comments;
  * `data:` lines join with "\n"; `id:` persists across events; `retry:` takes digits only;
  * an event without data is not dispatched; a trailing event without its blank line is dropped.
+ * An `id:` counts (becomes lastEventId) only when its block's blank line arrives, so a
+ * connection cut inside an event never claims that event as received.
  */
 import type { ISSEEvent } from './types';
 
 export class SSEParser {
-  /** The last `id:` seen (sent back as Last-Event-ID by a resuming client). */
+  /**
+   * The id of the last complete block (sent back verbatim as Last-Event-ID by a resuming
+   * client; ids are opaque).
+   */
   lastEventId = '';
   /** The last `retry:` hint, in milliseconds, or null. */
   retry: number | null = null;
@@ -16,6 +21,19 @@ export class SSEParser {
     private readonly onEvent: (event: ISSEEvent) => void,
     private readonly onComment: (text: string) => void = () => undefined
   ) {}
+
+  /**
+   * A new connection begins: drop what the last one left unfinished (a partial line or
+   * event, which the server replays), keep lastEventId and retry.
+   */
+  reset(): void {
+    this._pending = '';
+    this._afterCR = false;
+    this._first = true;
+    this._data = [];
+    this._event = '';
+    this._id = this.lastEventId;
+  }
 
   /** Parse the next piece of the body. */
   feed(chunk: string): void {
@@ -74,7 +92,7 @@ export class SSEParser {
         break;
       case 'id':
         if (!value.includes('\0')) {
-          this.lastEventId = value;
+          this._id = value;
         }
         break;
       case 'retry':
@@ -88,6 +106,7 @@ export class SSEParser {
   }
 
   private _dispatch(): void {
+    this.lastEventId = this._id;
     const data = this._data;
     const event = this._event;
     this._data = [];
@@ -99,6 +118,8 @@ export class SSEParser {
   }
 
   private _pending = '';
+  /** The id buffer: the last `id:` of the block being read. */
+  private _id = '';
   private _afterCR = false;
   private _first = true;
   private _data: string[] = [];

@@ -37,6 +37,11 @@ export interface IStreamCallbacks {
   /** The server accepted the request; `requestId` is its X-Request-Id (for DELETE). */
   onOpen(requestId: string | null): void;
   onEvent(event: ISSEEvent): void;
+  /**
+   * The connection dropped mid-stream (`true`: reconnecting with Last-Event-ID), or it
+   * was resumed (`false`). Not called when it cannot be resumed: the stream rejects.
+   */
+  onReconnect?(reconnecting: boolean): void;
 }
 
 /** The server, as the panel's model sees it. request.ts implements it. */
@@ -56,8 +61,10 @@ export interface IInferlessApi {
     signal: AbortSignal
   ): Promise<void>;
   /**
-   * POST the inputs and read the SSE stream until it ends. Rejects with a RequestError
-   * carrying the server's message when the request is refused (4xx/5xx before the stream).
+   * POST the inputs and read the SSE stream until it ends, resuming it after a dropped
+   * connection. Rejects with a RequestError carrying the server's message when the
+   * request is refused (4xx/5xx before the stream), with a StreamLostError when a dropped
+   * stream cannot be resumed.
    */
   generateStream(
     model: string,
@@ -77,5 +84,13 @@ export class RequestError extends Error {
   ) {
     super(message);
     this.name = 'RequestError';
+  }
+}
+
+/** A stream whose connection dropped and could not be resumed. */
+export class StreamLostError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StreamLostError';
   }
 }

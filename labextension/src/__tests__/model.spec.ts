@@ -1,7 +1,13 @@
 import { controlKind, encodeValue, initialValue } from '../form';
 import { InferlessModel } from '../model';
 import { outputText } from '../run';
-import { IInferlessApi, IModelInfo, IStreamCallbacks, RequestError } from '../types';
+import {
+  IInferlessApi,
+  IModelInfo,
+  IStreamCallbacks,
+  RequestError,
+  StreamLostError
+} from '../types';
 
 /** A stream the test drives: open it, send events, end or fail it. */
 class FakeStream {
@@ -272,6 +278,36 @@ describe('InferlessModel: running', () => {
     await done;
     expect(model.run?.state).toBe('failed');
     expect(model.run?.error).toContain('network error');
+  });
+
+  it('shows a dropped connection being resumed, and that it was', async () => {
+    const { api, model } = setup();
+    const done = model.start();
+    api.last.send({ OUT: 'a' });
+    api.last.callbacks.onReconnect!(true);
+    expect(model.run?.reconnecting).toBe(true);
+    expect(model.run?.state).toBe('running');
+    api.last.callbacks.onReconnect!(false);
+    api.last.send({ OUT: 'b' });
+    api.last.end();
+    await done;
+    expect(model.run?.state).toBe('done');
+    expect(model.run?.reconnecting).toBe(false);
+    expect(model.run?.resumes).toBe(1);
+    expect(model.run?.text).toBe('ab');
+  });
+
+  it('shows a stream that could not be resumed as a failure, in its own words', async () => {
+    const { api, model } = setup();
+    const done = model.start();
+    api.last.callbacks.onReconnect!(true);
+    const message = 'the connection dropped and the stream could not be resumed: gone';
+    api.last.fail(new StreamLostError(message));
+    await done;
+    expect(model.run?.state).toBe('failed');
+    expect(model.run?.error).toBe(message);
+    expect(model.run?.reconnecting).toBe(false);
+    expect(model.formError).toBeNull();
   });
 
   it('does not start a second run while one streams', async () => {
