@@ -41,7 +41,7 @@ class StreamChecker:
         for event_id, data in events:
             if b'"error"' in data:
                 raise StreamError(f"error event at #{k}: {data[:300].decode(errors='replace')}")
-            if event_id != b"%d" % k:
+            if event_id.rpartition(b":")[2] != b"%d" % k:  # "k", or "RID:k" (ours)
                 raise StreamError(f"event #{k} has id {event_id[:40]!r} (data {data[:120]!r})")
             if k % SAMPLE_EVERY == 0 or k == last:
                 _check_payload(k, data)

@@ -89,7 +89,7 @@ class EventCheck:
         self.duplicated = 0
         self.out_of_order = 0
         self.bad_data = 0
-        self.unexpected = 0  # ids that are not integers in 0..n-1
+        self.unexpected = 0  # ids whose position is not an integer in 0..n-1
         self.errors: list[str] = []
         self._next = 0
 
@@ -105,7 +105,7 @@ class EventCheck:
                 self.errors.append(f"error event: {data[:300].decode(errors='replace')}")
                 continue
             try:
-                k = int(event_id)
+                k = int(event_id.rpartition(b":")[2])  # ids are "RID:k"
             except ValueError:
                 k = -1
             if not 0 <= k < self.n:
