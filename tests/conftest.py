@@ -16,6 +16,22 @@ from sse_reader import StreamResult, read_stream
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
+FIGURES: list[str] = []
+
+
+@pytest.fixture
+def report() -> Callable[[str], None]:
+    """Record a figure the test measured; the session's summary prints them all."""
+    return FIGURES.append
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the figures the tests measured."""
+    if FIGURES:
+        terminalreporter.section("figures measured by the tests")
+        for line in FIGURES:
+            terminalreporter.line(line)
+
 
 @pytest.fixture
 def jp_server_config() -> dict[str, Any]:

@@ -192,7 +192,7 @@ def stream_requests(lab: Lab) -> list[str]:
 
 @pytest.mark.parametrize("where", ["other-host-name", "other-port"])
 def test_other_sites_cannot_start_a_run(
-    logged_in: Lab, browser: Any, attacker_port: int, where: str
+    logged_in: Lab, browser: Any, attacker_port: int, where: str, report: Any
 ) -> None:
     """Navigation, GET form, <img>, no-cors fetch and POST form: they arrive, 0 runs."""
     lab = logged_in
@@ -220,6 +220,11 @@ def test_other_sites_cannot_start_a_run(
         if name == "post-form":
             continue  # jupyter_server's XSRF check refuses it first
         assert any(f"Sec-Fetch-Site: {site}" in line for line in arrived[name]), (name, arrived)
+    report(
+        f"cross-site, Chromium, from {where} ({origin.rsplit('/', 1)[0]}): "
+        + ", ".join(f"{name} arrived {len(lines)}x" for name, lines in arrived.items())
+        + f"; all refused (403/404); model runs {runs(lab) - before}"
+    )
 
 
 @pytest.mark.parametrize("where", ["other-host-name", "other-port"])

@@ -161,6 +161,17 @@ def lab_port(lab: Lab) -> int:
     return int(lab.url.split(":")[2].split("/")[0])
 
 
+def summary(client: str, events: list[dict[str, Any]], proxy: Any, model_runs: int) -> str:
+    """The figures of one resumed read, for the session's summary."""
+    unique = len({event["id"] for event in events})
+    return (
+        f"{client}, 100-event GET stream reset mid-way under {BASE_URL}: {len(events)} events, "
+        f"{len(events) - unique} duplicates, {model_runs} model run(s), "
+        f"{proxy.matched_requests} requests (cut, resume, 204), none in the "
+        f"{5 * RETRY_MS} ms after"
+    )
+
+
 def settle(proxy: Any, lab: Lab, model: str, expected_runs: int) -> None:
     """Wait several retry intervals: no client may come back and no run may start."""
     requests = proxy.matched_requests
@@ -169,7 +180,9 @@ def settle(proxy: Any, lab: Lab, model: str, expected_runs: int) -> None:
     assert runs(lab, model) == expected_runs
 
 
-def test_chromium_eventsource_resumes_a_reset_stream_then_stops(lab: Lab, browser: Any) -> None:
+def test_chromium_eventsource_resumes_a_reset_stream_then_stops(
+    lab: Lab, browser: Any, report: Any
+) -> None:
     """Cut mid-way: resumed after Last-Event-ID, every event once, one run, then 204."""
     before = runs(lab, "counter")
     with cutting_proxy(lab) as proxy:
@@ -185,9 +198,12 @@ def test_chromium_eventsource_resumes_a_reset_stream_then_stops(lab: Lab, browse
         assert result["opens"] == 2
         assert runs(lab, "counter") == before + 1
         settle(proxy, lab, "counter", before + 1)
+        report(
+            summary("Chromium EventSource", result["events"], proxy, runs(lab, "counter") - before)
+        )
 
 
-def test_node_eventsource_resumes_a_reset_stream_then_stops(lab: Lab) -> None:
+def test_node_eventsource_resumes_a_reset_stream_then_stops(lab: Lab, report: Any) -> None:
     """The same with the Node `eventsource` package."""
     before = runs(lab, "counter")
     with cutting_proxy(lab) as proxy:
@@ -201,6 +217,7 @@ def test_node_eventsource_resumes_a_reset_stream_then_stops(lab: Lab) -> None:
         assert proxy.matched_requests == 3, proxy.matched_requests
         assert runs(lab, "counter") == before + 1
         settle(proxy, lab, "counter", before + 1)
+        report(summary("Node eventsource", messages, proxy, runs(lab, "counter") - before))
 
 
 def test_a_stream_with_no_event_is_not_run_again(lab: Lab, browser: Any) -> None:

@@ -103,12 +103,17 @@ def read_with_sseclient(api: Any, inputs: dict[str, Any]) -> list[Any]:
 
 
 @pytest.mark.parametrize("method", ["POST", "GET"])
-async def test_httpx_sse_yields_only_the_models_json(served: Any, method: str) -> None:
+async def test_httpx_sse_yields_only_the_models_json(served: Any, method: str, report: Any) -> None:
     """First block, heartbeats during pauses, the end: json.loads works on every event."""
     raw = await served.stream(STREAM, PAUSED)
     assert raw.comments >= 3 * PAUSED["n"], "the model's pauses were not crossed by heartbeats"
     assert raw.retry == 500  # the hint is still there, on the first event's block
-    assert await read_with_httpx_sse(served, method, PAUSED) == outputs(4)
+    parsed = await read_with_httpx_sse(served, method, PAUSED)
+    assert parsed == outputs(4)
+    report(
+        f"httpx-sse, {method}: {len(parsed)} events yielded, all the model's JSON, across "
+        f"{raw.comments} heartbeats ({HEARTBEAT} s apart) and the retry hint"
+    )
 
 
 async def test_httpx_sse_reads_an_in_band_error_as_json(served: Any) -> None:
