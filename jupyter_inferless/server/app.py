@@ -13,6 +13,7 @@ from ..protocol import DEFAULT_CREDIT_BYTES, DEFAULT_CREDIT_EVENTS
 from .broker import Broker
 from .catalog import Catalog
 from .handlers import handlers
+from .replay import EVENT_OVERHEAD
 from .service import Service, ServiceConfig
 
 
@@ -53,6 +54,34 @@ class InferlessExtension(ExtensionApp):
         config=True,
         help="Bytes of delivered events kept per stream so a client can resume.",
     )
+    replay_budget_bytes = Int(
+        256 * 1024 * 1024,
+        min=0,
+        config=True,
+        help=(
+            "Bytes of delivered events kept for resuming, across all streams, live and "
+            f"finished (each event counts its data plus {EVENT_OVERHEAD} bytes). Over it, the "
+            "oldest delivered events are evicted: finished streams' first, in the order the "
+            "streams ended; then live streams', the stream that has held them longest first. "
+            "Events no client has been sent are never evicted. Resuming before an evicted "
+            "event gets 410."
+        ),
+    )
+    keep_finished = Float(
+        300.0,
+        min=0.0,
+        config=True,
+        help=(
+            "Seconds a finished stream is kept after it ended, so a client can resume it or "
+            "learn that it ended (204); after that, resuming it gets 404."
+        ),
+    )
+    prune_interval = Float(
+        5.0,
+        min=0.01,
+        config=True,
+        help="Seconds between looks for finished streams older than keep_finished.",
+    )
     kernel_poll_interval = Float(
         0.5, config=True, help="Seconds between looks at the kernel list for new kernels."
     )
@@ -61,7 +90,13 @@ class InferlessExtension(ExtensionApp):
         """Create the catalog, broker and service shared by the handlers."""
         serverapp = self.serverapp
         assert serverapp is not None
-        self.broker = Broker(replay_events=self.replay_events, replay_bytes=self.replay_bytes)
+        self.broker = Broker(
+            replay_events=self.replay_events,
+            replay_bytes=self.replay_bytes,
+            replay_budget_bytes=self.replay_budget_bytes,
+            keep_finished=self.keep_finished,
+            prune_interval=self.prune_interval,
+        )
         self.catalog = Catalog(
             serverapp.kernel_manager,
             self.broker,
@@ -95,7 +130,9 @@ class InferlessExtension(ExtensionApp):
     def _begin(self) -> None:
         if not self.catalog.started:
             self.catalog.start(getattr(self.serverapp, "event_logger", None))
+        self.broker.start()
 
     async def stop_extension(self) -> None:
-        """End open streams with an error and close every kernel link."""
+        """End open streams with an error, close every kernel link, stop pruning."""
+        self.broker.stop()
         await self.catalog.stop()

@@ -1,34 +1,40 @@
-"""Streams on the server: request ids, a bounded replay buffer, subscribers waiting for more."""
+"""Streams on the server: request ids, bounded replay buffers, subscribers, pruning."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from .replay import EVENT_OVERHEAD, ReplayBudget
+
+MIB = 1024 * 1024
 
 
 class EventsEvicted(LookupError):
     """The events asked for were delivered and have left the replay buffer."""
 
 
-@dataclass
+@dataclass(eq=False)
 class Stream:
     """One request's events as they arrive from the kernel.
 
     Event ``base + k`` is ``lines[k]``. Events nobody has delivered are always kept
     (the kernel's credit bounds them); delivered ones are kept for replay up to
-    ``replay_events`` events and ``replay_bytes`` bytes, oldest dropped first.
-    ``consumed`` is the furthest position a subscriber has written out; the kernel
-    gets credit as it advances.
+    ``replay_events`` events and ``replay_bytes`` bytes, oldest dropped first, and
+    within the server's replay ``budget``. ``consumed`` is the furthest position a
+    subscriber has written out; the kernel gets credit as it advances.
+    ``replay_cost`` is what the delivered events still kept cost the budget.
     """
 
     rid: str
     model: str
     kernel_id: str
     replay_events: int = 4096
-    replay_bytes: int = 4 * 1024 * 1024
+    replay_bytes: int = 4 * MIB
     lines: list[bytes] = field(default_factory=list)
     base: int = 0
     held_bytes: int = 0
@@ -36,10 +42,15 @@ class Stream:
     error: str | None = None
     consumed: int = 0
     consumed_bytes: int = 0
+    replay_cost: int = 0
     subscribers: int = 0
     created: float = field(default_factory=time.monotonic)
-    on_consumed: Callable[[Stream], None] | None = None
-    _waiter: asyncio.Future[None] | None = None
+    ended_at: float | None = None
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    budget: ReplayBudget | None = field(default=None, repr=False)
+    on_end: Callable[[Stream], None] | None = field(default=None, repr=False)
+    on_consumed: Callable[[Stream], None] | None = field(default=None, repr=False)
+    _waiter: asyncio.Future[None] | None = field(default=None, repr=False)
 
     @property
     def total(self) -> int:
@@ -56,8 +67,9 @@ class Stream:
         """The events from ``position`` on; EventsEvicted if they left the buffer."""
         if position < self.base:
             raise EventsEvicted(
-                f"events before id {self.base} are no longer kept (the replay buffer holds "
-                f"{self.replay_events} events or {self.replay_bytes} bytes)"
+                f"the first {self.base} events are no longer kept (each stream keeps up to "
+                f"{self.replay_events} delivered events or {self.replay_bytes} bytes, and all "
+                "streams share the server's replay budget)"
             )
         return self.lines[position - self.base :]
 
@@ -66,7 +78,10 @@ class Stream:
         if self.ended:
             return
         self.ended = True
+        self.ended_at = self.clock()
         self.error = error
+        if self.on_end is not None:
+            self.on_end(self)
         self._wake()
 
     def advance(self, position: int) -> None:
@@ -74,13 +89,26 @@ class Stream:
         if position <= self.consumed:
             return
         start = max(self.consumed, self.base) - self.base
-        self.consumed_bytes += sum(
-            len(line) + 1 for line in self.lines[start : position - self.base]
-        )
+        delivered = self.lines[start : position - self.base]
+        size = sum(len(line) + 1 for line in delivered)
+        cost = size + len(delivered) * EVENT_OVERHEAD
+        self.consumed_bytes += size
         self.consumed = position
-        self._evict()
+        self.replay_cost += cost
+        freed = self._evict()
+        if self.budget is not None:
+            self.budget.charge(self, cost - freed)
         if self.on_consumed is not None:
             self.on_consumed(self)
+
+    def drop_delivered(self, cost: int) -> int:
+        """Forget delivered events, oldest first, until ``cost`` is freed; return the cost freed."""
+        delivered = self.consumed - self.base
+        count = freed = 0
+        while count < delivered and freed < cost:
+            freed += len(self.lines[count]) + 1 + EVENT_OVERHEAD
+            count += 1
+        return self._drop(count)
 
     async def wait(self, position: int, timeout: float) -> bool:
         """Wait until there is an event at ``position`` or the end; False on timeout."""
@@ -94,17 +122,27 @@ class Stream:
             return False
         return True
 
-    def _evict(self) -> None:
+    def _evict(self) -> int:
+        """Keep the stream's own replay limits; return the cost freed."""
         delivered = self.consumed - self.base
         drop = max(0, delivered - self.replay_events)
         size = self.held_bytes - sum(len(line) + 1 for line in self.lines[:drop])
         while drop < delivered and size > self.replay_bytes:
             size -= len(self.lines[drop]) + 1
             drop += 1
-        if drop:
-            del self.lines[:drop]
-            self.base += drop
-            self.held_bytes = size
+        return self._drop(drop)
+
+    def _drop(self, count: int) -> int:
+        """Forget the first ``count`` events (all delivered); return the cost freed."""
+        if count <= 0:
+            return 0
+        size = sum(len(line) + 1 for line in self.lines[:count])
+        del self.lines[:count]
+        self.base += count
+        self.held_bytes -= size
+        cost = size + count * EVENT_OVERHEAD
+        self.replay_cost -= cost
+        return cost
 
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
@@ -112,31 +150,51 @@ class Stream:
 
 
 class Broker:
-    """Every stream this server has open or recently finished."""
+    """Every stream this server has open or recently finished, and their replay budget.
+
+    Delivered events of all streams share ``budget`` (see ReplayBudget). A finished
+    stream is kept ``keep_finished`` seconds after it ended (and while a client reads
+    it), at most ``max_finished`` of them, even once its events were evicted, so a client
+    can still resume it (410 before the kept events) or learn that it ended (204); after
+    that a resume gets 404. Pruning runs every ``prune_interval`` seconds once ``start``
+    is called, and when a stream is created.
+    """
 
     def __init__(
         self,
         *,
         replay_events: int = 4096,
-        replay_bytes: int = 4 * 1024 * 1024,
+        replay_bytes: int = 4 * MIB,
+        replay_budget_bytes: int = 256 * MIB,
         keep_finished: float = 300.0,
         max_finished: int = 1000,
+        prune_interval: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.streams: dict[str, Stream] = {}
         self.replay_events = replay_events
         self.replay_bytes = replay_bytes
+        self.budget = ReplayBudget(replay_budget_bytes)
         self.keep_finished = keep_finished
         self.max_finished = max_finished
+        self.prune_interval = prune_interval
+        self.clock = clock
+        self._finished: OrderedDict[str, Stream] = OrderedDict()  # in the order they ended
+        self._timer: asyncio.TimerHandle | None = None
 
     def create(self, model: str, kernel_id: str) -> Stream:
         """A new stream with a fresh request id."""
-        self._prune()
+        self.prune()
         stream = Stream(
             uuid.uuid4().hex,
             model,
             kernel_id,
             replay_events=self.replay_events,
             replay_bytes=self.replay_bytes,
+            created=self.clock(),
+            clock=self.clock,
+            budget=self.budget,
+            on_end=self._ended,
         )
         self.streams[stream.rid] = stream
         return stream
@@ -145,10 +203,47 @@ class Broker:
         """The stream with this request id, if it is still kept."""
         return self.streams.get(rid)
 
-    def _prune(self) -> None:
-        now = time.monotonic()
-        finished = [s for s in self.streams.values() if s.ended and s.subscribers == 0]
-        old = [s for s in finished if now - s.created > self.keep_finished]
-        excess = max(0, len(finished) - len(old) - self.max_finished)
-        for stream in old + sorted(finished, key=lambda s: s.created)[:excess]:
+    def prune(self) -> list[str]:
+        """Forget finished streams that ended too long ago, or beyond ``max_finished``.
+
+        Streams a client is reading are kept. Returns the request ids forgotten.
+        """
+        now = self.clock()
+        excess = len(self._finished) - self.max_finished
+        doomed: list[Stream] = []
+        for stream in self._finished.values():
+            assert stream.ended_at is not None
+            if len(doomed) >= excess and now - stream.ended_at <= self.keep_finished:
+                break  # the rest ended later
+            if stream.subscribers == 0:
+                doomed.append(stream)
+        for stream in doomed:
+            del self._finished[stream.rid]
             self.streams.pop(stream.rid, None)
+            self.budget.release(stream)
+        return [stream.rid for stream in doomed]
+
+    def start(self) -> None:
+        """Prune every ``prune_interval`` seconds on the running event loop."""
+        if self._timer is None:
+            self._schedule()
+
+    def stop(self) -> None:
+        """Stop pruning on a timer."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _schedule(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(self.prune_interval, self._tick)
+
+    def _tick(self) -> None:
+        try:
+            self.prune()
+        finally:
+            self._schedule()
+
+    def _ended(self, stream: Stream) -> None:
+        self._finished[stream.rid] = stream
+        self.budget.ended(stream)

@@ -1,0 +1,288 @@
+"""Replay memory benchmark: what finished streams cost the server under the replay budget.
+
+A real Jupyter server with the extension, started with
+``--InferlessExtension.replay_budget_bytes`` set to the budget, runs a kernel that
+serves the ``replay`` model (``infer`` sends ``n`` events of about 4 KiB). S streams
+of M MiB each are read to their end one after another, so every one finishes with all
+of its events delivered and kept for replay as far as the budget allows. The server's
+RSS is read before (after a warm-up) and after, and sampled in between for the peak.
+Then three resumes check what was kept: the last stream replays from its first event,
+the first one gets 410 (its events were evicted), and 204 after its last event.
+
+    python benchmarks/replay_memory.py [--smoke] [--streams S] [--stream-mib M] [--budget-mib B]
+
+Exit code: 0 when the server grew by less than the budget + 64 MiB and every stream
+and resume answered as expected; 1 otherwise, or when the server failed to start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+import httpx
+import psutil
+from _servers import HOST, JupyterInferless, ServerStartError, describe
+from _sse_client import Event, ProtocolError, build_request, read_sse_body
+
+MIB = 1024 * 1024
+EVENT_BYTES = 4096  # one event's JSON line, about
+SLACK_MIB = 64  # the target: growth < budget + this
+SAMPLE_INTERVAL = 0.05
+
+KERNEL_CODE = """\
+%load_ext jupyter_inferless
+INPUT_SCHEMA = {
+    "n": {"datatype": "INT32", "required": True, "shape": [1]},
+    "size": {"datatype": "INT32", "required": True, "shape": [1]},
+}
+IS_STREAMING_OUTPUT = True
+class Replay:
+    def infer(self, inputs, stream_output_handler):
+        pad = "x" * inputs["size"]
+        for k in range(inputs["n"]):
+            stream_output_handler.send_streamed_output({"i": k, "pad": pad})
+        stream_output_handler.finalise_streamed_output()
+%inferless serve Replay --name replay
+"""
+PAD = EVENT_BYTES - len('{"i": 1000, "pad": ""}')
+
+
+class ReplayServer(JupyterInferless):
+    """A Jupyter server with a replay budget, whose kernel serves the ``replay`` model."""
+
+    kernel_code = KERNEL_CODE
+    model_name = "replay"
+
+    def __init__(self, workdir: Path, budget: int) -> None:
+        super().__init__(workdir)
+        self.budget = budget
+
+    def argv(self) -> list[str]:
+        """The server's command line, with the budget."""
+        return [*super().argv(), f"--InferlessExtension.replay_budget_bytes={self.budget}"]
+
+
+@dataclass
+class Read:
+    """One stream read to its end."""
+
+    rid: str
+    ids: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+async def read_stream(server: ReplayServer, n: int) -> Read:
+    """POST one stream of ``n`` events and read it to the end."""
+    reader, writer = await asyncio.open_connection(HOST, server.port, limit=2**20)
+    ids: list[str] = []
+
+    def sink(events: list[Event]) -> None:
+        ids.extend(event_id.decode() for event_id, _ in events)
+
+    body = b'{"n": %d, "size": %d}' % (n, PAD)
+    started = time.perf_counter()
+    try:
+        writer.write(build_request(HOST, server.port, server.path, body, server.headers))
+        head = await read_sse_body(reader, sink)
+    finally:
+        writer.close()
+    read = Read(head.headers["x-request-id"], ids, time.perf_counter() - started)
+    if len(ids) != n:
+        raise ProtocolError(f"stream {read.rid}: {len(ids)} events, expected {n}")
+    return read
+
+
+async def read_all(server: ReplayServer, streams: int, n: int) -> list[Read]:
+    """Read ``streams`` streams of ``n`` events, one after another."""
+    return [await read_stream(server, n) for _ in range(streams)]
+
+
+class RssSampler:
+    """Samples a process's RSS in a thread; keeps the peak."""
+
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def rss(self) -> int:
+        """The RSS now, in bytes."""
+        return int(self.process.memory_info().rss)
+
+    def __enter__(self) -> RssSampler:
+        self.peak = self.rss()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(SAMPLE_INTERVAL):
+            with contextlib.suppress(psutil.Error):
+                self.peak = max(self.peak, self.rss())
+
+
+def resume(server: ReplayServer, rid: str, last_id: str) -> tuple[int, int]:
+    """Resume stream ``rid`` after event ``last_id``: (status, events received)."""
+    with server.client() as http:
+        response = http.get(
+            f"/inferless/api/streams/{rid}", headers={"Last-Event-ID": last_id}, timeout=60
+        )
+    events = sum(1 for line in response.text.splitlines() if line.startswith("data:"))
+    return response.status_code, events
+
+
+@dataclass
+class Report:
+    """Everything the benchmark prints at the end."""
+
+    streams: int
+    stream_mib: float
+    budget: int
+    idle: int = 0
+    after: int = 0
+    peak: int = 0
+    seconds: list[float] = field(default_factory=list)
+    checks: list[tuple[str, bool]] = field(default_factory=list)
+
+    @property
+    def grew(self) -> float:
+        """Server growth in MiB, from idle to after the streams."""
+        return (self.after - self.idle) / MIB
+
+    @property
+    def target(self) -> float:
+        """The growth allowed, in MiB."""
+        return self.budget / MIB + SLACK_MIB
+
+    def passed(self) -> bool:
+        """True when the growth is under the target and every check held."""
+        return self.grew < self.target and all(ok for _, ok in self.checks)
+
+
+def measure(server: ReplayServer, args: argparse.Namespace) -> Report:
+    """Warm up, then read the streams while sampling the server's memory, then resume."""
+    n = round(args.stream_mib * MIB / EVENT_BYTES)
+    report = Report(args.streams, args.stream_mib, args.budget_mib * MIB)
+    assert server.proc is not None
+    asyncio.run(read_all(server, 3, 10))  # warm the code paths, not the budget
+    with RssSampler(server.proc.pid) as sampler:
+        time.sleep(0.5)
+        report.idle = sampler.rss()
+        print(f"idle: server RSS {report.idle / MIB:.1f} MiB", flush=True)
+        reads = asyncio.run(read_all(server, args.streams, n))
+        time.sleep(0.5)
+        report.after = sampler.rss()
+    report.peak = sampler.peak
+    report.seconds = [r.seconds for r in reads]
+    first, last = reads[0], reads[-1]
+    evicted = args.streams * n * EVENT_BYTES > report.budget  # the first stream's, at least
+    report.checks = [
+        (
+            "the last stream replays from its first event",
+            resume(server, last.rid, last.ids[0]) == (200, n - 1),
+        ),
+        (
+            "the first stream, from its first event: " + ("410" if evicted else "200"),
+            resume(server, first.rid, first.ids[0])[0] == (410 if evicted else 200),
+        ),
+        (
+            "the first stream, after its last event: 204",
+            resume(server, first.rid, first.ids[-1])[0] == 204,
+        ),
+    ]
+    return report
+
+
+def print_report(report: Report) -> None:
+    """The details, then the line quoted in the release notes."""
+    for label, ok in report.checks:
+        print(f"resume: {label}: {'ok' if ok else 'WRONG'}")
+    total = sum(report.seconds)
+    print(
+        f"streams: {report.streams} read in {total:.1f} s "
+        f"(median {statistics.median(report.seconds) * 1e3:.0f} ms each); "
+        f"server RSS idle {report.idle / MIB:.1f} MiB, after {report.after / MIB:.1f} MiB, "
+        f"peak {report.peak / MIB:.1f} MiB"
+    )
+    print()
+    verdict = "PASS" if report.passed() else "FAIL"
+    print(
+        f"replay: {report.streams} finished {report.stream_mib:g} MiB streams: server grew "
+        f"{report.grew:.1f} MiB = {report.grew / report.streams:.2f} MiB per finished stream "
+        f"(budget {report.budget / MIB:g} MiB; target growth < budget + {SLACK_MIB} MiB) "
+        f"{verdict}"
+    )
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Command-line options; --smoke sets small defaults."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="20 streams x 1 MiB, 8 MiB budget")
+    parser.add_argument("--streams", type=int, help="finished streams (default 150)")
+    parser.add_argument("--stream-mib", type=float, help="MiB per stream (default 4)")
+    parser.add_argument("--budget-mib", type=int, help="replay_budget_bytes in MiB (default 64)")
+    args = parser.parse_args(argv)
+    if args.streams is None:
+        args.streams = 20 if args.smoke else 150
+    if args.stream_mib is None:
+        args.stream_mib = 1.0 if args.smoke else 4.0
+    if args.budget_mib is None:
+        args.budget_mib = 8 if args.smoke else 64
+    if args.streams < 1 or args.stream_mib < 0.01 or args.budget_mib < 0:
+        parser.error("--streams must be >= 1, --stream-mib >= 0.01, --budget-mib >= 0")
+    return args
+
+
+def _sigterm_as_sigint(signum: int, frame: FrameType | None) -> None:
+    signal.raise_signal(signal.SIGINT)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; return the exit code."""
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _sigterm_as_sigint)
+    print(
+        f"replay memory benchmark: {args.streams} streams x {args.stream_mib:g} MiB read to "
+        f"the end, replay budget {args.budget_mib} MiB (machine load average "
+        f"{os.getloadavg()[0]:.2f} on {psutil.cpu_count()} cores)",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory(prefix="replay-bench-", ignore_cleanup_errors=True) as tmp:
+        server = ReplayServer(Path(tmp), args.budget_mib * MIB)
+        try:
+            server.launch()
+            server.wait_ready()
+            assert server.proc is not None
+            print(f"ready: {describe(server)} (server pid {server.proc.pid})")
+            report = measure(server, args)
+        except (ServerStartError, ProtocolError, httpx.HTTPError) as err:
+            print(f"ERROR: {err}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+        finally:
+            server.stop()
+    print_report(report)
+    return 0 if report.passed() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
