@@ -37,7 +37,8 @@ class HeadlessService:
         self.target = target.resolve()
         self.name = name
         self.token = token or secrets.token_hex(24)
-        folder = self.target.parent if self.target.suffix == ".ipynb" else self.target
+        # The server's root is the folder: the notebook's, the model directory, or app.py's.
+        folder = self.target.parent if self.target.is_file() else self.target
         enabled = {"ServerApp": {"jpserver_extensions": {"jupyter_inferless": True}}}
         self.app = ServerApp(config=Config(enabled))
         self.app.initialize(

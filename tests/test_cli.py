@@ -16,6 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "text_generation.ipynb"
+SHOUTER = ROOT / "notebooks" / "shouter"  # a model directory: app.py, input_schema.py, config
 
 
 def free_port() -> int:
@@ -39,22 +40,41 @@ def read_until(process: subprocess.Popen[str], pattern: str, timeout: float) -> 
     raise AssertionError(f"no line matching {pattern!r} in:\n{''.join(seen)}")
 
 
-@pytest.fixture
-def demo_service(tmp_path):
+def start_service(target: Path, tmp_path: Path) -> subprocess.Popen[str]:
+    """``jupyter inferless serve TARGET`` on a free port, its stdout piped."""
     command = [
-        sys.executable, "-m", "jupyter_inferless.cli", "serve", str(NOTEBOOK),
+        sys.executable, "-m", "jupyter_inferless.cli", "serve", str(target),
         "--port", str(free_port()),
     ]  # fmt: skip
     if os.geteuid() == 0:
         command.append("--allow-root")
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
-    process = subprocess.Popen(
+    return subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
     )
-    yield process
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    """Kill the service if a test left it running."""
     if process.poll() is None:
         process.kill()
         process.wait(10)
+
+
+def run_curl_line(printed: str) -> str:
+    """Run the printed curl command; return what it streamed."""
+    (curl,) = [line.strip() for line in printed.splitlines() if line.strip().startswith("curl -N")]
+    assert "Authorization: token " in curl
+    return subprocess.run(
+        ["bash", "-c", curl + " -s"], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+
+
+@pytest.fixture
+def demo_service(tmp_path):
+    process = start_service(NOTEBOOK, tmp_path)
+    yield process
+    stop(process)
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the printed line is a curl command")
@@ -62,19 +82,36 @@ def test_the_demo_prints_a_curl_line_that_streams_tokens(demo_service):
     printed = read_until(demo_service, r"^Press Ctrl-C", timeout=120)
     assert "tiny-lm: InferlessPythonModel, streaming, on cpu" in printed
     assert "/inferless/v2/models/tiny-lm/generate_stream" in printed
-    (curl,) = [line.strip() for line in printed.splitlines() if line.strip().startswith("curl -N")]
-    assert "Authorization: token " in curl
-    streamed = subprocess.run(
-        ["bash", "-c", curl + " -s"], capture_output=True, text=True, timeout=60, check=True
-    ).stdout
+    streamed = run_curl_line(printed)
     tokens = re.findall(r'^data: \{"OUT":"(.*)"\}$', streamed, flags=re.MULTILINE)
-    ids = re.findall(r"^id: (\d+)$", streamed, flags=re.MULTILINE)
+    ids = re.findall(r"^id: (\w+):(\d+)$", streamed, flags=re.MULTILINE)  # RID:N
     assert len(tokens) == 64, streamed
-    assert ids == [str(i) for i in range(64)]
+    assert [position for _, position in ids] == [str(i) for i in range(64)]
+    assert len({rid for rid, _ in ids}) == 1
     demo_service.send_signal(signal.SIGINT)
     rest = demo_service.communicate(timeout=60)[0]
     assert "stopping: finalizing models" in rest
     assert demo_service.returncode == 0
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the printed line is a curl command")
+def test_serving_a_model_directorys_app_py_serves_its_folder(tmp_path):
+    """``serve DIR/app.py`` serves the directory, named after the folder, as ``serve DIR``."""
+    folder = tmp_path / "my-shouter"
+    shutil.copytree(SHOUTER, folder)
+    process = start_service(folder / "app.py", tmp_path)
+    try:
+        printed = read_until(process, r"^Press Ctrl-C", timeout=120)
+        assert "my-shouter: InferlessPythonModel, streaming, on cpu" in printed
+        assert "/inferless/v2/models/my-shouter/generate_stream" in printed
+        streamed = run_curl_line(printed)
+        words = re.findall(r'^data: \{"generated_text":"(.*) "\}$', streamed, flags=re.MULTILINE)
+        assert words == ["THERE", "IS", "A", "FINE", "HOUSE", "IN", "THE", "FOREST"], streamed
+        process.send_signal(signal.SIGINT)
+        assert "stopping: finalizing models" in process.communicate(timeout=60)[0]
+        assert process.returncode == 0
+    finally:
+        stop(process)
 
 
 def test_a_missing_path_is_a_clear_error(tmp_path):

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
+from .._version import __version__
+from . import binary_tensors
 from .base_handler import InferlessHandler
+from .binary_tensors import HEADER_LENGTH, TensorRequestError
 from .service import ServiceError, v2_metadata, v2_outputs
 from .stream_handlers import GenerateStreamHandler, ModelEventsHandler, StreamResourceHandler
 
 MODEL = r"/inferless/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?"
+EXTENSIONS = ["binary_tensor_data", "generate"]
+
+
+class ServerMetadataHandler(InferlessHandler):
+    """v2 server metadata: name, version, the protocol extensions supported."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.finish({"name": "jupyter_inferless", "version": __version__, "extensions": EXTENSIONS})
 
 
 class HealthHandler(InferlessHandler):
@@ -79,22 +92,49 @@ class _OneShotHandler(InferlessHandler):
 
 
 class InferHandler(_OneShotHandler):
-    """v2 infer: tensors in, tensors out."""
+    """v2 infer: tensors in, tensors out, as JSON or Triton's binary tensor data."""
 
     @web.authenticated
     @authorized
     async def post(self, name: str, version: str | None = None) -> None:
-        body = self.json_body()
-        if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
-            raise web.HTTPError(
-                400, 'a v2 infer request is {"inputs": [{"name", "shape", "datatype", "data"}]}'
-            )
+        body, wanted = self.infer_request()
         output = await self.run(name, body)
         reply: dict[str, Any] = {"model_name": name, "model_version": version or "1"}
         if isinstance(body.get("id"), str):
             reply["id"] = body["id"]
-        reply["outputs"] = v2_outputs(output)
-        self.finish(reply)
+        try:
+            content, header_length = binary_tensors.build_response(
+                reply, v2_outputs(output), wanted
+            )
+        except TensorRequestError as err:
+            raise web.HTTPError(400, str(err)) from None
+        if header_length is None:
+            self.finish(content)
+        else:
+            self.set_header(HEADER_LENGTH, str(header_length))
+            self.finish(content, set_content_type="application/octet-stream")
+
+    def infer_request(self) -> tuple[dict[str, Any], binary_tensors.OutputRequest]:
+        """The request (binary inputs turned into JSON ``data``) and the outputs it wants."""
+        length = self.request.headers.get(HEADER_LENGTH)
+        if length is not None and len(self.request.body) > self.service.config.max_body_bytes:
+            raise web.HTTPError(
+                413, f"the body is larger than {self.service.config.max_body_bytes} bytes"
+            )
+        try:
+            if length is None:
+                body = binary_tensors.inline_inputs(self.json_body(), None)
+            else:
+                body = binary_tensors.inline_inputs(
+                    *binary_tensors.split_body(self.request.body, length)
+                )
+            if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
+                raise web.HTTPError(
+                    400, 'a v2 infer request is {"inputs": [{"name", "shape", "datatype", "data"}]}'
+                )
+            return body, binary_tensors.parse_output_request(body)
+        except TensorRequestError as err:
+            raise web.HTTPError(400, str(err)) from None
 
 
 class GenerateHandler(_OneShotHandler):
@@ -105,6 +145,45 @@ class GenerateHandler(_OneShotHandler):
     async def post(self, name: str, version: str | None = None) -> None:
         output = await self.run(name, self.json_body())
         self.finish({"model_name": name, "model_version": version or "1", **output})
+
+
+class NotFoundHandler(InferlessHandler):
+    """Any other path under inferless/: a JSON 404, after authentication like the rest."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.missing()
+
+    @web.authenticated
+    @authorized
+    async def head(self) -> None:
+        self.missing()
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        self.missing()
+
+    @web.authenticated
+    @authorized
+    async def put(self) -> None:
+        self.missing()
+
+    @web.authenticated
+    @authorized
+    async def patch(self) -> None:
+        self.missing()
+
+    @web.authenticated
+    @authorized
+    async def delete(self) -> None:
+        self.missing()
+
+    def missing(self) -> NoReturn:
+        """Answer 404, naming the path (never the query: it may hold the token)."""
+        path = self.request.path
+        raise web.HTTPError(404, f"no endpoint {self.request.method} {path[:200]}")
 
 
 def handlers() -> list[tuple[str, type[InferlessHandler]]]:
@@ -119,4 +198,6 @@ def handlers() -> list[tuple[str, type[InferlessHandler]]]:
         (MODEL + r"/generate_stream", GenerateStreamHandler),
         (MODEL, ModelMetadataHandler),
         (r"/inferless/api/streams/(?P<rid>[^/]+)", StreamResourceHandler),
+        (r"/inferless/v2/?", ServerMetadataHandler),
+        (r"/inferless(?:/.*)?", NotFoundHandler),  # last: what no route above matched
     ]

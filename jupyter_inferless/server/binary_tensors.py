@@ -1,0 +1,309 @@
+"""Triton's binary tensor data extension: read binary inputs, frame binary outputs.
+
+A binary request body is a JSON header of ``Inference-Header-Content-Length`` bytes, then
+the raw bytes of each input whose ``parameters.binary_data_size`` says how many, in order.
+BYTES (and STRING) elements are a 4-byte little-endian length then the bytes; numbers are
+little-endian (BOOL one byte, BF16 the upper half of a float32). Binary inputs become
+ordinary JSON ``data`` lists, so the usual input checks apply. Pure: no tornado, no numpy.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+HEADER_LENGTH = "Inference-Header-Content-Length"
+STRING_LABELS = frozenset({"BYTES", "STRING"})
+STRUCT_CODES: dict[str, str] = {
+    "BOOL": "?",
+    "INT8": "b",
+    "INT16": "h",
+    "INT32": "i",
+    "INT64": "q",
+    "UINT8": "B",
+    "UINT16": "H",
+    "UINT32": "I",
+    "UINT64": "Q",
+    "FP16": "e",
+    "FP32": "f",
+    "FP64": "d",
+    "BF16": "H",  # the upper 16 bits of a float32
+}
+_LENGTH = re.compile(r"\s*[0-9]{1,12}\s*")
+
+
+class TensorRequestError(ValueError):
+    """A binary body or an ``outputs`` request that cannot be served; the message says why."""
+
+
+@dataclass(frozen=True)
+class OutputRequest:
+    """Which outputs a request wants back, and which of them as binary data."""
+
+    names: tuple[str, ...] | None = None  # None: every output, in the model's order
+    binary: dict[str, bool] = field(default_factory=dict)
+    default_binary: bool = False
+
+    def is_binary(self, name: str) -> bool:
+        """Whether output ``name`` goes back as raw bytes."""
+        return self.binary.get(name, self.default_binary)
+
+
+def split_body(body: bytes, header_length: str) -> tuple[Any, bytes]:
+    """The parsed JSON header and the raw bytes after it."""
+    if not _LENGTH.fullmatch(header_length):
+        raise TensorRequestError(f"{HEADER_LENGTH} must be a byte count, not {header_length!r}")
+    length = int(header_length)
+    if length > len(body):
+        raise TensorRequestError(
+            f"{HEADER_LENGTH} is {length} but the body has only {len(body)} bytes"
+        )
+    try:
+        text = body[:length].decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise TensorRequestError(
+            f"the JSON header is not UTF-8 ({err.reason} at byte {err.start}); "
+            f"is {HEADER_LENGTH} right?"
+        ) from None
+    try:
+        header = json.loads(text, parse_constant=_reject_constant)
+    except ValueError as err:
+        raise TensorRequestError(
+            f"the JSON header ({HEADER_LENGTH}: {length}) is not valid JSON: {err}"
+        ) from None
+    except RecursionError:
+        raise TensorRequestError("the JSON header is nested too deeply") from None
+    return header, body[length:]
+
+
+def inline_inputs(request: Any, binary: bytes | None) -> Any:
+    """``request`` with each binary input's bytes turned into a ``data`` list.
+
+    ``binary`` is what followed the JSON header, or None when the request had no
+    Inference-Header-Content-Length (then no input may claim binary data).
+    """
+    tensors = request.get("inputs") if isinstance(request, Mapping) else None
+    if not isinstance(tensors, list):
+        if binary:
+            raise TensorRequestError(f"{len(binary)} bytes follow the JSON header, but no inputs")
+        return request
+    inlined: list[Any] = []
+    offset = 0
+    for index, tensor in enumerate(tensors):
+        size = _binary_size(tensor, index)
+        if size is None:
+            inlined.append(tensor)
+            continue
+        name = _name_of(tensor, index)
+        if binary is None:
+            raise TensorRequestError(
+                f"input {name}: parameters.binary_data_size is set, "
+                f"but the request has no {HEADER_LENGTH} header"
+            )
+        if "data" in tensor:
+            raise TensorRequestError(f"input {name}: give either data or binary_data_size")
+        if offset + size > len(binary):
+            raise TensorRequestError(
+                f"input {name}: binary_data_size is {size}, but only {len(binary) - offset} "
+                "bytes are left after the JSON header and the inputs before it"
+            )
+        data = decode(tensor.get("datatype"), binary[offset : offset + size], name)
+        offset += size
+        parameters = {k: v for k, v in tensor["parameters"].items() if k != "binary_data_size"}
+        inlined.append({**tensor, "parameters": parameters, "data": data})
+    if binary is not None and offset != len(binary):
+        raise TensorRequestError(
+            f"{len(binary)} bytes follow the JSON header, but the inputs' binary_data_size "
+            f"add up to {offset}"
+        )
+    return {**request, "inputs": inlined}
+
+
+def decode(datatype: Any, raw: bytes, name: str) -> list[Any]:
+    """The elements of one binary tensor, as JSON values; ``name`` is how errors name it."""
+    label = datatype.upper() if isinstance(datatype, str) else datatype
+    if label in STRING_LABELS:
+        return _decode_strings(raw, name)
+    code = STRUCT_CODES.get(label) if isinstance(label, str) else None
+    if code is None:
+        known = ", ".join(sorted({*STRUCT_CODES, *STRING_LABELS}))
+        raise TensorRequestError(
+            f"input {name}: datatype {datatype!r} cannot carry binary data (known: {known})"
+        )
+    width = struct.calcsize(code)
+    if len(raw) % width:
+        raise TensorRequestError(
+            f"input {name}: {len(raw)} bytes is not a whole number of {width}-byte {label} values"
+        )
+    if label == "BOOL" and raw.translate(None, b"\x00\x01"):
+        index, byte = next((i, byte) for i, byte in enumerate(raw) if byte > 1)
+        raise TensorRequestError(f"input {name}: BOOL element {index} is byte {byte}, not 0 or 1")
+    count = len(raw) // width
+    values = list(struct.unpack(f"<{count}{code}", raw))
+    if label == "BF16":
+        widened = struct.pack(f"<{count}I", *(bits << 16 for bits in values))
+        return list(struct.unpack(f"<{count}f", widened))
+    return values
+
+
+def encode(datatype: str, data: list[Any]) -> bytes | None:
+    """One output tensor's raw bytes, or None when its values do not fit the datatype."""
+    if datatype in STRING_LABELS:
+        return _encode_strings(data)
+    code = STRUCT_CODES.get(datatype)
+    if code is None or not all(isinstance(item, (bool, int, float)) for item in data):
+        return None
+    try:
+        if datatype == "BF16":
+            return struct.pack(f"<{len(data)}H", *(_bf16_bits(float(item)) for item in data))
+        return struct.pack(f"<{len(data)}{code}", *data)
+    except (struct.error, OverflowError):
+        return None
+
+
+def parse_output_request(request: Mapping[str, Any]) -> OutputRequest:
+    """Read ``outputs`` and ``parameters.binary_data_output`` of a v2 infer request."""
+    parameters = request.get("parameters")
+    default = False
+    if isinstance(parameters, Mapping):
+        default = _flag(parameters, "binary_data_output", "parameters.binary_data_output")
+    wanted = request.get("outputs")
+    if wanted is None or wanted == []:
+        return OutputRequest(None, {}, default)
+    if not isinstance(wanted, list):
+        raise TensorRequestError('"outputs" must be a list of {"name", "parameters"}')
+    names: list[str] = []
+    binary: dict[str, bool] = {}
+    for index, output in enumerate(wanted):
+        name = output.get("name") if isinstance(output, Mapping) else None
+        if not isinstance(name, str):
+            raise TensorRequestError(f'outputs[{index}] must be an object with a string "name"')
+        if name in binary:
+            raise TensorRequestError(f"output {name!r} is requested twice")
+        options = output.get("parameters") or {}
+        if not isinstance(options, Mapping):
+            raise TensorRequestError(f'output {name!r}: "parameters" must be a JSON object')
+        for unsupported in ("classification", "shared_memory_region"):
+            if options.get(unsupported):
+                raise TensorRequestError(f"output {name!r}: {unsupported} is not supported")
+        names.append(name)
+        binary[name] = _flag(options, "binary_data", f"output {name!r}: binary_data", default)
+    return OutputRequest(tuple(names), binary, default)
+
+
+def build_response(
+    reply: dict[str, Any], tensors: list[dict[str, Any]], wanted: OutputRequest
+) -> tuple[bytes, int | None]:
+    """The response body and, when it carries binary outputs, the JSON header's length.
+
+    ``tensors`` are v2 output tensors with ``data``. An output whose values do not fit
+    its datatype's binary form stays in the JSON header as ``data``.
+    """
+    by_name = {tensor["name"]: tensor for tensor in tensors}
+    names = wanted.names if wanted.names is not None else tuple(by_name)
+    outputs: list[dict[str, Any]] = []
+    chunks: list[bytes] = []
+    for name in names:
+        tensor = by_name.get(name)
+        if tensor is None:
+            known = ", ".join(repr(key) for key in by_name) or "none"
+            raise TensorRequestError(f"unknown output {name[:80]!r}; the model returned: {known}")
+        raw = encode(tensor["datatype"], tensor["data"]) if wanted.is_binary(name) else None
+        if raw is None:
+            outputs.append(tensor)
+            continue
+        described = {key: value for key, value in tensor.items() if key != "data"}
+        described["parameters"] = {"binary_data_size": len(raw)}
+        outputs.append(described)
+        chunks.append(raw)
+    header = json.dumps({**reply, "outputs": outputs}).encode("utf-8")
+    if not chunks:
+        return header, None
+    return header + b"".join(chunks), len(header)
+
+
+def _binary_size(tensor: Any, index: int) -> int | None:
+    parameters = tensor.get("parameters") if isinstance(tensor, Mapping) else None
+    if not isinstance(parameters, Mapping):
+        return None
+    if parameters.get("shared_memory_region") is not None:
+        raise TensorRequestError(
+            f"input {_name_of(tensor, index)}: shared memory is not supported; "
+            "send the data in the body"
+        )
+    size = parameters.get("binary_data_size")
+    if size is None:
+        return None
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise TensorRequestError(
+            f"input {_name_of(tensor, index)}: binary_data_size must be a byte count, not {size!r}"
+        )
+    return size
+
+
+def _name_of(tensor: Mapping[str, Any], index: int) -> str:
+    name = tensor.get("name")
+    return repr(name[:80]) if isinstance(name, str) else f"inputs[{index}]"
+
+
+def _decode_strings(raw: bytes, name: str) -> list[str]:
+    items: list[str] = []
+    offset = 0
+    while offset < len(raw):
+        if offset + 4 > len(raw):
+            raise TensorRequestError(
+                f"input {name}: element {len(items)} has only {len(raw) - offset} of the "
+                "4 bytes of its length"
+            )
+        (size,) = struct.unpack_from("<I", raw, offset)
+        offset += 4
+        if offset + size > len(raw):
+            raise TensorRequestError(
+                f"input {name}: element {len(items)} says {size} bytes, "
+                f"but only {len(raw) - offset} are left"
+            )
+        try:
+            items.append(raw[offset : offset + size].decode("utf-8"))
+        except UnicodeDecodeError as err:
+            raise TensorRequestError(
+                f"input {name}: element {len(items)} is not UTF-8 text "
+                f"({err.reason} at byte {err.start})"
+            ) from None
+        offset += size
+    return items
+
+
+def _encode_strings(data: list[Any]) -> bytes | None:
+    """Length-prefixed UTF-8; values that are not strings go as their JSON text."""
+    chunks = []
+    for item in data:
+        text = item if isinstance(item, str) else json.dumps(item)
+        try:
+            raw = text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: only JSON can carry it
+            return None
+        chunks.append(struct.pack("<I", len(raw)) + raw)
+    return b"".join(chunks)
+
+
+def _bf16_bits(value: float) -> int:
+    """The bfloat16 nearest to ``value`` (ties to even), as its 16 bits."""
+    (bits,) = struct.unpack("<I", struct.pack("<f", value))
+    if value != value:  # NaN
+        return 0x7FC0
+    return ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) & 0xFFFF
+
+
+def _flag(options: Mapping[str, Any], key: str, what: str, default: bool = False) -> bool:
+    value = options.get(key, default)
+    if not isinstance(value, bool):
+        raise TensorRequestError(f"{what} must be true or false, not {value!r}")
+    return value
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
