@@ -23,7 +23,7 @@ EXPECTED: dict[str, list[str]] = {
         "serving 'tiny-lm' (InferlessPythonModel, streaming) on",
         "/inferless/v2/models/tiny-lm/generate_stream",
         'data: {"OUT":',
-        "id: 7",
+        ":7\ndata: {",  # the 8th event's id, RID:7
     ],
     "model_directory.ipynb": [
         "serving 'shouter' (InferlessPythonModel, streaming) on",
