@@ -5,7 +5,9 @@ In a notebook: ``%load_ext jupyter_inferless`` then ``%inferless serve MyModel``
 Inferless/Triton-compatible HTTP and SSE endpoints.
 
 Importing this package is cheap: the kernel side (IPython) and the server side
-(tornado) are imported only when used, and the server never imports torch.
+(tornado) are imported only when used, and the server never imports torch. So are the
+classes it exports (:class:`Served`, :class:`StreamCancelled`, :class:`StreamView`):
+their modules are imported on first access.
 """
 
 from __future__ import annotations
@@ -13,12 +15,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
+from .contract.rules import DEFAULT_MAX_CONCURRENCY, DEFAULT_QUEUE_SIZE
 
 if TYPE_CHECKING:
+    from .contract import StreamCancelled
     from .kernel.runtime import Served
     from .widget import StreamView
 
 __all__ = [
+    "Served",
+    "StreamCancelled",
+    "StreamView",
     "__version__",
     "connection",
     "device",
@@ -36,8 +43,8 @@ def serve(
     name: str | None = None,
     input_schema: dict[str, Any] | None = None,
     streaming: bool | None = None,
-    max_concurrency: int = 1,
-    queue_size: int = 16,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    queue_size: int = DEFAULT_QUEUE_SIZE,
 ) -> Served:
     """Initialise ``target`` in this kernel and serve it from the Jupyter server.
 
@@ -114,6 +121,22 @@ def unload_ipython_extension(shell: Any) -> None:
     from .kernel import unload_ipython_extension as unload
 
     unload(shell)
+
+
+def __getattr__(name: str) -> Any:
+    """The exported classes, imported on first access so that importing the package
+    stays cheap (PEP 562)."""
+    value: Any
+    if name == "Served":
+        from .kernel.runtime import Served as value
+    elif name == "StreamCancelled":
+        from .contract import StreamCancelled as value
+    elif name == "StreamView":
+        from .widget import StreamView as value
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:

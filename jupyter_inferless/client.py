@@ -39,6 +39,7 @@ from ._client_stream import (
     RequestRejected,
     StreamError,
 )
+from .contract import INFER_VERB, STREAM_VERB
 
 __all__ = [
     "AsyncEventStream",
@@ -119,9 +120,9 @@ class Client:
         values = {**(inputs or {}), **kwargs}
         body = {"inputs": [_tensor(name, value) for name, value in values.items()]}
         try:
-            reply = self._call("POST", self._model_path(model, "infer"), body)
+            reply = self._call("POST", self._model_path(model, INFER_VERB), body)
         except RequestRejected as err:
-            if err.status == 400 and "generate_stream" in err.message:
+            if err.status == 400 and STREAM_VERB in err.message:
                 hint = f"{err.message} (use Client.stream for a streaming model)"
                 raise RequestRejected(err.status, hint, err.retry_after) from None
             raise
@@ -172,7 +173,7 @@ class Client:
     def _stream_request(
         self, http: httpx.Client | httpx.AsyncClient, model: str, inputs: dict[str, Any]
     ) -> httpx.Request:
-        path = self._model_path(model, "generate_stream")
+        path = self._model_path(model, STREAM_VERB)
         return http.build_request("POST", path, json=inputs, headers=STREAM_HEADERS)
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:

@@ -16,6 +16,8 @@ from jupyter_server.serverapp import ServerApp
 from jupyter_server.utils import ApiPath
 from traitlets.config import Config
 
+from .contract import endpoint_path
+
 READY_TIMEOUT = 30.0
 
 
@@ -168,8 +170,7 @@ def describe(url: str, token: str, models: list[dict[str, Any]]) -> str:
     lines = [f"jupyter_inferless: serving {len(models)} model(s) at {base}/"]
     for model in models:
         name = model["name"]
-        verb = "generate_stream" if model["streaming"] else "infer"
-        endpoint = f"{base}/inferless/v2/models/{name}/{verb}"
+        endpoint = f"{base}/{endpoint_path(name, model['streaming'])}"
         lines += [
             f"  {name}: {model['class']}, {'streaming' if model['streaming'] else 'non-streaming'}"
             f", on {model['device']['device']}",

@@ -1,43 +1,54 @@
-"""The Inferless model contract: schema rules, inputs, outputs, the stream handler.
+"""The Inferless model contract, as pure rules: INPUT_SCHEMA, datatypes, inputs, errors,
+and the rules both processes share (model names, endpoints, defaults).
 
-Nothing here imports Jupyter, tornado or torch, so both the kernel and the server
-use it.
+Nothing here imports Jupyter, tornado, torch or the user's code, so the kernel, the
+server and the clients all use it. What runs the user's model lives in
+``jupyter_inferless.kernel.model``.
 """
 
 from .errors import (
     InferlessError,
     InputError,
     ModelContractError,
+    ModelNameError,
     OutputError,
     SchemaError,
     StreamCancelled,
     StreamFinishedError,
 )
-from .handler import EventSink, StreamOutputHandler
 from .inputs import decode_body, decode_query, decode_tensors, decode_values
-from .model import ModelAdapter
-from .model_dir import ModelDirectory, RuntimeConfigWarning, load_model_directory
+from .rules import (
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_QUEUE_SIZE,
+    INFER_VERB,
+    STREAM_VERB,
+    check_model_name,
+    endpoint_path,
+    endpoint_verb,
+)
 from .schema import InputSpec, ModelSchema, parse_input_schema
 
 __all__ = [
-    "EventSink",
+    "DEFAULT_MAX_CONCURRENCY",
+    "DEFAULT_QUEUE_SIZE",
+    "INFER_VERB",
+    "STREAM_VERB",
     "InferlessError",
     "InputError",
     "InputSpec",
-    "ModelAdapter",
     "ModelContractError",
-    "ModelDirectory",
+    "ModelNameError",
     "ModelSchema",
     "OutputError",
-    "RuntimeConfigWarning",
     "SchemaError",
     "StreamCancelled",
     "StreamFinishedError",
-    "StreamOutputHandler",
+    "check_model_name",
     "decode_body",
     "decode_query",
     "decode_tensors",
     "decode_values",
-    "load_model_directory",
+    "endpoint_path",
+    "endpoint_verb",
     "parse_input_schema",
 ]

@@ -23,6 +23,10 @@ class OutputError(InferlessError, TypeError):
     """A model sent an output that is not JSON, or that drifts from the stream's first event."""
 
 
+class ModelNameError(InferlessError, ValueError):
+    """A model name breaks the naming rule (1-64 letters, digits, '.', '_' or '-')."""
+
+
 class ModelContractError(InferlessError, TypeError):
     """A served object does not look like an InferlessPythonModel."""
 

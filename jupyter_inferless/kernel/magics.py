@@ -8,7 +8,8 @@ from typing import Any
 
 from IPython.core.magic import Magics, line_magic, magics_class
 
-from .runtime import DEFAULT_QUEUE_SIZE, Runtime
+from ..contract import DEFAULT_MAX_CONCURRENCY, DEFAULT_QUEUE_SIZE, endpoint_path
+from .runtime import Runtime
 
 
 class MagicUsageError(ValueError):
@@ -36,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", add_help=False)
     serve.add_argument("target")
     serve.add_argument("--name")
-    serve.add_argument("--max-concurrency", type=int, default=1)
+    serve.add_argument("--max-concurrency", type=int, default=DEFAULT_MAX_CONCURRENCY)
     serve.add_argument("--queue-size", type=int, default=DEFAULT_QUEUE_SIZE)
     commands.add_parser("list", add_help=False)
     stop = commands.add_parser("stop", add_help=False)
@@ -100,11 +101,10 @@ def describe_served(runtime: Runtime, name: str) -> str:
     kind = "streaming" if info["streaming"] else "non-streaming"
     access = runtime.server_access(wait=1.0)
     base = (access[0] if access else "<jupyter server>/").rstrip("/")
-    verb = "generate_stream" if info["streaming"] else "infer"
     lines = [
         f"serving {name!r} ({info['class']}, {kind}) on {where}",
         f"  inputs: {inputs}",
-        f"  POST {base}/inferless/v2/models/{name}/{verb}",
+        f"  POST {base}/{endpoint_path(name, info['streaming'])}",
         *[f"  {note}" for note in info["notes"]],
     ]
     return "\n".join(lines)

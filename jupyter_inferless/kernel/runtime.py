@@ -4,25 +4,27 @@ from __future__ import annotations
 
 import atexit
 import logging
-import re
-import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
-from ..contract import ModelAdapter, load_model_directory, parse_input_schema
+from ..contract import (
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_QUEUE_SIZE,
+    check_model_name,
+    endpoint_path,
+    parse_input_schema,
+)
 from ..protocol import ANNOUNCE_COMM_ID, PROTOCOL_VERSION, TARGET_NAME
 from .device import cuda_note, describe_device
 from .link import Link, iopub_publisher
+from .model import ModelAdapter, default_name, resolve
 from .workers import ServedModel
 
 log = logging.getLogger("jupyter_inferless.kernel")
-DEFAULT_QUEUE_SIZE = 16
 SHUTTING_DOWN = "KernelGone: the kernel is shutting down or restarting"
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -37,23 +39,11 @@ class Served:
     @property
     def path(self) -> str:
         """The stream (or infer) path under the server's base URL."""
-        verb = "generate_stream" if self.streaming else "infer"
-        return f"inferless/v2/models/{self.name}/{verb}"
+        return endpoint_path(self.name, self.streaming)
 
     def __repr__(self) -> str:
         where = (self.server_url or "<jupyter server>/").rstrip("/") + "/" + self.path
         return f"<served {self.name!r} on {self.device}: POST {where}>"
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """A serve target resolved to a model and what it declares."""
-
-    target: Any
-    input_schema: Any
-    streaming: Any
-    source: str
-    cuda_requested: str | None = None
 
 
 class Runtime:
@@ -98,7 +88,7 @@ class Runtime:
         name: str | None = None,
         input_schema: dict[str, Any] | None = None,
         streaming: bool | None = None,
-        max_concurrency: int = 1,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         queue_size: int = DEFAULT_QUEUE_SIZE,
     ) -> Served:
         """Initialise a model and serve it; see :func:`jupyter_inferless.serve`."""
@@ -106,14 +96,9 @@ class Runtime:
             raise ValueError(f"max_concurrency must be a positive integer, not {max_concurrency!r}")
         if not isinstance(queue_size, int) or queue_size < 0:
             raise ValueError(f"queue_size must be a non-negative integer, not {queue_size!r}")
-        resolved = self._resolve(target)
+        resolved = resolve(target, self.namespace)
         adapter = ModelAdapter(resolved.target)
-        name = name or default_name(target, adapter)
-        if not NAME_PATTERN.match(name):
-            raise ValueError(
-                f"model name {name!r} must be 1-64 letters, digits, '.', '_' or '-', "
-                "starting with a letter or digit"
-            )
+        name = check_model_name(name or default_name(target, adapter))
         schema_source = input_schema if input_schema is not None else resolved.input_schema
         if streaming is None and resolved.streaming is not None:
             streaming = bool(resolved.streaming)
@@ -200,36 +185,6 @@ class Runtime:
                 return link.server_url
         return None
 
-    def _resolve(self, target: Any) -> Resolved:
-        """The model object, what it declares, and where it came from."""
-        if isinstance(target, (str, Path)):
-            if isinstance(target, str) and target in self.namespace:
-                target = self.namespace[target]
-            elif Path(target).expanduser().exists():
-                found = load_model_directory(target)
-                return Resolved(
-                    found.model_class,
-                    found.input_schema,
-                    found.streaming,
-                    str(found.path),
-                    found.cuda_version,
-                )
-            else:
-                raise NameError(
-                    f"{target!r} is neither a name in the notebook nor a model directory"
-                )
-        scope = self._scope_of(target)
-        schema = scope.get("INPUT_SCHEMA", self.namespace.get("INPUT_SCHEMA"))
-        streaming = scope.get("IS_STREAMING_OUTPUT", self.namespace.get("IS_STREAMING_OUTPUT"))
-        return Resolved(target, schema, streaming, "notebook")
-
-    def _scope_of(self, target: Any) -> dict[str, Any]:
-        cls = target if isinstance(target, type) else type(target)
-        module = sys.modules.get(cls.__module__)
-        if module is None or cls.__module__ == "__main__":
-            return self.namespace
-        return vars(module)
-
     def _on_open(self, comm: Any, open_msg: dict[str, Any]) -> None:
         link = Link(self, comm, open_msg)
         self.links[link.comm_id] = link
@@ -255,11 +210,3 @@ class Runtime:
             fast = time.monotonic() < self._fast_until
             self._kick.wait(0.2 if fast else 5.0)
             self._kick.clear()
-
-
-def default_name(target: Any, adapter: ModelAdapter) -> str:
-    """A model directory is named after its folder, anything else after its class."""
-    if isinstance(target, (str, Path)) and Path(target).expanduser().exists():
-        path = Path(target).expanduser().resolve()
-        return (path.parent if path.is_file() else path).name
-    return adapter.class_name

@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..contract import ModelAdapter, ModelSchema, StreamCancelled, StreamOutputHandler
+from ..contract import ModelSchema, StreamCancelled
+from .model import ModelAdapter, StreamOutputHandler
 from .outbox import RequestChannel
 
 log = logging.getLogger("jupyter_inferless.kernel")

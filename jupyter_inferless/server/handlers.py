@@ -8,6 +8,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from .._version import __version__
+from ..contract import INFER_VERB, STREAM_VERB
 from . import binary_tensors
 from .base_handler import InferlessHandler
 from .binary_tensors import HEADER_LENGTH, TensorRequestError
@@ -81,7 +82,7 @@ class _OneShotHandler(InferlessHandler):
             self.fail(err)
         if entry.schema.streaming:
             raise web.HTTPError(
-                400, f"model {name!r} streams its output; POST to .../{name}/generate_stream"
+                400, f"model {name!r} streams its output; POST to .../{name}/{STREAM_VERB}"
             )
         stream = self.start(name, body)
         try:
@@ -193,9 +194,9 @@ def handlers() -> list[tuple[str, type[InferlessHandler]]]:
         (r"/inferless/api/models", ModelListHandler),
         (r"/inferless/api/models/events", ModelEventsHandler),
         (MODEL + r"/ready", ModelReadyHandler),
-        (MODEL + r"/infer", InferHandler),
+        (MODEL + "/" + INFER_VERB, InferHandler),
         (MODEL + r"/generate", GenerateHandler),
-        (MODEL + r"/generate_stream", GenerateStreamHandler),
+        (MODEL + "/" + STREAM_VERB, GenerateStreamHandler),
         (MODEL, ModelMetadataHandler),
         (r"/inferless/api/streams/(?P<rid>[^/]+)", StreamResourceHandler),
         (r"/inferless/v2/?", ServerMetadataHandler),

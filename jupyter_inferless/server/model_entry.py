@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..contract import ModelSchema
+from ..contract import DEFAULT_MAX_CONCURRENCY, ModelSchema
 
 
 class KernelGone(Exception):
@@ -19,7 +19,7 @@ class ModelEntry:
         self.description = description
         self.name: str = description["name"]
         self.schema = ModelSchema.from_json(description["schema"])
-        self.max_concurrency = int(description.get("max_concurrency", 1))
+        self.max_concurrency = int(description.get("max_concurrency", DEFAULT_MAX_CONCURRENCY))
         self.queue_size = int(description.get("queue_size", 0))
         self.active = 0
         self.requests = 0

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..contract import InputError, ModelSchema
+from ..contract import InputError, ModelNameError, ModelSchema, check_model_name
 from .bridge import KernelBridge
 from .broker import Broker, Stream
 from .catalog import Catalog, ModelLookupError
 from .model_entry import KernelGone, ModelEntry
-
-MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class ServiceError(Exception):
@@ -82,11 +79,10 @@ class Service:
 
     def model(self, name: str) -> tuple[KernelBridge, ModelEntry]:
         """The model called ``name``, or a 400/404/409 ServiceError."""
-        if not MODEL_NAME.match(name):
-            raise ServiceError(
-                400,
-                f"invalid model name {name[:80]!r}: use 1-64 letters, digits, '.', '_' or '-'",
-            )
+        try:
+            check_model_name(name)
+        except ModelNameError as err:
+            raise ServiceError(400, str(err)) from None
         try:
             return self.catalog.find(name)
         except ModelLookupError as err:

@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import OutputError
+from ...contract.errors import OutputError
 
 MAX_CONVERTED_ELEMENTS = 1_000_000
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ModelContractError
+from ...contract.errors import ModelContractError
 
 RUNTIME_CONFIG = "inferless-runtime-config.yaml"
 BUILD_KEYS = frozenset({"cuda_version", "system_packages", "python_packages", "run"})

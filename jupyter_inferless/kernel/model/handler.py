@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Protocol
 
-from .errors import OutputError, StreamCancelled, StreamFinishedError
+from ...contract.errors import OutputError, StreamCancelled, StreamFinishedError
 from .outputs import OutputChecker
 
 

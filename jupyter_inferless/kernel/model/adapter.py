@@ -7,7 +7,7 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import ModelContractError, OutputError
+from ...contract.errors import ModelContractError, OutputError
 from .handler import StreamOutputHandler
 
 

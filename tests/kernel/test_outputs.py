@@ -8,9 +8,7 @@ import math
 import pytest
 
 from jupyter_inferless.contract import OutputError, StreamCancelled, StreamFinishedError
-from jupyter_inferless.contract.handler import StreamOutputHandler
-from jupyter_inferless.contract.model import ModelAdapter
-from jupyter_inferless.contract.outputs import OutputChecker
+from jupyter_inferless.kernel.model import ModelAdapter, OutputChecker, StreamOutputHandler
 
 
 class ListSink:
