@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import secrets
 import sys
 from pathlib import Path
 
@@ -41,9 +42,29 @@ def main(argv: list[str] | None = None) -> int:
     if path.is_file() and path.suffix not in (".ipynb", ".py"):
         print(f"error: {path} is neither a notebook (.ipynb) nor app.py", file=sys.stderr)
         return 2
-    from .headless import HeadlessService
+    return serve(path.resolve(), args.port, args.name, args.token, args.allow_root)
 
-    return HeadlessService(path, args.port, args.name, args.token, args.allow_root).run()
+
+def serve(target: Path, port: int, name: str | None, token: str | None, allow_root: bool) -> int:
+    """Launch the extension as an app on 127.0.0.1 that serves ``target``; its exit code."""
+    from .headless import HeadlessRun
+    from .server.app import InferlessExtension
+
+    # The server's root is the folder: the notebook's, the model directory, or app.py's.
+    folder = target.parent if target.is_file() else target
+    InferlessExtension.launch_instance(
+        [
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            "--ServerApp.open_browser=False",
+            f"--ServerApp.root_dir={folder}",
+            f"--IdentityProvider.token={token or secrets.token_hex(24)}",
+            f"--ServerApp.allow_root={allow_root}",
+            f"--InferlessExtension.serve_path={target}",
+            f"--InferlessExtension.serve_name={name or ''}",
+        ]
+    )
+    return HeadlessRun.exit_code
 
 
 if __name__ == "__main__":

@@ -1,20 +1,24 @@
-"""Run a notebook or a model directory as a service: a Jupyter server, a kernel, the models."""
+"""``jupyter inferless serve PATH``: the extension, launched as an app, serves one target.
+
+The command line launches :class:`~jupyter_inferless.server.app.InferlessExtension` the
+ExtensionApp way (``launch_instance``) with ``serve_path`` set. Once the server runs, the
+extension starts a kernel, runs the notebook (or serves the model directory) in it and
+prints each model's endpoints. Ctrl-C stops the server: the extension ends open streams,
+and the kernel's graceful shutdown runs every model's ``finalize()``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import shlex
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import nbformat
-from jupyter_server.serverapp import ServerApp
 from jupyter_server.utils import ApiPath
-from traitlets.config import Config
 
 from .contract import endpoint_path
 
@@ -25,49 +29,32 @@ class HeadlessError(RuntimeError):
     """The notebook or model directory could not be served."""
 
 
-class HeadlessService:
-    """A private Jupyter server on 127.0.0.1 that serves what one target defines."""
+class HeadlessRun:
+    """Runs one target in a new kernel of ``serverapp`` and prints where its models are."""
 
-    def __init__(
-        self,
-        target: Path,
-        port: int,
-        name: str | None,
-        token: str | None,
-        allow_root: bool = False,
-    ) -> None:
+    exit_code: ClassVar[int] = 0
+    """How the last run ended, for the command line: 0, or 1 when the target failed."""
+
+    def __init__(self, serverapp: Any, service: Any, target: Path, name: str | None) -> None:
+        self.serverapp = serverapp
+        self.service = service
         self.target = target.resolve()
-        self.name = name
-        self.token = token or secrets.token_hex(24)
-        # The server's root is the folder: the notebook's, the model directory, or app.py's.
-        folder = self.target.parent if self.target.is_file() else self.target
-        enabled = {"ServerApp": {"jpserver_extensions": {"jupyter_inferless": True}}}
-        self.app = ServerApp(config=Config(enabled))
-        self.app.initialize(
-            argv=[
-                "--ServerApp.ip=127.0.0.1",
-                f"--ServerApp.port={port}",
-                "--ServerApp.open_browser=False",
-                f"--ServerApp.root_dir={folder}",
-                f"--IdentityProvider.token={self.token}",
-                f"--ServerApp.allow_root={allow_root}",
-            ],
-            find_extensions=False,
-        )
+        self.name = name or None
         self.kernel_id: str | None = None
         self.client: Any = None
-        self.exit_code = 0
 
-    def run(self) -> int:
-        """Start, serve until Ctrl-C, then stop cleanly; the process exit code."""
-        loop = self.app.io_loop
-        loop.add_callback(self._start)
-        signal.signal(signal.SIGINT, lambda *_: loop.add_callback_from_signal(self._shutdown))
-        signal.signal(signal.SIGTERM, lambda *_: loop.add_callback_from_signal(self._shutdown))
-        self.app.start()
-        return self.exit_code
+    def stop_on_signals(self) -> None:
+        """Ctrl-C and SIGTERM stop the server (no "shut down?" question): models finalize."""
 
-    async def _start(self) -> None:
+        def stop(*_: Any) -> None:
+            print("\nstopping: finalizing models", flush=True)
+            self.serverapp.stop(from_signal=True)
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+
+    async def start(self) -> None:
+        """Start the kernel, serve the target, print the endpoints; stop the server on failure."""
         try:
             await self._start_kernel()
             if self.target.suffix == ".ipynb":
@@ -76,14 +63,20 @@ class HeadlessService:
                 call = f"jupyter_inferless.serve({str(self.target)!r}, name={self.name!r})"
                 await self._execute(f"import jupyter_inferless\n{call}", "serve")
             models = await self._wait_for_models()
-            print(describe(self.app.connection_url, self.token, models), flush=True)
+            token = self.serverapp.identity_provider.token
+            print(describe(self.serverapp.connection_url, token, models), flush=True)
         except HeadlessError as err:
             print(f"error: {err}", file=sys.stderr, flush=True)
-            self.exit_code = 1
-            await self._shutdown()
+            HeadlessRun.exit_code = 1
+            self.serverapp.stop()
+
+    def close(self) -> None:
+        """Stop the kernel client (the server shuts the kernel down)."""
+        if self.client is not None:
+            self.client.stop_channels()
 
     async def _start_kernel(self) -> None:
-        manager = self.app.kernel_manager
+        manager = self.serverapp.kernel_manager
         self.kernel_id = await manager.start_kernel(path=ApiPath(""))
         self.client = manager.get_kernel(self.kernel_id).client()
         self.client.start_channels()
@@ -112,25 +105,14 @@ class HeadlessService:
             raise HeadlessError(f"{what} failed:\n" + "\n".join(errors))
 
     async def _wait_for_models(self) -> list[dict[str, Any]]:
-        catalog = self.app.web_app.settings["inferless_service"].catalog
         deadline = asyncio.get_running_loop().time() + READY_TIMEOUT
         while asyncio.get_running_loop().time() < deadline:
-            bridge = catalog.bridges.get(self.kernel_id)
-            if bridge is not None and bridge.models:
-                return [entry.description for entry in bridge.models.values()]
+            models = await self.service.list_models()
+            mine = [model for model in models if model["kernel_id"] == self.kernel_id]
+            if mine:
+                return mine
             await asyncio.sleep(0.1)
         raise HeadlessError(f"{self.target.name} ran, but served no model (call %inferless serve)")
-
-    async def _shutdown(self) -> None:
-        """Finalize every model, shut the kernel down, stop the server."""
-        print("\nstopping: finalizing models", flush=True)
-        if self.client is not None:
-            try:
-                await self._execute("%unload_ext jupyter_inferless", "finalize")
-            except (HeadlessError, TimeoutError) as err:
-                print(f"warning: {err}", file=sys.stderr)
-            self.client.stop_channels()
-        self.app.stop()
 
 
 def example_body(model: dict[str, Any]) -> dict[str, Any]:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import IOLoop
-from traitlets import Float, Int
+from traitlets import Float, Int, Unicode
 
 from .._version import __version__
+from ..headless import HeadlessRun
 from ..protocol import DEFAULT_CREDIT_BYTES, DEFAULT_CREDIT_EVENTS
 from .broker import Broker
 from .catalog import Catalog
@@ -23,6 +26,10 @@ class InferlessExtension(ExtensionApp):
     name = "jupyter_inferless"
     version = __version__
     description = "Serve Inferless streaming models from notebook kernels"
+    # `jupyter inferless serve` launches this app to serve one target: no other extensions.
+    load_other_extensions = False
+    _headless: HeadlessRun | None = None
+    _headless_task: asyncio.Future[None] | None = None
 
     heartbeat_interval = Float(
         15.0, config=True, help="Seconds between ':' heartbeat comments on an idle stream."
@@ -119,13 +126,27 @@ class InferlessExtension(ExtensionApp):
         # loop; embedded servers (tests, other apps) start the catalog from here.
         IOLoop.current().add_callback(self._begin)
 
+    serve_path = Unicode(
+        "",
+        config=True,
+        help="A notebook or model directory to run in a new kernel once the server starts, "
+        "printing its models' endpoints (what `jupyter inferless serve PATH` sets).",
+    )
+    serve_name = Unicode("", config=True, help="The model name for serve_path's model directory.")
+
     def initialize_handlers(self) -> None:
         """Declare the routes (jupyter_server prefixes base_url)."""
         self.handlers.extend(handlers())
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
-        """Begin watching kernels once the server's event loop runs."""
+        """Begin watching kernels once the server's event loop runs; run serve_path."""
         self._begin()
+        if self.serve_path:
+            self._headless = HeadlessRun(
+                serverapp, self.service, Path(self.serve_path), self.serve_name
+            )
+            self._headless.stop_on_signals()
+            self._headless_task = asyncio.ensure_future(self._headless.start())
 
     def _begin(self) -> None:
         if not self.catalog.started:
@@ -134,5 +155,7 @@ class InferlessExtension(ExtensionApp):
 
     async def stop_extension(self) -> None:
         """End open streams with an error, close every kernel link, stop pruning."""
+        if self._headless is not None:
+            self._headless.close()
         self.broker.stop()
         await self.catalog.stop()
