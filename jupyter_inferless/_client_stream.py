@@ -15,6 +15,8 @@ from httpx_sse import EventSource, ServerSentEvent
 MAX_RETRY_WAIT = 30.0
 """The longest wait before a reconnection, whatever the server's ``retry:`` hint (seconds)."""
 DEFAULT_RETRY_MS = 1000
+DEFAULT_ERROR_KIND = "model_error"
+"""The kind of an in-band error that names none."""
 _ERROR_TYPE = re.compile(r"[A-Za-z_][\w.]*")
 _SKIP = object()
 
@@ -47,15 +49,22 @@ class RequestRejected(InferlessError):
 
 
 class ModelError(InferlessError):
-    """The model failed after its stream started: an in-band ``{"error": "Type: message"}``."""
+    """The stream ended with an in-band ``{"error": "Type: message", "kind": KIND}``.
 
-    def __init__(self, error: str, request_id: str | None = None) -> None:
+    ``kind`` says why (``model_error``, ``cancelled``, ``kernel_gone``, …; an error without
+    one is a ``model_error``); ``type`` and ``message`` are the text's two parts.
+    """
+
+    def __init__(
+        self, error: str, request_id: str | None = None, kind: str = DEFAULT_ERROR_KIND
+    ) -> None:
         super().__init__(error)
         head, sep, rest = error.partition(": ")
         typed = bool(sep) and _ERROR_TYPE.fullmatch(head) is not None
         self.type = head if typed else ""
         self.message = rest if typed else error
         self.request_id = request_id
+        self.kind = kind
 
 
 class StreamError(InferlessError):
@@ -111,8 +120,14 @@ class _Resumable:
             output = json.loads(sse.data)
         except ValueError:
             raise self._error(f"event {sse.id or '?'} is not JSON: {sse.data[:80]!r}") from None
-        if isinstance(output, dict) and list(output) == ["error"]:
-            raise ModelError(str(output["error"]), self.request_id)
+        if (
+            isinstance(output, dict)
+            and isinstance(output.get("error"), str)
+            and set(output) <= {"error", "kind"}
+        ):
+            kind = output.get("kind")
+            kind = kind if isinstance(kind, str) and kind else DEFAULT_ERROR_KIND
+            raise ModelError(output["error"], self.request_id, kind)
         self.last_event_id, self.delivered, self._failures = event_id, self.delivered + 1, 0
         return output
 

@@ -7,8 +7,10 @@ bash scripts/browser-deps.sh  # Debian's chromium, for the browser tests
 .venv/bin/ruff check jupyter_inferless tests benchmarks
 .venv/bin/ruff format --check jupyter_inferless tests benchmarks
 .venv/bin/mypy
-# The lab panel's Jest tests (pip install above already ran jlpm install in labextension/).
-(cd labextension && ../.venv/bin/jlpm install --immutable && ../.venv/bin/jlpm test --ci)
+# The lab panel's Jest tests and lint (Prettier, ESLint); pip install above already ran
+# jlpm install in labextension/. The lint scripts call jlpm, so .venv/bin goes on PATH.
+(cd labextension && ../.venv/bin/jlpm install --immutable && ../.venv/bin/jlpm test --ci \
+  && PATH="$PWD/../.venv/bin:$PATH" ../.venv/bin/jlpm lint:check)
 # Real SSE clients the tests read streams with (Node's eventsource package), from the lock file.
 (cd tests/node && npm ci --no-audit --no-fund --silent)
 set +e

@@ -33,6 +33,12 @@ class Fast:
             stream_output_handler.send_streamed_output({"OUT": "x"})
         stream_output_handler.finalise_streamed_output()
 
+class Counted:
+    def infer(self, inputs, stream_output_handler):
+        for i in range(5):
+            stream_output_handler.send_streamed_output({"OUT": f"tok{i} ", "i": i})
+        stream_output_handler.finalise_streamed_output()
+
 class Numbers:
     def infer(self, inputs, stream_output_handler):
         for i in range(5):
@@ -82,9 +88,10 @@ async def finished(kernel: Any, timeout: float = 30) -> dict[str, Any]:
     """Wait in the kernel for the view's end; its final state."""
     out = await kernel.run(
         f"state = view.wait({timeout})\n"
-        "print(repr((state, view.events, view.updates, view.elapsed, view.text, view.error)))"
+        "print(repr((state, view.events, view.updates, view.elapsed, view.text, view.error,"
+        " view.error_kind)))"
     )
-    state, events, updates, elapsed, text, error = eval(out.strip().splitlines()[-1])
+    state, events, updates, elapsed, text, error, kind = eval(out.strip().splitlines()[-1])
     return {
         "state": state,
         "events": events,
@@ -92,6 +99,7 @@ async def finished(kernel: Any, timeout: float = 30) -> dict[str, Any]:
         "elapsed": elapsed,
         "text": text,
         "error": error,
+        "error_kind": kind,
     }
 
 
@@ -155,8 +163,8 @@ async def test_stop_cancels_down_to_the_models_loop(kernel, api):
         "view.stop_button.click()"
     )
     end = await finished(kernel)
-    assert end["state"] == "cancelled", end
-    assert end["error"].startswith("cancelled")
+    assert end["state"] == "cancelled", end  # decided by the in-band error's kind
+    assert end["error_kind"] == "cancelled" and end["error"].startswith("cancelled"), end
     assert 5 <= end["events"] < 1000
     out = await kernel.run("time.sleep(0.3)\nprint(loop_ended, sent)\nprint(view.status.value)")
     ended, rest = out.split("]", 1)
@@ -168,8 +176,8 @@ async def test_an_in_band_error_is_shown_in_red(kernel, api):
     await serve(kernel, api, "Broken")
     await kernel.run('view = jupyter_inferless.stream("Broken")')
     end = await finished(kernel)
-    assert end["state"] == "error"
-    assert end["error"] == "ValueError: bad <weights>"
+    assert end["state"] == "failed"
+    assert end["error"] == "ValueError: bad <weights>" and end["error_kind"] == "model_error"
     assert end["text"] == "a" and end["events"] == 1
     status = await kernel.run("print(view.status.value)")
     assert "color: #c5221f" in status and "ValueError: bad &lt;weights&gt;" in status
@@ -185,6 +193,17 @@ async def test_numbers_show_as_a_live_table(kernel, api):
     assert "<table>" in out and "latest of 5 events" in out
     assert "<th" in out and "step</th>" in out and "<td" in out and "0.2</td>" in out
     assert "<pre" not in out
+
+
+async def test_out_is_the_text_and_the_other_keys_a_live_table(kernel, api):
+    await serve(kernel, api, "Counted")
+    await kernel.run('view = jupyter_inferless.stream("Counted")')
+    end = await finished(kernel)
+    assert end["state"] == "done" and end["events"] == 5, end
+    assert end["text"] == "tok0 tok1 tok2 tok3 tok4 "
+    out = await kernel.run("print(view.table_values)\nprint(view.table.value)")
+    assert "{'i': 4}" in out and "latest of 5 events" in out and "i</th>" in out
+    assert "OUT</th>" not in out
 
 
 async def test_the_magic_coerces_values_by_the_schema(kernel, api):

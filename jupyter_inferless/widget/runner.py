@@ -2,7 +2,8 @@
 
 The request goes over HTTP to the Jupyter server this kernel is attached to, with
 that server's token, exactly like any other client: the view exercises the same
-endpoints, authentication and resume logic as production clients do.
+endpoints, authentication and resume logic as production clients do. How the stream
+ends decides the view's final state by the stream views' rulebook (:mod:`.rules`).
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from ..client import Client, EventStream, ModelError, RequestRejected
+from .rules import STOP_TIMEOUT, End, final_state
 from .view import StreamView
 
 if TYPE_CHECKING:
     from ..contract.schema import ModelSchema
 
-CANCELLED_PREFIX = "cancelled"
 LINK_WAIT = 3.0
 
 
@@ -64,15 +65,28 @@ def remote_schema(client: Client, name: str) -> ModelSchema:
 
 
 class StreamRun:
-    """One request: streams on a daemon thread, cancels on Stop."""
+    """One request: streams on a daemon thread, cancels on Stop.
 
-    def __init__(self, client: Client, name: str, inputs: dict[str, Any], view: StreamView) -> None:
+    After Stop it waits up to ``stop_timeout`` seconds for the server to end the
+    stream, then hangs up (as it does at once when the DELETE fails).
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        name: str,
+        inputs: dict[str, Any],
+        view: StreamView,
+        stop_timeout: float = STOP_TIMEOUT,
+    ) -> None:
         self.client = client
         self.name = name
         self.inputs = inputs
         self.view = view
+        self.stop_timeout = stop_timeout
         self.stream: EventStream | None = None
         self._stop = threading.Event()
+        self._ended = threading.Event()
         self._cancel_sent = False
         self._lock = threading.Lock()
         view.on_stop = self.stop
@@ -93,10 +107,14 @@ class StreamRun:
     def stop(self) -> None:
         """Ask the server to cancel the request, without blocking the caller."""
         self._stop.set()
+        self._cancel_in_background()
+
+    def _cancel_in_background(self) -> None:
         threading.Thread(target=self._cancel, name="inferless-cancel", daemon=True).start()
 
     def _cancel(self) -> None:
-        """DELETE the request once its id is known (the stream thread does it otherwise)."""
+        """DELETE the request once its id is known (the stream thread asks otherwise), then
+        give the server ``stop_timeout`` seconds to end the stream."""
         request_id = self.request_id
         with self._lock:
             if request_id is None or self._cancel_sent:
@@ -104,8 +122,18 @@ class StreamRun:
             self._cancel_sent = True
         try:
             self.client.cancel(request_id)
-        except Exception as err:  # e.g. the server went away; the stream reports that too
-            self.view.finish("error", f"could not cancel: {type(err).__name__}: {err}")
+        except Exception as err:  # e.g. the server went away or the stream just ended
+            self._end("hang_up", f"could not cancel: {type(err).__name__}: {err}")
+            return
+        if not self._ended.wait(self.stop_timeout):
+            self._end(
+                "hang_up", f"the server had not ended the stream {self.stop_timeout:g} s after Stop"
+            )
+
+    def _end(self, end: End, message: str | None = None, kind: str | None = None) -> None:
+        """Show the final state that ``end`` decides; the first end wins."""
+        self.view.finish(final_state(end, kind, stopped=self._stop.is_set()), message, kind)
+        self._ended.set()
 
     def _run(self) -> None:
         view = self.view
@@ -114,16 +142,16 @@ class StreamRun:
             self.stream.start()
             view.connected(self.stream.request_id)
             if self._stop.is_set():  # Stop was pressed while connecting
-                self._cancel()
+                self._cancel_in_background()
             for output in self.stream:
-                view.add(output)
-            view.finish("done")  # a Stop that came too late: the model had finished
+                if not view.add(output):
+                    break  # the view hung up after Stop
+            self._end("end")  # also after a Stop that came too late: the model had finished
         except ModelError as err:
-            message = str(err)
-            view.finish("cancelled" if message.startswith(CANCELLED_PREFIX) else "error", message)
+            self._end("error", str(err), err.kind)
         except RequestRejected as err:
-            view.finish("error", f"the server refused the request: {err.message} ({err.status})")
+            self._end("refused", f"the server refused the request: {err.message} ({err.status})")
         except Exception as err:
-            view.finish("error", f"{type(err).__name__}: {err}")
+            self._end("lost", f"{type(err).__name__}: {err}")
         finally:
             self.client.close()

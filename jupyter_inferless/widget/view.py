@@ -1,5 +1,6 @@
-"""The inline stream view: text or a live table, a status line and a Stop button.
+"""The inline stream view: text and a live table, a status line and a Stop button.
 
+It follows the stream views' rulebook (README.md; :mod:`.rules`), as the lab panel does.
 Events arrive on a background thread and are only accumulated there. One updater
 thread applies them to the widgets at most every ``interval`` seconds (about 30
 times a second), and always applies the final state, so a stream of any rate
@@ -16,14 +17,19 @@ from typing import Any
 
 from ipywidgets import HTML, Button, HBox, Layout, VBox
 
-TERMINAL = frozenset({"done", "cancelled", "error"})
+from .rules import FINAL_STATES, events_per_second, split_event
+
+ERROR_COLOR = "#c5221f"
 STATE_COLORS = {
     "connecting": "#666",
     "streaming": "#1a73e8",
+    "stopping": "#b06000",
     "done": "#188038",
     "cancelled": "#b06000",
-    "error": "#c5221f",
+    "failed": ERROR_COLOR,
+    "refused": ERROR_COLOR,
 }
+NO_RATE = "\u2013"  # an en dash: events/s cannot be measured yet, as in the lab panel
 SHOWN_CHARS = 100_000  # the text pane shows the tail; view.text keeps everything
 IDLE_TICK = 1.0  # seconds between status refreshes while nothing arrives
 
@@ -31,10 +37,12 @@ IDLE_TICK = 1.0  # seconds between status refreshes while nothing arrives
 class StreamView:
     """A live view of one stream; built by :func:`jupyter_inferless.stream`.
 
-    ``text`` is the concatenated string outputs, ``latest`` the last event,
-    ``events`` the number of events, ``state`` one of connecting, streaming, done,
-    cancelled or error (``error`` holds the message) and ``updates`` the number of
-    times the widgets were refreshed.
+    ``text`` is the text the events added and ``table_values`` the latest values shown
+    in the table (the rulebook's text rule), ``latest`` the last event, ``events`` the
+    number of events, ``state`` one of connecting, streaming, stopping, done, cancelled,
+    failed or refused (``error`` says why it was cancelled, failed or refused, and
+    ``error_kind`` is the in-band error's kind) and ``updates`` the number of times the
+    widgets were refreshed.
     """
 
     def __init__(self, name: str, interval: float = 1 / 30) -> None:
@@ -55,6 +63,7 @@ class StreamView:
         self.on_stop: Callable[[], None] | None = None
         self.updates = 0
         self.error: str | None = None
+        self.error_kind: str | None = None
         self.request_id: str | None = None
         self._lock = threading.Lock()
         self._dirty = threading.Event()
@@ -62,8 +71,8 @@ class StreamView:
         self._state = "connecting"
         self._text = ""
         self._pending: list[str] = []
-        self._latest: dict[str, Any] | None = None
-        self._table_latest: dict[str, Any] | None = None
+        self._latest: Any = None
+        self._table_values: dict[str, Any] | None = None
         self._events = 0
         self._started = time.monotonic()
         self._first_at: float | None = None
@@ -76,7 +85,7 @@ class StreamView:
 
     @property
     def state(self) -> str:
-        """connecting, streaming, done, cancelled or error."""
+        """connecting, streaming, stopping, done, cancelled, failed or refused."""
         return self._state
 
     @property
@@ -86,14 +95,24 @@ class StreamView:
 
     @property
     def text(self) -> str:
-        """Every string output so far, concatenated."""
+        """The text so far: each event's string ``OUT`` (or lone string value)."""
         with self._lock:
             return self._text + "".join(self._pending)
 
     @property
-    def latest(self) -> dict[str, Any] | None:
+    def table_values(self) -> dict[str, Any] | None:
+        """The latest values the table shows (the keys that are not the text), or None."""
+        return self._table_values
+
+    @property
+    def latest(self) -> Any:
         """The last event received."""
         return self._latest
+
+    @property
+    def events_per_second(self) -> float | None:
+        """(events - 1) per second from the first event to now, or to the end once final."""
+        return events_per_second(self._events, self._first_at, self._ended_at or time.monotonic())
 
     @property
     def elapsed(self) -> float:
@@ -111,11 +130,15 @@ class StreamView:
         return self._state
 
     def stop(self) -> None:
-        """Cancel the request (what the Stop button does)."""
-        if self._state not in TERMINAL and self.on_stop is not None:
-            self.stop_button.disabled = True
-            self.stop_button.description = "Stopping"
-            self.on_stop()
+        """Cancel the request (what the Stop button does): the state becomes stopping."""
+        with self._lock:
+            if self._state not in ("connecting", "streaming") or self.on_stop is None:
+                return
+            self._state = "stopping"
+        self.stop_button.disabled = True
+        self.stop_button.description = "Stopping"
+        self._dirty.set()
+        self.on_stop()
 
     # -- fed by the runner thread ----------------------------------------------------
 
@@ -127,30 +150,40 @@ class StreamView:
                 self._state = "streaming"
         self._dirty.set()
 
-    def add(self, output: dict[str, Any]) -> None:
-        """Record one event; the updater shows it at its next refresh."""
+    def add(self, output: Any) -> bool:
+        """Record one event; the updater shows it at its next refresh.
+
+        Returns False, recording nothing, once the stream ended (the view hung up).
+        """
         now = time.monotonic()
+        text, table = split_event(output)
         with self._lock:
+            if self._state in FINAL_STATES:
+                return False
             if self._first_at is None:
                 self._first_at = now
             if self._state == "connecting":
                 self._state = "streaming"
             self._events += 1
             self._latest = output
-            values = list(output.values())
-            if values and all(isinstance(value, str) for value in values):
-                self._pending.extend(values)
-            else:
-                self._table_latest = output
+            if text:
+                self._pending.append(text)
+            if table is not None:
+                self._table_values = table
         self._dirty.set()
+        return True
 
-    def finish(self, state: str, message: str | None = None) -> None:
-        """End the stream in a terminal state; ``message`` explains an error or cancel."""
+    def finish(self, state: str, message: str | None = None, kind: str | None = None) -> None:
+        """End the stream in a final state (see :func:`.rules.final_state`); ``message``
+        says why it was cancelled, failed or refused, ``kind`` is the in-band error's."""
+        if state not in FINAL_STATES:
+            raise ValueError(f"{state!r} is not a final state")
         with self._lock:
-            if self._state in TERMINAL:
+            if self._state in FINAL_STATES:
                 return
             self._ended_at = time.monotonic()
             self.error = message
+            self.error_kind = kind
             self._state = state
         self._dirty.set()
 
@@ -199,7 +232,7 @@ class StreamView:
             if self._pending:
                 self._text += "".join(self._pending)
                 self._pending.clear()
-            text, table, state = self._text, self._table_latest, self._state
+            text, table, state = self._text, self._table_values, self._state
         if text:
             shown = text[-SHOWN_CHARS:]
             hidden = len(text) - len(shown)
@@ -213,11 +246,11 @@ class StreamView:
             self.table.value = _table_html(table, self._events)
         # the status goes last, so "done" never shows before the final text
         self.status.value = self._status_html(state)
-        if state in TERMINAL:
+        if state in FINAL_STATES:
             self.stop_button.disabled = True
             self.stop_button.description = "Stop"
         self.updates += 1
-        return state in TERMINAL
+        return state in FINAL_STATES
 
     def _status_html(self, state: str) -> str:
         elapsed = self.elapsed
@@ -225,16 +258,16 @@ class StreamView:
             f'<b style="color: {STATE_COLORS.get(state, "#666")}">{state}</b>',
             f"{self._events} events",
         ]
+        rate = self.events_per_second
+        shown = NO_RATE if rate is None else f"{rate:,.{1 if rate < 10 else 0}f}"
+        parts.append(f"{shown} events/s")
         if self._first_at is not None:
-            streaming_for = (self._ended_at or time.monotonic()) - self._first_at
-            if self._events > 1 and streaming_for > 0:
-                parts.append(f"{(self._events - 1) / streaming_for:,.0f} events/s")
             parts.append(f"first event {1000 * (self._first_at - self._started):,.0f} ms")
         parts.append(f"{elapsed:,.1f} s")
         line = f"<code>{html.escape(self.name)}</code> · " + " · ".join(parts)
-        if self.error and state == "error":
+        if self.error and state in ("failed", "refused"):
             line += (
-                '<div style="color: #c5221f; white-space: pre-wrap">'
+                f'<div style="color: {ERROR_COLOR}; white-space: pre-wrap">'
                 f"{html.escape(self.error)}</div>"
             )
         elif self.error and state == "cancelled":
@@ -243,7 +276,7 @@ class StreamView:
 
 
 def _table_html(event: dict[str, Any], count: int) -> str:
-    """The latest event as a key/value table."""
+    """The latest values as a key/value table."""
     rows = "".join(
         f'<tr><th style="text-align: left; padding-right: 1em">{html.escape(str(key))}</th>'
         f'<td style="text-align: left">{html.escape(_short(value))}</td></tr>'

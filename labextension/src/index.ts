@@ -28,6 +28,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     void model.watch();
     app.commands.addCommand('jupyter-inferless:open', {
       label: 'Show the Inferless panel',
+      describedBy: { args: { type: 'object', properties: {} } },
       execute: () => app.shell.activateById(panel.id)
     });
   }

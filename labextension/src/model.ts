@@ -11,6 +11,9 @@ import { curlCommand, pythonSnippet } from './snippets';
 import { IInferlessApi, IModelInfo, RequestError, StreamLostError } from './types';
 
 export type Connection = 'connecting' | 'live' | 'reconnecting' | 'unavailable';
+
+/** After Stop, the wait for the server to end the stream before hanging up (the rulebook's). */
+export const STOP_TIMEOUT_MS = 5000;
 export type Change = 'models' | 'connection' | 'selection' | 'run';
 
 export interface IModelOptions {
@@ -29,7 +32,7 @@ export class InferlessModel {
   ) {
     this._now = options.now ?? (() => performance.now());
     this._maxRaw = options.maxRaw ?? 1000;
-    this._stopTimeoutMs = options.stopTimeoutMs ?? 5000;
+    this._stopTimeoutMs = options.stopTimeoutMs ?? STOP_TIMEOUT_MS;
   }
 
   /** What changed: the view re-renders that part. */
@@ -79,7 +82,7 @@ export class InferlessModel {
         live => this._setConnection(live ? 'live' : 'reconnecting'),
         this._disposed.signal
       );
-    } catch (err) {
+    } catch {
       // No pushed list on this server: show the list once; the Refresh button reloads it.
       this._setConnection('unavailable');
       await this.refresh();
@@ -147,7 +150,10 @@ export class InferlessModel {
     return model ? pythonSnippet(this._api.streamUrl(model.name), this.body()) : null;
   }
 
-  /** Run the selected model with the current inputs; resolves when the stream ends. */
+  /**
+   * Run the selected model with the current inputs; resolves when the stream ends. How it
+   * ends decides the run's final state, by the rulebook (run.ts, finalState).
+   */
   async start(): Promise<void> {
     const model = this.selected;
     if (!model || this.running) {
@@ -165,10 +171,11 @@ export class InferlessModel {
         this.body(),
         {
           onOpen: requestId => {
-            run.requestId = requestId;
+            run.opened(requestId);
             if (run.state === 'stopping') {
               void this._cancel(run, controller);
             }
+            this._changed.emit('run');
           },
           onEvent: event => {
             run.receive(event, this._now());
@@ -182,27 +189,23 @@ export class InferlessModel {
         },
         controller.signal
       );
-      if (run.state === 'running') {
-        run.state = 'done';
-      } else if (run.state === 'stopping') {
-        run.state = 'stopped';
-      }
+      run.finish('end', this._now()); // also after a Stop that came too late
     } catch (err) {
       if (err instanceof RequestError) {
-        run.state = 'refused';
         this._formError = err.message;
-      } else if (run.state === 'stopping' || controller.signal.aborted) {
-        run.state = 'stopped';
-      } else if (run.state === 'running') {
-        run.state = 'failed';
-        run.error =
+        run.finish('refused', this._now(), err.message);
+      } else if (controller.signal.aborted) {
+        run.finish('hang_up', this._now(), run.hangUpReason ?? 'the panel stopped reading');
+      } else {
+        const message =
           err instanceof StreamLostError
             ? err.message
             : `the connection was lost: ${(err as Error).message ?? err}`;
+        run.finish('lost', this._now(), message);
       }
     } finally {
       run.reconnecting = false;
-      run.endedAt = this._now();
+      run.endedAt ??= this._now();
       clearTimeout(this._stopTimer);
       if (this._abort === controller) {
         this._abort = null;
@@ -213,17 +216,23 @@ export class InferlessModel {
     }
   }
 
-  /** Stop the run: DELETE the stream (cancelling the model's loop) and wait for its end. */
+  /**
+   * Stop the run: DELETE the stream (cancelling the model's loop; once its id is known)
+   * and wait for its end.
+   */
   async stop(): Promise<void> {
     const run = this._run;
     const controller = this._abort;
-    if (!run || !controller || run.state !== 'running') {
+    if (!run || !controller || !run.stop()) {
       return;
     }
-    run.state = 'stopping';
     this._changed.emit('run');
     // The server ends a cancelled stream in-band; hang up ourselves if it does not.
-    this._stopTimer = setTimeout(() => controller.abort(), this._stopTimeoutMs);
+    const seconds = this._stopTimeoutMs / 1000;
+    this._stopTimer = setTimeout(
+      () => hangUp(run, controller, `the server had not ended the stream ${seconds} s after Stop`),
+      this._stopTimeoutMs
+    );
     if (run.requestId !== null) {
       await this._cancel(run, controller);
     }
@@ -248,7 +257,8 @@ export class InferlessModel {
     try {
       await this._api.cancelStream(run.requestId!);
     } catch (err) {
-      controller.abort(); // it ended already, or the server is gone: stop reading
+      // It ended already, or the server is gone: stop reading.
+      hangUp(run, controller, `could not cancel: ${(err as Error).message ?? err}`);
     }
   }
 
@@ -280,6 +290,12 @@ export class InferlessModel {
   private _run: Run | null = null;
   private _abort: AbortController | null = null;
   private _stopTimer: ReturnType<typeof setTimeout> | undefined = undefined;
+}
+
+/** Stop reading the run's stream after Stop, saying why. */
+function hangUp(run: Run, controller: AbortController, reason: string): void {
+  run.hangUpReason ??= reason;
+  controller.abort();
 }
 
 function schemaKey(model: IModelInfo): string {

@@ -39,10 +39,7 @@ export interface IResumeOptions {
 }
 
 /** Read `first` (the stream's response) and whatever resumes it, until the stream ends. */
-export async function readResumableStream(
-  first: Response,
-  options: IResumeOptions
-): Promise<void> {
+export async function readResumableStream(first: Response, options: IResumeOptions): Promise<void> {
   const { callbacks, signal, resumeUrl } = options;
   const maxReconnects = options.maxReconnects ?? MAX_RECONNECTS;
   const sleep = options.sleep ?? abortableSleep;

@@ -1,14 +1,119 @@
 /**
- * One run of a model: the text its events add, a bounded raw event log, the in-band
- * error, and the timings behind the stats (events, events/s, time to first event).
+ * One run of a model, by the stream views' rulebook (README.md, "The stream views'
+ * rulebook"; the inline view in jupyter_inferless/widget/ follows it too, and
+ * tests/stream_views.json holds the cases both are tested against): its state, the text
+ * and the table of latest values its events make, the in-band error, a bounded raw event
+ * log, and the timings behind the stats (events, events/s, time to first event).
  */
 import type { ISSEEvent } from './types';
 
-export type RunState = 'running' | 'stopping' | 'done' | 'stopped' | 'failed' | 'refused';
+/** Every state of a run, in order; the last four are final. */
+export const STATES = [
+  'connecting',
+  'streaming',
+  'stopping',
+  'done',
+  'cancelled',
+  'failed',
+  'refused'
+] as const;
+export type RunState = (typeof STATES)[number];
+export const FINAL_STATES: readonly RunState[] = ['done', 'cancelled', 'failed', 'refused'];
+
+/**
+ * How a stream ended: its body ended; an in-band error; the server refused the request;
+ * the connection was lost for good; or, after Stop, the view stopped reading (hung up).
+ */
+export type End = 'end' | 'error' | 'refused' | 'lost' | 'hang_up';
+
+/** The key whose string value is the text. */
+export const TEXT_KEY = 'OUT';
+/** The kind of an in-band error that names none. */
+export const DEFAULT_ERROR_KIND = 'model_error';
+const CANCELLED_KIND = 'cancelled';
+
+/**
+ * The final state of a stream that ended by `end` (`kind`: the in-band error's), decided
+ * by the error's kind alone, never by its text; `stopped`: Stop was pressed.
+ */
+export function finalState(end: End, kind: string | null, stopped: boolean): RunState {
+  switch (end) {
+    case 'end':
+      return 'done';
+    case 'error':
+      return kind === CANCELLED_KIND ? 'cancelled' : 'failed';
+    case 'refused':
+      return 'refused';
+    default:
+      return stopped ? 'cancelled' : 'failed'; // lost, or hung up
+  }
+}
+
+/** An in-band error: its text and kind. */
+export interface IInBandError {
+  error: string;
+  kind: string;
+}
+
+/** The in-band error `{"error": TEXT, "kind": KIND}` an event carries, or null for an output. */
+export function inBandError(payload: unknown): IInBandError | null {
+  if (!isObject(payload)) {
+    return null;
+  }
+  const { error, kind } = payload;
+  const others = Object.keys(payload).some(key => key !== 'error' && key !== 'kind');
+  if (typeof error !== 'string' || others) {
+    return null;
+  }
+  return { error, kind: typeof kind === 'string' && kind !== '' ? kind : DEFAULT_ERROR_KIND };
+}
+
+/** What one output event shows: text it adds, and the values of the table of latest values. */
+export interface IShown {
+  text: string | null;
+  table: Record<string, unknown> | null;
+}
+
+/**
+ * A string `OUT` is text and the other keys are the table; without one, a lone string
+ * value is text; anything else is a table of the whole event.
+ */
+export function splitEvent(payload: unknown): IShown {
+  if (!isObject(payload)) {
+    return { text: null, table: { value: payload } };
+  }
+  const out = payload[TEXT_KEY];
+  if (typeof out === 'string') {
+    const rest = Object.fromEntries(Object.entries(payload).filter(([key]) => key !== TEXT_KEY));
+    return { text: out, table: Object.keys(rest).length > 0 ? rest : null };
+  }
+  const values = Object.values(payload);
+  if (values.length === 1 && typeof values[0] === 'string') {
+    return { text: values[0], table: null };
+  }
+  return { text: null, table: { ...payload } };
+}
+
+/**
+ * (events − 1) per second from the first event (at `firstAt`, ms) to `until` (now, or the
+ * stream's end, ms); null before a second event or while no time has passed.
+ */
+export function eventsPerSecond(
+  events: number,
+  firstAt: number | null,
+  until: number
+): number | null {
+  if (firstAt === null || events < 2) {
+    return null;
+  }
+  const seconds = (until - firstAt) / 1000;
+  return seconds > 0 ? (events - 1) / seconds : null;
+}
 
 export interface IStats {
   events: number;
-  perSecond: number;
+  /** null: not measurable yet (see eventsPerSecond). */
+  perSecond: number | null;
   firstEventMs: number | null;
 }
 
@@ -21,32 +126,62 @@ export class Run {
     private readonly _maxRaw: number
   ) {}
 
-  state: RunState = 'running';
-  /** The outputs as text, appended as events arrive. */
+  state: RunState = 'connecting';
+  /** Stop was pressed. */
+  stopRequested = false;
+  /** The text the events added (their string `OUT`, or lone string value). */
   text = '';
+  /** The latest values the table shows (the keys that are not the text), or null. */
+  tableValues: Record<string, unknown> | null = null;
   /** Output events received (the in-band error is not counted). */
   events = 0;
   /** The last events as received: `id: N` and `data: ...`. */
   readonly raw: string[] = [];
   /** Older raw events not kept. */
   rawDropped = 0;
-  /** The in-band error, or a lost connection. */
+  /** Why the run was cancelled, failed or refused: the in-band error's text, or the view's. */
   error: string | null = null;
+  /** The in-band error's kind. */
+  errorKind: string | null = null;
   /** The server's X-Request-Id, to cancel with. */
   requestId: string | null = null;
   /** The connection dropped and is being resumed. */
   reconnecting = false;
   /** Dropped connections the stream was resumed after. */
   resumes = 0;
+  /** Why the view stopped reading after Stop (the model aborts the stream then). */
+  hangUpReason: string | null = null;
   firstEventAt: number | null = null;
   endedAt: number | null = null;
 
+  /** Not in a final state yet. */
   get active(): boolean {
-    return this.state === 'running' || this.state === 'stopping';
+    return !FINAL_STATES.includes(this.state);
   }
 
-  /** An event arrived: an output to append, or the in-band error that ends the stream. */
+  /** The server accepted the request. */
+  opened(requestId: string | null): void {
+    this.requestId = requestId;
+    if (this.state === 'connecting') {
+      this.state = 'streaming';
+    }
+  }
+
+  /** Stop was pressed: true when the run was connecting or streaming, and is now stopping. */
+  stop(): boolean {
+    if (this.state !== 'connecting' && this.state !== 'streaming') {
+      return false;
+    }
+    this.state = 'stopping';
+    this.stopRequested = true;
+    return true;
+  }
+
+  /** An event arrived: an output, or the in-band error that ends the stream. */
   receive(event: ISSEEvent, now: number): void {
+    if (!this.active) {
+      return;
+    }
     this.raw.push(`id: ${event.id}\ndata: ${event.data}`);
     if (this.raw.length > this._maxRaw) {
       this.raw.shift();
@@ -59,47 +194,44 @@ export class Run {
       payload = event.data;
     }
     const error = inBandError(payload);
-    if (error === null) {
-      this.firstEventAt ??= now;
-      this.events += 1;
-      this.text += typeof payload === 'string' ? payload : outputText(payload);
-    } else if (this.state === 'stopping' && error.startsWith('cancelled')) {
-      this.state = 'stopped'; // the cancellation we asked for
-    } else {
-      this.state = 'failed';
-      this.error = error;
+    if (error !== null) {
+      this.finish('error', now, error.error, error.kind);
+      return;
+    }
+    if (this.state === 'connecting') {
+      this.state = 'streaming';
+    }
+    this.firstEventAt ??= now;
+    this.events += 1;
+    const shown = splitEvent(payload);
+    if (shown.text !== null) {
+      this.text += shown.text;
+    }
+    if (shown.table !== null) {
+      this.tableValues = shown.table;
     }
   }
 
+  /** The stream ended by `end`: the final state it decides; the first end wins. */
+  finish(end: End, now: number, message: string | null = null, kind: string | null = null): void {
+    if (!this.active) {
+      return;
+    }
+    this.state = finalState(end, kind, this.stopRequested);
+    this.error = message;
+    this.errorKind = kind;
+    this.endedAt = now;
+  }
+
   stats(now: number): IStats {
-    const seconds = ((this.endedAt ?? now) - this.startedAt) / 1000;
     return {
       events: this.events,
-      perSecond: seconds > 0 ? this.events / seconds : 0,
+      perSecond: eventsPerSecond(this.events, this.firstEventAt, this.endedAt ?? now),
       firstEventMs: this.firstEventAt === null ? null : this.firstEventAt - this.startedAt
     };
   }
 }
 
-/** The text an output event adds: a lone string value as is, anything else as a JSON line. */
-export function outputText(output: unknown): string {
-  if (output !== null && typeof output === 'object' && !Array.isArray(output)) {
-    const values = Object.values(output);
-    if (values.length === 1 && typeof values[0] === 'string') {
-      return values[0];
-    }
-  }
-  return JSON.stringify(output) + '\n';
-}
-
-/** An in-band error event's message, or null for an output. */
-function inBandError(payload: unknown): string | null {
-  if (payload !== null && typeof payload === 'object' && !Array.isArray(payload)) {
-    const keys = Object.keys(payload);
-    const error = (payload as { error?: unknown }).error;
-    if (keys.length === 1 && typeof error === 'string') {
-      return error;
-    }
-  }
-  return null;
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

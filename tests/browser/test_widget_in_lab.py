@@ -274,7 +274,7 @@ def test_stream_renders_progressively(open_notebook: Any, lab: Lab, artifacts: P
         if view is not None:
             if not seen or view["text"] != seen[-1]:
                 seen.append(view["text"])
-            if "done" in view["status"] or "error" in view["status"]:
+            if "done" in view["status"] or "failed" in view["status"]:
                 break
         time.sleep(0.05)
     if view is None:
@@ -339,7 +339,7 @@ def test_fast_stream_keeps_the_tab_responsive(open_notebook: Any, lab: Lab, even
             other_trips.append(trip)
         if view is not None and first_text is None and view["text"]:
             first_text = time.monotonic() - started
-        if view is not None and any(s in view["status"] for s in ("done", "error", "cancel")):
+        if view is not None and any(s in view["status"] for s in ("done", "failed", "cancel")):
             break
         time.sleep(0.02)
     watch = page.evaluate(STOP_WATCH)

@@ -45,6 +45,24 @@ class Echo:
         stream_output_handler.finalise_streamed_output()
 """
 
+COUNTED = """
+class Counted:
+    def infer(self, inputs, stream_output_handler):
+        for i in range(inputs["n"]):
+            stream_output_handler.send_streamed_output({"OUT": f"tok{i} ", "i": i})
+        stream_output_handler.finalise_streamed_output()
+
+
+import jupyter_inferless
+
+jupyter_inferless.serve(
+    Counted,
+    name="counted",
+    streaming=True,
+    input_schema={"n": {"datatype": "INT32", "required": True, "shape": [1], "example": [5]}},
+)
+"""
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -139,7 +157,7 @@ def run_and_wait(page: Any, timeout: float = 30_000) -> str:
         """before => {
             const panel = document.getElementById('jupyter-inferless-panel');
             return Number(panel.dataset.runSeq) > before
-                && ['done', 'failed', 'stopped', 'refused'].includes(panel.dataset.runState);
+                && ['done', 'cancelled', 'failed', 'refused'].includes(panel.dataset.runState);
         }""",
         arg=before,
         timeout=timeout,
@@ -220,13 +238,14 @@ def test_panel(lab: Lab, kernel: Kernel, page: Any) -> None:
     )
     page.get_by_role("button", name="Stop", exact=True).click()
     state = panel.locator(".jp-Inferless-state")
-    page.wait_for_function(
-        """() => document.querySelector('.jp-Inferless-state').dataset.state === 'stopped'""",
+    page.wait_for_function(  # decided by the in-band error's kind, "cancelled"
+        """() => document.querySelector('.jp-Inferless-state').dataset.state === 'cancelled'""",
         timeout=10_000,
     )
-    assert state.inner_text() == "Stopped"
+    assert state.inner_text() == "Cancelled"
     page.screenshot(path=str(ARTIFACTS / "panel-stopped.png"))
-    assert panel.locator(".jp-Inferless-error").is_hidden()
+    assert panel.locator(".jp-Inferless-error").is_hidden()  # not a failure
+    assert panel.locator(".jp-Inferless-note").inner_text().startswith("cancelled")
     stopped_at = int(panel.locator('[data-stat="events"]').inner_text())
     assert stopped_at < 1000
     # The model's loop ended: its event counter on the server stands still.
@@ -266,6 +285,19 @@ def test_panel(lab: Lab, kernel: Kernel, page: Any) -> None:
     gone = time.monotonic() - stopped
     assert gone < APPEAR_WITHIN, f"the model took {gone:.2f} s to leave"
     assert page.locator(f"{PANEL} .jp-Inferless-form").count() == 0
+
+    # The rulebook's text rule: OUT is the text, the other keys a table of latest values.
+    kernel.run(COUNTED)
+    model_row(page, "counted").wait_for(timeout=10_000)
+    model_row(page, "counted").click()
+    assert run_and_wait(page) == "done"
+    assert panel.locator(".jp-Inferless-output").text_content() == "tok0 tok1 tok2 tok3 tok4 "
+    table = panel.locator(".jp-Inferless-latest")
+    assert table.is_visible() and "latest of 5 events" in table.inner_text()
+    assert table.locator('tr[data-key="i"] td').inner_text() == "4"
+    assert table.locator('tr[data-key="OUT"]').count() == 0
+    page.screenshot(path=str(ARTIFACTS / "panel-table.png"))
+    kernel.run("%inferless stop counted")
 
 
 def model_counters(lab: Lab, name: str) -> dict[str, int]:

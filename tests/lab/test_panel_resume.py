@@ -248,7 +248,7 @@ def test_run_resumes_after_a_reset_connection(
         """() => {
             const panel = document.getElementById('jupyter-inferless-panel');
             return Number(panel.dataset.runSeq) === 1
-                && ['done', 'failed', 'stopped', 'refused'].includes(panel.dataset.runState);
+                && ['done', 'cancelled', 'failed', 'refused'].includes(panel.dataset.runState);
         }""",
         timeout=30_000,
     )

@@ -1,122 +1,7 @@
 import { controlKind, encodeValue, initialValue } from '../form';
 import { InferlessModel } from '../model';
-import { outputText } from '../run';
-import {
-  IInferlessApi,
-  IModelInfo,
-  IStreamCallbacks,
-  RequestError,
-  StreamLostError
-} from '../types';
-
-/** A stream the test drives: open it, send events, end or fail it. */
-class FakeStream {
-  constructor(
-    readonly model: string,
-    readonly body: Record<string, unknown>,
-    readonly callbacks: IStreamCallbacks,
-    readonly signal: AbortSignal,
-    private readonly settle: { resolve: () => void; reject: (err: unknown) => void }
-  ) {
-    signal.addEventListener('abort', () => settle.reject(new Error('aborted')));
-  }
-  private id = 0;
-  open(requestId = 'rid-1'): void {
-    this.callbacks.onOpen(requestId);
-  }
-  send(output: unknown): void {
-    this.callbacks.onEvent({
-      id: String(this.id++),
-      event: 'message',
-      data: JSON.stringify(output)
-    });
-  }
-  end(): void {
-    this.settle.resolve();
-  }
-  fail(err: unknown): void {
-    this.settle.reject(err);
-  }
-}
-
-class FakeApi implements IInferlessApi {
-  streams: FakeStream[] = [];
-  cancelled: string[] = [];
-  listed: IModelInfo[] = [];
-  push: ((models: IModelInfo[]) => void) | null = null;
-  live: ((live: boolean) => void) | null = null;
-  watchError: unknown = null;
-  onCancel: (requestId: string) => void = () => undefined;
-
-  streamUrl(model: string): string {
-    return `http://host/base/inferless/v2/models/${model}/generate_stream`;
-  }
-  async listModels(): Promise<IModelInfo[]> {
-    return this.listed;
-  }
-  watchModels(
-    onModels: (models: IModelInfo[]) => void,
-    onLive: (live: boolean) => void,
-    signal: AbortSignal
-  ): Promise<void> {
-    if (this.watchError) {
-      return Promise.reject(this.watchError);
-    }
-    this.push = onModels;
-    this.live = onLive;
-    return new Promise(resolve => signal.addEventListener('abort', () => resolve()));
-  }
-  generateStream(
-    model: string,
-    body: Record<string, unknown>,
-    callbacks: IStreamCallbacks,
-    signal: AbortSignal
-  ): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.streams.push(new FakeStream(model, body, callbacks, signal, { resolve, reject }));
-    });
-  }
-  async cancelStream(requestId: string): Promise<void> {
-    this.cancelled.push(requestId);
-    this.onCancel(requestId);
-  }
-  get last(): FakeStream {
-    return this.streams[this.streams.length - 1];
-  }
-}
-
-function echoModel(overrides: Partial<IModelInfo> = {}): IModelInfo {
-  return {
-    name: 'echo',
-    kernel_id: 'k1',
-    notebook: 'panel.ipynb',
-    status: 'ready',
-    device: { device: 'cpu', name: 'cpu' },
-    streaming: true,
-    schema: {
-      inputs: [
-        { name: 'prompt', datatype: 'STRING', shape: [1], required: true, example: ['hello'] },
-        { name: 'count', datatype: 'INT32', shape: [1], required: false, example: [25] },
-        { name: 'temperature', datatype: 'FP32', shape: [1], required: false },
-        { name: 'shout', datatype: 'BOOL', shape: [1], required: false, example: [true] }
-      ],
-      streaming: true
-    },
-    counters: { requests: 0, events: 0, errors: 0 },
-    ...overrides
-  };
-}
-
-const flush = () => new Promise(resolve => setTimeout(resolve, 0));
-
-function setup(options = {}): { api: FakeApi; model: InferlessModel; clock: { t: number } } {
-  const api = new FakeApi();
-  const clock = { t: 1000 };
-  const model = new InferlessModel(api, { now: () => clock.t, ...options });
-  model.setModels([echoModel()]);
-  model.select('echo');
-  return { api, model, clock };
-}
+import { RequestError, StreamLostError } from '../types';
+import { echoModel, FakeApi, flush, setup } from './fakes';
 
 describe('form helpers', () => {
   it('picks a control per datatype', () => {
@@ -146,12 +31,6 @@ describe('form helpers', () => {
       encodeValue({ name: 'xs', datatype: 'INT64', shape: [-1], required: true }, '[1, 2]')
     ).toEqual([1, 2]);
   });
-
-  it('shows a lone string output as text, anything else as JSON lines', () => {
-    expect(outputText({ OUT: 'tok' })).toBe('tok');
-    expect(outputText({ OUT: 1 })).toBe('{"OUT":1}\n');
-    expect(outputText({ a: 'x', b: 'y' })).toBe('{"a":"x","b":"y"}\n');
-  });
 });
 
 describe('InferlessModel: the model list', () => {
@@ -180,6 +59,7 @@ describe('InferlessModel: the model list', () => {
     await model.watch();
     expect(model.connection).toBe('unavailable');
     expect(model.models).toHaveLength(1);
+    model.dispose();
   });
 
   it('keeps the selection and typed values while counters change', () => {
@@ -216,9 +96,10 @@ describe('InferlessModel: running', () => {
   it('appends text as events arrive and measures them', async () => {
     const { api, model, clock } = setup();
     const done = model.start();
-    expect(model.run?.state).toBe('running');
+    expect(model.run?.state).toBe('connecting');
     expect(api.last.body).toEqual({ prompt: 'hello', count: 25, shout: true });
     api.last.open();
+    expect(model.run?.state).toBe('streaming');
     clock.t = 1040;
     for (let i = 0; i < 25; i++) {
       api.last.send({ OUT: `t${i} ` });
@@ -228,7 +109,8 @@ describe('InferlessModel: running', () => {
     api.last.end();
     await done;
     expect(model.run?.state).toBe('done');
-    expect(model.stats()).toEqual({ events: 25, perSecond: 50, firstEventMs: 40 });
+    // (events - 1) / seconds from the first event to the end
+    expect(model.stats()).toEqual({ events: 25, perSecond: 24 / 0.46, firstEventMs: 40 });
     expect(model.run?.raw[0]).toBe('id: 0\ndata: {"OUT":"t0 "}');
     expect(model.running).toBe(false);
   });
@@ -250,11 +132,12 @@ describe('InferlessModel: running', () => {
     const { api, model } = setup();
     const done = model.start();
     api.last.send({ OUT: 'a' });
-    api.last.send({ error: 'RuntimeError: boom' });
+    api.last.send({ error: 'RuntimeError: boom', kind: 'model_error' });
     api.last.end();
     await done;
     expect(model.run?.state).toBe('failed');
     expect(model.run?.error).toBe('RuntimeError: boom');
+    expect(model.run?.errorKind).toBe('model_error');
     expect(model.stats().events).toBe(1);
   });
 
@@ -286,7 +169,7 @@ describe('InferlessModel: running', () => {
     api.last.send({ OUT: 'a' });
     api.last.callbacks.onReconnect!(true);
     expect(model.run?.reconnecting).toBe(true);
-    expect(model.run?.state).toBe('running');
+    expect(model.run?.state).toBe('streaming');
     api.last.callbacks.onReconnect!(false);
     api.last.send({ OUT: 'b' });
     api.last.end();
@@ -324,7 +207,7 @@ describe('InferlessModel: stopping', () => {
   it('cancels with DELETE and ends on the in-band cancellation', async () => {
     const { api, model } = setup();
     api.onCancel = () => {
-      api.last.send({ error: 'cancelled: the request was cancelled' });
+      api.last.send({ error: 'cancelled: the request was cancelled', kind: 'cancelled' });
       api.last.end();
     };
     const done = model.start();
@@ -333,21 +216,24 @@ describe('InferlessModel: stopping', () => {
     await model.stop();
     await done;
     expect(api.cancelled).toEqual(['rid-7']);
-    expect(model.run?.state).toBe('stopped');
-    expect(model.run?.error).toBeNull();
+    expect(model.run?.state).toBe('cancelled');
+    expect(model.run?.error).toBe('cancelled: the request was cancelled');
   });
 
   it('cancels as soon as the request id is known', async () => {
     const { api, model } = setup();
     const done = model.start();
     void model.stop();
+    expect(model.run?.state).toBe('stopping');
     expect(api.cancelled).toEqual([]);
     api.last.open('rid-8');
+    expect(model.run?.state).toBe('stopping');
     await flush();
     expect(api.cancelled).toEqual(['rid-8']);
+    api.last.send({ error: 'cancelled: by DELETE', kind: 'cancelled' });
     api.last.end();
     await done;
-    expect(model.run?.state).toBe('stopped');
+    expect(model.run?.state).toBe('cancelled');
   });
 
   it('hangs up when the server does not end the stream', async () => {
@@ -357,7 +243,22 @@ describe('InferlessModel: stopping', () => {
     await model.stop();
     await done;
     expect(api.last.signal.aborted).toBe(true);
-    expect(model.run?.state).toBe('stopped');
+    expect(model.run?.state).toBe('cancelled');
+    expect(model.run?.error).toBe('the server had not ended the stream 0.01 s after Stop');
+  });
+
+  it('hangs up when the DELETE fails', async () => {
+    const { api, model } = setup();
+    api.onCancel = () => {
+      throw new Error('503 Service Unavailable');
+    };
+    const done = model.start();
+    api.last.open();
+    await model.stop();
+    await done;
+    expect(api.last.signal.aborted).toBe(true);
+    expect(model.run?.state).toBe('cancelled');
+    expect(model.run?.error).toBe('could not cancel: 503 Service Unavailable');
   });
 
   it('stops reading when disposed', async () => {
@@ -379,7 +280,8 @@ describe('InferlessModel: copying', () => {
   });
 
   it('has nothing to copy without a selection', () => {
-    const api = new FakeApi();
-    expect(new InferlessModel(api).curl()).toBeNull();
+    const model = new InferlessModel(new FakeApi());
+    expect(model.curl()).toBeNull();
+    model.dispose();
   });
 });

@@ -1,0 +1,112 @@
+/** Fakes for the panel model's tests: a server the test drives, and a served model. */
+import { InferlessModel } from '../model';
+import { IInferlessApi, IModelInfo, IStreamCallbacks } from '../types';
+
+/** A stream the test drives: open it, send events, end or fail it. */
+export class FakeStream {
+  constructor(
+    readonly model: string,
+    readonly body: Record<string, unknown>,
+    readonly callbacks: IStreamCallbacks,
+    readonly signal: AbortSignal,
+    private readonly settle: { resolve: () => void; reject: (err: unknown) => void }
+  ) {
+    signal.addEventListener('abort', () => settle.reject(new Error('aborted')));
+  }
+  private id = 0;
+  open(requestId = 'rid-1'): void {
+    this.callbacks.onOpen(requestId);
+  }
+  send(output: unknown): void {
+    this.callbacks.onEvent({
+      id: String(this.id++),
+      event: 'message',
+      data: JSON.stringify(output)
+    });
+  }
+  end(): void {
+    this.settle.resolve();
+  }
+  fail(err: unknown): void {
+    this.settle.reject(err);
+  }
+}
+
+export class FakeApi implements IInferlessApi {
+  streams: FakeStream[] = [];
+  cancelled: string[] = [];
+  listed: IModelInfo[] = [];
+  push: ((models: IModelInfo[]) => void) | null = null;
+  live: ((live: boolean) => void) | null = null;
+  watchError: unknown = null;
+  onCancel: (requestId: string) => void = () => undefined;
+
+  streamUrl(model: string): string {
+    return `http://host/base/inferless/v2/models/${model}/generate_stream`;
+  }
+  async listModels(): Promise<IModelInfo[]> {
+    return this.listed;
+  }
+  watchModels(
+    onModels: (models: IModelInfo[]) => void,
+    onLive: (live: boolean) => void,
+    signal: AbortSignal
+  ): Promise<void> {
+    if (this.watchError) {
+      return Promise.reject(this.watchError);
+    }
+    this.push = onModels;
+    this.live = onLive;
+    return new Promise(resolve => signal.addEventListener('abort', () => resolve()));
+  }
+  generateStream(
+    model: string,
+    body: Record<string, unknown>,
+    callbacks: IStreamCallbacks,
+    signal: AbortSignal
+  ): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.streams.push(new FakeStream(model, body, callbacks, signal, { resolve, reject }));
+    });
+  }
+  async cancelStream(requestId: string): Promise<void> {
+    this.cancelled.push(requestId);
+    this.onCancel(requestId);
+  }
+  get last(): FakeStream {
+    return this.streams[this.streams.length - 1];
+  }
+}
+
+export function echoModel(overrides: Partial<IModelInfo> = {}): IModelInfo {
+  return {
+    name: 'echo',
+    kernel_id: 'k1',
+    notebook: 'panel.ipynb',
+    status: 'ready',
+    device: { device: 'cpu', name: 'cpu' },
+    streaming: true,
+    schema: {
+      inputs: [
+        { name: 'prompt', datatype: 'STRING', shape: [1], required: true, example: ['hello'] },
+        { name: 'count', datatype: 'INT32', shape: [1], required: false, example: [25] },
+        { name: 'temperature', datatype: 'FP32', shape: [1], required: false },
+        { name: 'shout', datatype: 'BOOL', shape: [1], required: false, example: [true] }
+      ],
+      streaming: true
+    },
+    counters: { requests: 0, events: 0, errors: 0 },
+    ...overrides
+  };
+}
+
+export const flush = () => new Promise(resolve => setTimeout(resolve, 0));
+
+export function setup(options = {}): { api: FakeApi; model: InferlessModel; clock: { t: number } } {
+  const api = new FakeApi();
+  const clock = { t: 1000 };
+  const model = new InferlessModel(api, { now: () => clock.t, ...options });
+  model.setModels([echoModel()]);
+  model.select('echo');
+  return { api, model, clock };
+}
