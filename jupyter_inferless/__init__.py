@@ -111,14 +111,14 @@ def device() -> Any:
 
 def load_ipython_extension(shell: Any) -> None:
     """``%load_ext jupyter_inferless``."""
-    from .kernel import load_ipython_extension as load
+    from .magics import load_ipython_extension as load
 
     load(shell)
 
 
 def unload_ipython_extension(shell: Any) -> None:
     """``%unload_ext jupyter_inferless``."""
-    from .kernel import unload_ipython_extension as unload
+    from .magics import unload_ipython_extension as unload
 
     unload(shell)
 

@@ -1,27 +1,249 @@
-"""What the kernel runtime and the server bridge agree on. No imports beyond the stdlib.
+"""The kernel <-> server comm protocol: a TypedDict per message, and the one function
+that builds each, for both processes. Standard library only, no I/O.
 
-Server → kernel, as comm messages on a kernel subshell:
-  comm_open  data {"protocol", "server_url"}
-  {"op": "infer", "rid", "model", "inputs", "credit": [events, bytes]}
-  {"op": "ack", "seq", "credit": {rid: [events, bytes]}, "resend": bool}
-  {"op": "cancel", "rid"}
-
-Kernel → server, published on IOPub under the topic ``comm-<comm id>``:
-  on ANNOUNCE_COMM_ID: {"op": "announce", "runtime", "protocol"}
-  {"op": "hello", "runtime", "models": [...]}, then {"op": "models", "models": [...]}
-  {"op": "frame", "seq", "runs": [[rid, events, ended, error]]} with one buffer
-      holding the events' JSON lines, each ended by a newline, in run order.
+Server → kernel, comm messages on a kernel subshell:
+  comm_open data  open_data()       {protocol, server_url, server_token}
+  infer           infer()           {op, rid, model, inputs, credit: [events, bytes]}
+  ack             ack()             {op, seq, credit: {rid: [events, bytes]}, resend}
+  cancel          cancel()          {op, rid}
+Kernel → server, on IOPub under the topic ``comm-<comm id>``:
+  announce        announce()        {op, runtime, protocol}, on ANNOUNCE_COMM_ID
+  hello           hello()           {op, runtime, models: [ModelDescription]}
+  models          models_changed()  the same, after every serve or stop
+  frame           frame()           {op, seq, runs: [Run]}, and one buffer of the events'
+                                    JSON lines, each ended by a newline, in run order
+A run that ends badly carries a RunError: its ErrorKind and the text clients see.
 """
 
 from __future__ import annotations
 
-PROTOCOL_VERSION = 1
+import enum
+from typing import Any, Literal, TypedDict
+
+PROTOCOL_VERSION = 2  # 2: a run's error is a RunError {kind, message}, runs are objects
 TARGET_NAME = "jupyter_inferless"
 ANNOUNCE_COMM_ID = "jupyter_inferless.announce"
 LINK_COMM_PREFIX = "jupyter_inferless.link."
-# Every comm message the kernel publishes for us starts with this ZMQ topic, so the
-# server subscribes to it alone and never parses the user's other output.
+# The ZMQ topic of our comm messages: the server reads no other output of the kernel.
 TOPIC_PREFIX = b"comm-jupyter_inferless"
 
-DEFAULT_CREDIT_EVENTS = 16_384
+DEFAULT_CREDIT_EVENTS = 16_384  # a request's credit: events and bytes ahead of its client
 DEFAULT_CREDIT_BYTES = 8 * 1024 * 1024
+
+
+class ErrorKind(str, enum.Enum):
+    """Why a run ended with an error. Clients get it as the in-band error's ``kind``."""
+
+    MODEL_ERROR = "model_error"  # the model raised
+    OUTPUT_ERROR = "output_error"  # an output was not JSON, or drifted from the first event
+    CANCELLED = "cancelled"  # DELETE, no client within the grace period, model stopped
+    KERNEL_GONE = "kernel_gone"  # the kernel died, restarted or shut down
+    SERVER_SHUTDOWN = "server_shutdown"
+    MODEL_NOT_FOUND = "model_not_found"  # the kernel no longer serves the model
+    INPUT_ERROR = "input_error"  # inputs the kernel could not take
+    EVENTS_EVICTED = "events_evicted"  # a slow reader fell out of the replay window
+
+
+# How an error's text starts, by kind (model and output errors: the exception's type).
+LABELS: dict[ErrorKind, str] = {
+    ErrorKind.CANCELLED: "cancelled",
+    ErrorKind.KERNEL_GONE: "KernelGone",
+    ErrorKind.SERVER_SHUTDOWN: "ServerShutdown",
+    ErrorKind.MODEL_NOT_FOUND: "ModelNotFound",
+    ErrorKind.INPUT_ERROR: "InputError",
+    ErrorKind.EVENTS_EVICTED: "EventsEvicted",
+}
+
+
+class RunError(TypedDict):
+    """Why a run ended badly: its kind, and the text clients see ("Type: detail")."""
+
+    kind: ErrorKind
+    message: str
+
+
+class OpenData(TypedDict):
+    """The data of the server's ``comm_open``."""
+
+    protocol: int
+    server_url: str
+    server_token: str
+
+
+class InferMessage(TypedDict):
+    """Run one request; its events fill the stream ``rid``."""
+
+    op: Literal["infer"]
+    rid: str
+    model: str
+    inputs: dict[str, Any]
+    credit: list[int]
+
+
+class AckMessage(TypedDict):
+    """Every frame up to ``seq`` arrived; more credit per request; resend the rest?"""
+
+    op: Literal["ack"]
+    seq: int
+    credit: dict[str, list[int]]
+    resend: bool
+
+
+class CancelMessage(TypedDict):
+    """Cancel a request down to the model's loop."""
+
+    op: Literal["cancel"]
+    rid: str
+
+
+class AnnounceMessage(TypedDict):
+    """A kernel's runtime, waiting for a server to link."""
+
+    op: Literal["announce"]
+    runtime: str
+    protocol: int
+
+
+ModelDescription = TypedDict(
+    "ModelDescription",
+    {
+        "name": str,
+        "class": str,
+        "source": str,
+        "schema": dict[str, Any],
+        "streaming": bool,
+        "device": dict[str, Any],
+        "max_concurrency": int,
+        "queue_size": int,
+        "status": str,
+        "notes": list[str],
+    },
+)
+
+
+class HelloMessage(TypedDict):
+    """The kernel's answer to a comm_open: its runtime and its models."""
+
+    op: Literal["hello"]
+    runtime: str
+    models: list[ModelDescription]
+
+
+class ModelsMessage(TypedDict):
+    """The kernel's models changed (serve or stop)."""
+
+    op: Literal["models"]
+    runtime: str
+    models: list[ModelDescription]
+
+
+class Run(TypedDict):
+    """One request's share of a frame: ``events`` lines, then maybe its end."""
+
+    rid: str
+    events: int
+    ended: bool
+    error: RunError | None
+
+
+class FrameMessage(TypedDict):
+    """Events of one or more requests, in the order they were produced."""
+
+    op: Literal["frame"]
+    seq: int
+    runs: list[Run]
+
+
+ServerMessage = InferMessage | AckMessage | CancelMessage
+"""What the server sends on the serving comm."""
+
+
+def run_error(kind: ErrorKind, detail: str) -> RunError:
+    """An error of ``kind``; its text is ``"<label>: detail"`` (LABELS)."""
+    label = LABELS.get(kind)
+    return {"kind": kind, "message": f"{label}: {detail}" if label else detail}
+
+
+def run_error_from(err: BaseException, kind: ErrorKind = ErrorKind.MODEL_ERROR) -> RunError:
+    """An error a raised exception caused; its text is ``"Type: message"``."""
+    return {"kind": kind, "message": f"{type(err).__name__}: {err}"}
+
+
+def parse_run_error(raw: Any) -> RunError | None:
+    """A run's error as received; a kind this version does not know is a model error."""
+    if not raw:
+        return None
+    kind = next((k for k in ErrorKind if k.value == raw.get("kind")), ErrorKind.MODEL_ERROR)
+    return {"kind": kind, "message": str(raw.get("message"))}
+
+
+def open_data(server_url: str, server_token: str) -> OpenData:
+    """The server's comm_open data."""
+    return {"protocol": PROTOCOL_VERSION, "server_url": server_url, "server_token": server_token}
+
+
+def infer(rid: str, model: str, inputs: dict[str, Any], credit: tuple[int, int]) -> InferMessage:
+    """Ask the kernel to run a request with a first credit of (events, bytes)."""
+    return {"op": "infer", "rid": rid, "model": model, "inputs": inputs, "credit": list(credit)}
+
+
+def ack(seq: int, credit: dict[str, list[int]], resend: bool = False) -> AckMessage:
+    """Acknowledge frames up to ``seq``, granting ``credit`` per request."""
+    return {"op": "ack", "seq": seq, "credit": credit, "resend": resend}
+
+
+def cancel(rid: str) -> CancelMessage:
+    """Cancel a request."""
+    return {"op": "cancel", "rid": rid}
+
+
+def announce(runtime: str) -> AnnounceMessage:
+    """A runtime's announcement."""
+    return {"op": "announce", "runtime": runtime, "protocol": PROTOCOL_VERSION}
+
+
+def hello(runtime: str, models: list[ModelDescription]) -> HelloMessage:
+    """The kernel's first message on a new link."""
+    return {"op": "hello", "runtime": runtime, "models": models}
+
+
+def models_changed(runtime: str, models: list[ModelDescription]) -> ModelsMessage:
+    """The kernel's models after a serve or stop."""
+    return {"op": "models", "runtime": runtime, "models": models}
+
+
+def model_description(
+    *,
+    name: str,
+    class_name: str,
+    source: str,
+    schema: dict[str, Any],
+    streaming: bool,
+    device: dict[str, Any],
+    max_concurrency: int,
+    queue_size: int,
+    notes: list[str],
+) -> ModelDescription:
+    """A served model, as the server lists it."""
+    return {
+        "name": name,
+        "class": class_name,
+        "source": source,
+        "schema": schema,
+        "streaming": streaming,
+        "device": device,
+        "max_concurrency": max_concurrency,
+        "queue_size": queue_size,
+        "status": "ready",
+        "notes": notes,
+    }
+
+
+def run(rid: str) -> Run:
+    """A request's run in a frame, before any event is counted."""
+    return {"rid": rid, "events": 0, "ended": False, "error": None}
+
+
+def frame(seq: int, runs: list[Run]) -> FrameMessage:
+    """Frame ``seq``; its events travel in one buffer beside it."""
+    return {"op": "frame", "seq": seq, "runs": runs}

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import jupyter_inferless
+from jupyter_inferless.protocol import LABELS
 
 PACKAGE = Path(jupyter_inferless.__file__).parent
 FORBIDDEN = {
@@ -44,6 +45,155 @@ def resolved_imports(path: Path) -> set[str]:
             else:
                 names.update(".".join([*base, alias.name]) for alias in node.names)
     return names
+
+
+def _module_name(path: Path) -> str:
+    parts = ["jupyter_inferless", *path.relative_to(PACKAGE).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _imports(tree: ast.AST, package: list[str], modules: set[str]) -> set[str]:
+    """The package modules a tree's import statements name, at any depth, but not under
+    ``if TYPE_CHECKING:``. ``import a.b`` names ``a.b``; ``from a import b`` names the
+    module ``a.b`` when there is one, else ``a`` (where ``b`` is defined)."""
+    names: set[str] = set()
+    pending = [tree]
+    while pending:
+        node = pending.pop()
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and _is_type_checking(child):
+                pending.extend(child.orelse)
+                continue
+            if isinstance(child, ast.Import):
+                names.update(alias.name for alias in child.names)
+            elif isinstance(child, ast.ImportFrom):
+                base = package[: len(package) - child.level + 1] if child.level else []
+                module = ".".join([*base, *([child.module] if child.module else [])])
+                for alias in child.names:
+                    submodule = f"{module}.{alias.name}"
+                    names.add(submodule if submodule in modules else module)
+            pending.append(child)
+    return names & modules
+
+
+def import_graph() -> dict[str, set[str]]:
+    """The package's modules and the package modules each imports."""
+    paths = {_module_name(path): path for path in PACKAGE.rglob("*.py")}
+    graph = {}
+    for name, path in paths.items():
+        package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        graph[name] = _imports(ast.parse(path.read_text()), package, set(paths)) - {name}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """A cycle of ``graph`` (its nodes in order, the first repeated at the end), or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for after in sorted(graph.get(node, ())):
+            if state.get(after) == 1:
+                return [*path[path.index(after) :], after]
+            if after not in state and (cycle := visit(after)) is not None:
+                return cycle
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)) is not None:
+            return cycle
+    return None
+
+
+def _part_of(module: str) -> str:
+    """The subpackage (``kernel``, ``server``, ...) or top-level module a module is in."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "jupyter_inferless"
+
+
+def test_no_import_cycles():
+    """No module imports itself back, through any chain of imports.
+
+    Imports inside functions count (a lazy import is still a dependency); imports under
+    ``if TYPE_CHECKING:`` do not, since they never run.
+    """
+    cycle = find_cycle(import_graph())
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_no_import_cycles_between_subpackages():
+    """The subpackages and top-level modules are layered: none imports another that imports
+    it back (the kernel does not import the widget, whose runner uses the kernel)."""
+    parts: dict[str, set[str]] = {}
+    for module, imported in import_graph().items():
+        part = _part_of(module)
+        parts.setdefault(part, set()).update(_part_of(name) for name in imported)
+        parts[part].discard(part)
+    cycle = find_cycle(parts)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_the_cycle_finder_finds_cycles():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
+    tree = ast.parse("import x.y\ndef f():\n    from . import z\nif TYPE_CHECKING:\n    import w")
+    assert _imports(tree, ["p", "q"], {"x.y", "w", "p.q.z"}) == {"x.y", "p.q.z"}
+
+
+def test_protocol_imports_only_the_standard_library():
+    allowed = sys.stdlib_module_names | {"__future__"}
+    imported = resolved_imports(PACKAGE / "protocol.py")
+    assert {name for name in imported if name.split(".")[0] not in allowed} == set()
+
+
+def test_protocol_messages_are_built_only_by_the_protocol_module():
+    """No dict literal with an "op" key outside protocol.py: every message has one builder."""
+    built = []
+    for layer in ("server", "kernel"):
+        for path in sorted((PACKAGE / layer).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Dict) and any(
+                    isinstance(key, ast.Constant) and key.value == "op" for key in node.keys
+                ):
+                    built.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert built == []
+
+
+def _spells_a_label(node: ast.AST, labels: tuple[str, ...]) -> bool:
+    """A string that starts with "<label>:", or a ``startswith`` call given a label."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value.startswith(tuple(f"{label}:" for label in labels))
+    if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "startswith":
+        given = [n.value for arg in node.args for n in ast.walk(arg) if isinstance(n, ast.Constant)]
+        return any(isinstance(text, str) and text.startswith(labels) for text in given)
+    return False
+
+
+def test_error_texts_are_never_spelled_outside_the_protocol():
+    """An error's kind is an ErrorKind; its text's label ("cancelled: ...") is written only
+    by protocol.run_error, and nothing reads a label off the text to learn the kind."""
+    labels = tuple(LABELS.values())
+    spelled = [
+        f"{path.relative_to(PACKAGE)}:{node.lineno}"
+        for layer in ("server", "kernel")
+        for path in sorted((PACKAGE / layer).rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if _spells_a_label(node, labels)
+    ]
+    assert spelled == []
+    old_status_of = ast.parse('if error.startswith(("KernelGone", "cancelled")): pass')
+    assert any(_spells_a_label(node, labels) for node in ast.walk(old_status_of))
 
 
 def test_each_layer_imports_only_what_it_may():
@@ -83,6 +233,7 @@ def test_the_server_side_never_imports_torch_or_ipython():
 
 
 KERNEL_SIDE = (
+    "jupyter_inferless.magics",
     "jupyter_inferless.kernel",
     "jupyter_inferless.kernel.model",
     "jupyter_inferless.kernel.model.model_dir",
@@ -116,3 +267,16 @@ def test_all_names_the_public_api():
         and getattr(value, "__module__", "").startswith("jupyter_inferless")
     }
     assert public <= set(jupyter_inferless.__all__), public - set(jupyter_inferless.__all__)
+
+
+def test_the_exported_classes_are_imported_on_first_use():
+    assert {"Served", "StreamCancelled", "StreamView"} <= set(jupyter_inferless.__all__)
+    lazy = ("jupyter_inferless.widget", "jupyter_inferless.kernel.runtime", "ipywidgets")
+    assert modules_loaded_by("jupyter_inferless", lazy) == []
+    from jupyter_inferless.kernel.runtime import Served
+    from jupyter_inferless.widget import StreamView
+
+    assert jupyter_inferless.Served is Served
+    assert jupyter_inferless.StreamView is StreamView
+    cancelled = jupyter_inferless.StreamCancelled
+    assert issubclass(cancelled, BaseException) and not issubclass(cancelled, Exception)

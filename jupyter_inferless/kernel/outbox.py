@@ -9,6 +9,9 @@ it: a frame IOPub drops is sent again (on the server's request, or after
 ``resend_after`` seconds without an acknowledgement). Each request has a credit
 of events and bytes granted by the server; a model that runs ahead of its client
 blocks in send_streamed_output until credit returns.
+
+A background thread sends, a ``step`` at a time; tests pass ``thread=False`` and a
+``clock``, and call ``step`` themselves.
 """
 
 from __future__ import annotations
@@ -17,13 +20,13 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
 
 from ..contract.errors import StreamCancelled
+from ..protocol import ErrorKind, FrameMessage, Run, RunError, frame, run, run_error
 
-CANCELLED = "cancelled: the request was cancelled"
-Publish = Callable[[dict[str, Any], list[bytes]], None]
-Item = tuple[str, str | None, bool, str | None]  # rid, line, ended, error
+CANCELLED = run_error(ErrorKind.CANCELLED, "the request was cancelled")
+Publish = Callable[[FrameMessage, list[bytes]], None]
+Item = tuple[str, str | None, RunError | None]  # rid, event line (None: the end), error
 
 
 class RequestChannel:
@@ -33,7 +36,7 @@ class RequestChannel:
         self.outbox = outbox
         self.rid = rid
         self.cancelled = threading.Event()
-        self.cancelled_at: float | None = None
+        self.cancelled_at: float | None = None  # when the first cancel came (outbox clock)
         self.cancel_reason = CANCELLED
         self.credit_events, self.credit_bytes = credit
         self.window_bytes = credit[1]
@@ -49,22 +52,23 @@ class RequestChannel:
         """Queue one event, waiting for credit while the client is behind."""
         self.outbox.put_event(self, line)
 
-    def end(self, error: str | None) -> None:
+    def end(self, error: RunError | None) -> None:
         """Queue the end of the stream."""
         self.outbox.put_end(self, error)
 
-    def cancel(self, reason: str = CANCELLED) -> None:
-        """Make the model's next send_streamed_output raise StreamCancelled."""
-        if self.cancelled_at is None:
-            self.cancelled_at = time.monotonic()
-            self.cancel_reason = reason
-        self.cancelled.set()
+    def cancel(self, reason: RunError = CANCELLED) -> None:
+        """Make the model's next send_streamed_output raise StreamCancelled; the stream
+        ends with the first reason given."""
         with self.outbox.cond:
+            if self.cancelled_at is None:
+                self.cancelled_at = self.outbox.clock()
+                self.cancel_reason = reason
+            self.cancelled.set()
             self.outbox.cond.notify_all()
 
 
 class Outbox:
-    """Frames for one link, sent from a background thread."""
+    """Frames for one link."""
 
     def __init__(
         self,
@@ -74,22 +78,26 @@ class Outbox:
         max_frame_bytes: int = 1 << 20,
         resend_after: float = 1.0,
         max_pending: int = 4096,
+        clock: Callable[[], float] = time.monotonic,
+        thread: bool = True,
     ) -> None:
         self.publish = publish
         self.min_interval = min_interval
         self.max_frame_bytes = max_frame_bytes
         self.resend_after = resend_after
         self.max_pending = max_pending
-        self.cond = threading.Condition()
+        self.clock = clock
+        self.cond = threading.Condition()  # re-entrant: put_event waits around try_put_event
         self.channels: dict[str, RequestChannel] = {}
         self._pending: list[Item] = []
-        self._unacked: OrderedDict[int, tuple[dict[str, Any], list[bytes]]] = OrderedDict()
+        self._unacked: OrderedDict[int, tuple[FrameMessage, list[bytes]]] = OrderedDict()
         self._seq = 0
-        self._last_progress = time.monotonic()
+        self._last_progress = clock()
+        self._last_send = 0.0
         self._resend_now = False
         self._closed = False
-        self._thread = threading.Thread(target=self._run, name="inferless-outbox", daemon=True)
-        self._thread.start()
+        if thread:
+            threading.Thread(target=self._run, name="inferless-outbox", daemon=True).start()
 
     def open(self, rid: str, credit: tuple[int, int]) -> RequestChannel:
         """Start a request's channel."""
@@ -98,35 +106,49 @@ class Outbox:
             self.channels[rid] = channel
         return channel
 
-    def put_event(self, channel: RequestChannel, line: str) -> None:
-        """Queue an event once the request has credit."""
+    def cancel(self, rid: str) -> None:
+        """Cancel a request, if it is still running."""
+        channel = self.channels.get(rid)
+        if channel is not None:
+            channel.cancel()
+
+    def try_put_event(self, channel: RequestChannel, line: str) -> bool:
+        """Queue an event if the request has credit and the queue has room.
+
+        Raises StreamCancelled once the request is cancelled or the link closed.
+        """
         size = len(line) + 1
         with self.cond:
-            while (channel.blocked(size) or len(self._pending) >= self.max_pending) and not (
-                channel.cancelled.is_set() or self._closed
-            ):
-                self.cond.wait(0.5)
             if channel.cancelled.is_set() or self._closed:
                 raise StreamCancelled("the request was cancelled")
+            if channel.blocked(size) or len(self._pending) >= self.max_pending:
+                return False
             channel.credit_events -= 1
             channel.credit_bytes -= size
-            wake = not self._pending
-            self._pending.append((channel.rid, line, False, None))
-            if wake:
-                self.cond.notify_all()
-        if wake:
-            # The sender was idle: hand it the GIL now, or a tight model loop keeps it
-            # for a whole switch interval (5 ms) before the event can leave.
+            if not self._pending:
+                self.cond.notify_all()  # the sender is idle: wake it
+            self._pending.append((channel.rid, line, None))
+            return True
+
+    def put_event(self, channel: RequestChannel, line: str) -> None:
+        """Queue an event, waiting while the request has no credit or the queue is full."""
+        with self.cond:
+            while not self.try_put_event(channel, line):
+                self.cond.wait(0.5)
+            woke_sender = len(self._pending) == 1
+        if woke_sender:
+            # Hand the sender the GIL now, or a tight model loop keeps it for a whole
+            # switch interval (5 ms) before the event can leave.
             time.sleep(0)
 
-    def put_end(self, channel: RequestChannel, error: str | None) -> None:
+    def put_end(self, channel: RequestChannel, error: RunError | None) -> None:
         """Queue the end of a request's stream."""
         with self.cond:
             if channel.ended:
                 return
             channel.ended = True
             self.channels.pop(channel.rid, None)
-            self._pending.append((channel.rid, None, True, error))
+            self._pending.append((channel.rid, None, error))
             self.cond.notify_all()
 
     def ack(self, seq: int, credit: dict[str, list[int]], resend: bool) -> None:
@@ -134,7 +156,7 @@ class Outbox:
         with self.cond:
             while self._unacked and next(iter(self._unacked)) <= seq:
                 self._unacked.popitem(last=False)
-            self._last_progress = time.monotonic()
+            self._last_progress = self.clock()
             for rid, (events, size) in credit.items():
                 channel = self.channels.get(rid)
                 if channel is not None:
@@ -152,37 +174,47 @@ class Outbox:
                 channel.cancelled.set()
             self.cond.notify_all()
 
+    def step(self) -> bool:
+        """Send what is due: every unacknowledged frame again when a resend is due, then
+        one frame of what is queued. Returns whether a new frame went out.
+
+        A resend is due when the server asked, or when the queue is empty and nothing was
+        acknowledged for ``resend_after`` seconds (which covers a lost last frame).
+        """
+        with self.cond:
+            resend = self._resend_now or (not self._pending and self._resend_due())
+            self._resend_now = False
+            frames = list(self._unacked.values()) if resend else []
+            if resend:
+                self._last_progress = self.clock()
+            items = self._take()
+            self.cond.notify_all()  # producers waiting for room in the queue
+        for message, buffers in frames:
+            self.publish(message, buffers)
+        if items:
+            self._send(items)
+        return bool(items)
+
     def _run(self) -> None:
-        last_send = 0.0
         while True:
             with self.cond:
-                while not self._pending and not self._resend_now and not self._closed:
-                    timeout = self._resend_timeout()
-                    if timeout == 0.0:
-                        self._resend_now = True
-                        break
-                    self.cond.wait(timeout)
+                while not (self._pending or self._resend_now or self._closed or self._resend_due()):
+                    self.cond.wait(self._resend_timeout())
                 if self._closed:
                     return
-                resend = self._resend_now
-                self._resend_now = False
-            if resend:
-                self._resend_all()
-            wait = last_send + self.min_interval - time.monotonic()
+            wait = self._last_send + self.min_interval - self.clock()
             if wait > 0:
-                time.sleep(wait)
-            with self.cond:
-                items = self._take()
-                self.cond.notify_all()  # producers waiting for room in the queue
-            if items:
-                self._send(items)
-                last_send = time.monotonic()
+                time.sleep(wait)  # batch what queues meanwhile
+            if self.step():
                 time.sleep(0)  # let the IOPub thread have the GIL to send the frame
+
+    def _resend_due(self) -> bool:
+        return bool(self._unacked) and self.clock() - self._last_progress >= self.resend_after
 
     def _resend_timeout(self) -> float | None:
         if not self._unacked:
             return None
-        return max(0.0, self._last_progress + self.resend_after - time.monotonic())
+        return max(0.0, self._last_progress + self.resend_after - self.clock())
 
     def _take(self) -> list[Item]:
         size = 0
@@ -195,29 +227,23 @@ class Outbox:
         return items
 
     def _send(self, items: list[Item]) -> None:
-        runs: list[list[Any]] = []
+        runs: list[Run] = []
         lines: list[str] = []
-        for rid, line, ended, error in items:
-            if not runs or runs[-1][0] != rid or runs[-1][2]:
-                runs.append([rid, 0, False, None])
-            run = runs[-1]
-            if line is not None:
-                run[1] += 1
+        for rid, line, error in items:
+            if not runs or runs[-1]["rid"] != rid or runs[-1]["ended"]:
+                runs.append(run(rid))
+            current = runs[-1]
+            if line is None:
+                current["ended"], current["error"] = True, error
+            else:
+                current["events"] += 1
                 lines.append(line)
-            if ended:
-                run[2], run[3] = True, error
         buffer = ("\n".join(lines) + "\n").encode() if lines else b""
         with self.cond:
             self._seq += 1
-            frame = {"op": "frame", "seq": self._seq, "runs": runs}
+            message = frame(self._seq, runs)
             if not self._unacked:
-                self._last_progress = time.monotonic()
-            self._unacked[self._seq] = (frame, [buffer])
-        self.publish(frame, [buffer])
-
-    def _resend_all(self) -> None:
-        with self.cond:
-            frames = list(self._unacked.values())
-            self._last_progress = time.monotonic()
-        for frame, buffers in frames:
-            self.publish(frame, buffers)
+                self._last_progress = self.clock()
+            self._unacked[self._seq] = (message, [buffer])
+        self.publish(message, [buffer])
+        self._last_send = self.clock()

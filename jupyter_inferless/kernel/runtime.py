@@ -1,11 +1,13 @@
-"""The serving runtime inside one ipykernel: served models, server links, announcements."""
+"""The serving runtime inside one ipykernel: the served models, serve() and stop().
+
+The servers linked to the kernel are the LinkManager's (``links.py``); the runtime tells
+it when the served models change and runs the requests its links receive.
+"""
 
 from __future__ import annotations
 
 import atexit
 import logging
-import threading
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -17,14 +19,18 @@ from ..contract import (
     endpoint_path,
     parse_input_schema,
 )
-from ..protocol import ANNOUNCE_COMM_ID, PROTOCOL_VERSION, TARGET_NAME
+from ..protocol import ErrorKind, InferMessage, ModelDescription, RunError, run_error
 from .device import cuda_note, describe_device
-from .link import Link, iopub_publisher
+from .link import Link
+from .links import LinkManager
 from .model import ModelAdapter, default_name, resolve
+from .outbox import RequestChannel
 from .workers import ServedModel
 
 log = logging.getLogger("jupyter_inferless.kernel")
-SHUTTING_DOWN = "KernelGone: the kernel is shutting down or restarting"
+SHUTTING_DOWN = run_error(ErrorKind.KERNEL_GONE, "the kernel is shutting down or restarting")
+STOPPED = run_error(ErrorKind.CANCELLED, "the model was stopped")
+REPLACED = run_error(ErrorKind.CANCELLED, "the model was replaced")
 
 
 @dataclass(frozen=True)
@@ -56,14 +62,8 @@ class Runtime:
         self.namespace = namespace
         self.runtime_id = uuid.uuid4().hex
         self.models: dict[str, ServedModel] = {}
-        self.links: dict[str, Link] = {}
-        self._announce = iopub_publisher(kernel, ANNOUNCE_COMM_ID, None)
-        self._kick = threading.Event()
-        self._linked = threading.Event()
-        self._fast_until = time.monotonic() + 5.0
-        kernel.comm_manager.register_target(TARGET_NAME, self._on_open)
+        self.link_manager = LinkManager(kernel, self.runtime_id, self.describe_models, self._run)
         self._finalize_at_shutdown(kernel)
-        threading.Thread(target=self._beacon, name="inferless-announce", daemon=True).start()
 
     @classmethod
     def current(cls) -> Runtime:
@@ -111,7 +111,7 @@ class Runtime:
                 "but the model is declared streaming (IS_STREAMING_OUTPUT = True)"
             )
         if name in self.models:
-            self.stop(name, "cancelled: the model was replaced")
+            self.stop(name, REPLACED)
         adapter.initialize()
         device = describe_device()
         note = cuda_note(resolved.cuda_requested, device)
@@ -126,19 +126,19 @@ class Runtime:
             [note] if note else [],
         )
         self.models[name] = model
-        self._changed()
+        self.link_manager.models_changed()
         return Served(name, schema.streaming, device["device"], self.server_url)
 
-    def stop(self, name: str, reason: str = "cancelled: the model was stopped") -> None:
+    def stop(self, name: str, reason: RunError = STOPPED) -> None:
         """Stop serving a model: cancel its requests, then call its finalize()."""
         model = self.models.pop(name, None)
         if model is None:
             served = ", ".join(sorted(self.models)) or "none"
             raise KeyError(f"no model named {name!r} is served (served: {served})")
-        self._changed()
+        self.link_manager.models_changed()
         model.shutdown(reason)
 
-    def stop_all(self, reason: str = "cancelled: the model was stopped") -> None:
+    def stop_all(self, reason: RunError = STOPPED) -> None:
         """Stop every model (at kernel shutdown too, so finalize() runs)."""
         for name in list(self.models):
             try:
@@ -162,51 +162,36 @@ class Runtime:
         kernel.do_shutdown = do_shutdown
         atexit.register(self.stop_all, SHUTTING_DOWN)
 
-    def describe_models(self) -> list[dict[str, Any]]:
+    def describe_models(self) -> list[ModelDescription]:
         """Every served model, described for the server."""
         return [model.describe() for model in list(self.models.values())]
 
+    @property
+    def links(self) -> dict[str, Link]:
+        """The linked servers' links, by comm id."""
+        return self.link_manager.links
+
     def server_access(self, wait: float = 0.0) -> tuple[str, str] | None:
-        """URL and token of an attached Jupyter server, for clients inside this kernel.
+        """URL and token of a linked Jupyter server, for clients inside this kernel.
 
         A server links within moments of ``%load_ext``; ``wait`` gives it that long.
         """
-        self._linked.wait(wait)
-        for link in list(self.links.values()):
-            if link.server_url:
-                return link.server_url, link.server_token
-        return None
+        return self.link_manager.server_access(wait)
 
     @property
     def server_url(self) -> str | None:
-        """The URL of an attached Jupyter server, when one is attached."""
-        for link in list(self.links.values()):
-            if link.server_url:
-                return link.server_url
-        return None
+        """The URL of a linked Jupyter server, when one is linked."""
+        return self.link_manager.server_url
 
-    def _on_open(self, comm: Any, open_msg: dict[str, Any]) -> None:
-        link = Link(self, comm, open_msg)
-        self.links[link.comm_id] = link
-        link.send_models("hello")
-        self._linked.set()
-
-    def _changed(self) -> None:
-        for link in list(self.links.values()):
-            try:
-                link.send_models()
-            except Exception:  # IOPub is closed at kernel exit; finalize must still run
-                log.debug("could not tell the server about the change", exc_info=True)
-        self._fast_until = time.monotonic() + 5.0
-        self._kick.set()
-
-    def _beacon(self) -> None:
-        """Announce this runtime on IOPub until a server attaches."""
-        while True:
-            if not self.links:
-                self._announce(
-                    {"op": "announce", "runtime": self.runtime_id, "protocol": PROTOCOL_VERSION}
-                )
-            fast = time.monotonic() < self._fast_until
-            self._kick.wait(0.2 if fast else 5.0)
-            self._kick.clear()
+    def _run(self, request: InferMessage, channel: RequestChannel) -> None:
+        """Run a request a server sent; runs on the link's subshell, so keep it short."""
+        model = self.models.get(request["model"])
+        if model is None:
+            detail = f"no model {request['model']!r} is served by this kernel"
+            channel.end(run_error(ErrorKind.MODEL_NOT_FOUND, detail))
+            return
+        inputs = request.get("inputs") or {}
+        if not isinstance(inputs, dict):
+            channel.end(run_error(ErrorKind.INPUT_ERROR, "inputs must be an object"))
+            return
+        model.submit(request["rid"], inputs, channel)

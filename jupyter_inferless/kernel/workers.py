@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..contract import ModelSchema, StreamCancelled
+from ..contract import ModelSchema, OutputError, StreamCancelled
+from ..protocol import ErrorKind, ModelDescription, RunError, model_description, run_error_from
 from .model import ModelAdapter, StreamOutputHandler
 from .outbox import RequestChannel
 
@@ -36,20 +37,19 @@ class ServedModel:
         )
         self._lock = threading.Lock()
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> ModelDescription:
         """The model as the server lists it."""
-        return {
-            "name": self.name,
-            "class": self.adapter.class_name,
-            "source": self.source,
-            "schema": self.schema.to_json(),
-            "streaming": self.schema.streaming,
-            "device": self.device,
-            "max_concurrency": self.max_concurrency,
-            "queue_size": self.queue_size,
-            "status": "ready",
-            "notes": self.notes,
-        }
+        return model_description(
+            name=self.name,
+            class_name=self.adapter.class_name,
+            source=self.source,
+            schema=self.schema.to_json(),
+            streaming=self.schema.streaming,
+            device=self.device,
+            max_concurrency=self.max_concurrency,
+            queue_size=self.queue_size,
+            notes=self.notes,
+        )
 
     def submit(self, rid: str, inputs: dict[str, Any], channel: RequestChannel) -> None:
         """Queue a request; it runs when a worker is free."""
@@ -57,14 +57,14 @@ class ServedModel:
             self.active[rid] = channel
         self.executor.submit(self._run, rid, inputs, channel)
 
-    def cancel_all(self, reason: str) -> None:
+    def cancel_all(self, reason: RunError) -> None:
         """Cancel every request of this model; their streams end with ``reason``."""
         with self._lock:
             channels = list(self.active.values())
         for channel in channels:
             channel.cancel(reason)
 
-    def shutdown(self, reason: str) -> None:
+    def shutdown(self, reason: RunError) -> None:
         """Cancel requests, wait for the workers, then call the model's finalize()."""
         self.cancel_all(reason)
         self.executor.shutdown(wait=True, cancel_futures=True)
@@ -80,7 +80,8 @@ class ServedModel:
             handler.fail(channel.cancel_reason)
         except BaseException as err:  # the model's own failure: report it, keep serving
             log.error("model %r failed on request %s", self.name, rid, exc_info=True)
-            if not handler.fail(f"{type(err).__name__}: {err}"):
+            kind = ErrorKind.OUTPUT_ERROR if isinstance(err, OutputError) else ErrorKind.MODEL_ERROR
+            if not handler.fail(run_error_from(err, kind)):
                 log.warning("model %r raised after finalising request %s", self.name, rid)
         else:
             if not handler.finished:

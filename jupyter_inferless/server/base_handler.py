@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any, NoReturn
+from typing import Any
 
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from ..contract import decode_body, decode_query
+from . import http_errors
 from .broker import Stream
-from .service import Service, ServiceError
+from .service import Service
 
 AUTH_RESOURCE = "kernels"
 
@@ -19,16 +20,12 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-class RefusedError(web.HTTPError):
-    """A refusal that may tell the client when to retry (set after tornado clears headers)."""
-
-    def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
-        super().__init__(status, message)
-        self.retry_after = retry_after
-
-
 class InferlessHandler(APIHandler):
-    """Base: authenticated, authorised on ``kernels``, errors as ``{"error": ...}``."""
+    """Base: authenticated, authorised on ``kernels``, errors as ``{"error": ...}``.
+
+    Handlers let the service's refusals (``errors.py``) propagate: ``write_error`` answers
+    each with the status ``http_errors`` maps it to.
+    """
 
     auth_resource = AUTH_RESOURCE
 
@@ -42,20 +39,28 @@ class InferlessHandler(APIHandler):
         """Every error is JSON ``{"error": message}``; never a traceback."""
         message = self._reason
         exc_info = kwargs.get("exc_info")
-        error = exc_info[1] if exc_info else None
-        if isinstance(error, web.HTTPError):
+        error: BaseException | None = exc_info[1] if exc_info else None
+        status = None if error is None else http_errors.status_of(error)
+        if error is not None and status is not None:  # a refusal from below this layer
+            self.set_status(status)
+            message = str(error)
+            retry_after = http_errors.retry_after(error)
+            if retry_after:
+                self.set_header("Retry-After", str(retry_after))
+        elif isinstance(error, web.HTTPError):
             message = error.get_message() or message
         elif error is not None:
             message = "internal error; see the server log"
-        if exc_info and isinstance(exc_info[1], RefusedError) and exc_info[1].retry_after:
-            self.set_header("Retry-After", str(exc_info[1].retry_after))
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"error": message}))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         """Log errors by path only: the query string may hold the token (EventSource GET)."""
         where = f"{self.request.method} {self.request.path}"
-        if isinstance(value, web.HTTPError):
+        status = http_errors.status_of(value)
+        if status is not None:
+            self.log.warning("%d %s: %s", status, where, value)
+        elif isinstance(value, web.HTTPError):
             if value.get_message():
                 self.log.warning("%d %s: %s", value.status_code, where, value.get_message())
         else:
@@ -94,10 +99,6 @@ class InferlessHandler(APIHandler):
                     "or a Referer of this server; other clients send the token",
                 ) from None
 
-    def fail(self, err: ServiceError) -> NoReturn:
-        """Answer a refused request."""
-        raise RefusedError(err.status, err.message, err.retry_after)
-
     def json_body(self) -> Any:
         """The request body as JSON, or a 400/413 naming what is wrong."""
         body = self.request.body
@@ -121,15 +122,12 @@ class InferlessHandler(APIHandler):
             raise web.HTTPError(400, "the body is nested too deeply") from None
 
     def start(self, name: str, body: Any = None, query: bool = False) -> Stream:
-        """Validate and start a request, answering 4xx/503 when refused."""
+        """Validate and start a request; a refusal propagates to ``write_error``."""
         self.refuse_cross_site()
-        try:
-            if query:
-                arguments = {
-                    key: [value.decode("utf-8", "replace") for value in values]
-                    for key, values in self.request.query_arguments.items()
-                }
-                return self.service.start(name, lambda schema: decode_query(schema, arguments))
-            return self.service.start(name, lambda schema: decode_body(schema, body))
-        except ServiceError as err:
-            self.fail(err)
+        if query:
+            arguments = {
+                key: [value.decode("utf-8", "replace") for value in values]
+                for key, values in self.request.query_arguments.items()
+            }
+            return self.service.start(name, lambda schema: decode_query(schema, arguments))
+        return self.service.start(name, lambda schema: decode_body(schema, body))

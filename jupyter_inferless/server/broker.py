@@ -9,13 +9,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..protocol import RunError
+from .errors import EventsEvicted
 from .replay import EVENT_OVERHEAD, ReplayBudget
 
 MIB = 1024 * 1024
-
-
-class EventsEvicted(LookupError):
-    """The events asked for were delivered and have left the replay buffer."""
 
 
 @dataclass(eq=False)
@@ -39,7 +37,7 @@ class Stream:
     base: int = 0
     held_bytes: int = 0
     ended: bool = False
-    error: str | None = None
+    error: RunError | None = None
     consumed: int = 0
     consumed_bytes: int = 0
     replay_cost: int = 0
@@ -73,7 +71,7 @@ class Stream:
             )
         return self.lines[position - self.base :]
 
-    def finish(self, error: str | None = None) -> None:
+    def finish(self, error: RunError | None = None) -> None:
         """The stream ended; ``error`` is sent in-band when given. Only the first end counts."""
         if self.ended:
             return

@@ -6,20 +6,14 @@ import asyncio
 import logging
 from typing import Any
 
+from ..protocol import ErrorKind
 from .bridge import KernelBridge
 from .broker import Broker
-from .model_entry import ModelEntry
+from .errors import ModelAmbiguous, ModelNotFound
+from .registry import ModelEntry
 
 log = logging.getLogger("ServerApp.jupyter_inferless")  # the server log's handlers
 KERNEL_ACTIONS = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"
-
-
-class ModelLookupError(LookupError):
-    """No kernel, or more than one, serves the name."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class Catalog:
@@ -80,14 +74,14 @@ class Catalog:
         if self._task is not None:
             self._task.cancel()
         for kernel_id in list(self.bridges):
-            await self._drop(kernel_id, "the server is shutting down", "ServerShutdown")
+            await self._drop(kernel_id, "the server is shutting down", ErrorKind.SERVER_SHUTDOWN)
 
     def models(self) -> list[ModelEntry]:
         """Every model every linked kernel serves."""
-        return [entry for bridge in self.bridges.values() for entry in bridge.models.values()]
+        return [entry for bridge in self.bridges.values() for entry in bridge.models]
 
     def find(self, name: str) -> tuple[KernelBridge, ModelEntry]:
-        """The bridge and entry serving ``name``; ModelLookupError (404 or 409) otherwise."""
+        """The bridge and entry serving ``name``; ModelNotFound or ModelAmbiguous otherwise."""
         found = [
             (bridge, bridge.models[name])
             for bridge in self.bridges.values()
@@ -95,11 +89,11 @@ class Catalog:
         ]
         if not found:
             served = ", ".join(sorted(entry.name for entry in self.models())) or "none"
-            raise ModelLookupError(f"no model named {name!r} is served (served: {served})", 404)
+            raise ModelNotFound(f"no model named {name!r} is served (served: {served})")
         if len(found) > 1:
             kernels = ", ".join(bridge.kernel_id for bridge, _ in found)
-            raise ModelLookupError(
-                f"model {name!r} is served by several kernels ({kernels}); stop all but one", 409
+            raise ModelAmbiguous(
+                f"model {name!r} is served by several kernels ({kernels}); stop all but one"
             )
         return found[0]
 
@@ -148,7 +142,9 @@ class Catalog:
     def _sync_soon(self) -> None:
         asyncio.get_running_loop().call_soon(self._sync)
 
-    async def _drop(self, kernel_id: str, reason: str, kind: str = "KernelGone") -> None:
+    async def _drop(
+        self, kernel_id: str, reason: str, kind: ErrorKind = ErrorKind.KERNEL_GONE
+    ) -> None:
         bridge = self.bridges.pop(kernel_id, None)
         if bridge is None:
             return

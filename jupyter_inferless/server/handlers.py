@@ -1,4 +1,8 @@
-"""Thin HTTP handlers: parse the request, call the service, write JSON. Routes at the end."""
+"""Thin HTTP handlers: parse the request, call the service, write JSON. Routes at the end.
+
+Refusals from the service, the catalog or the tensor framing propagate; the base handler
+answers each with the status of ``http_errors``' table.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,8 @@ from .._version import __version__
 from ..contract import INFER_VERB, STREAM_VERB
 from . import binary_tensors
 from .base_handler import InferlessHandler
-from .binary_tensors import HEADER_LENGTH, TensorRequestError
-from .service import ServiceError, v2_metadata, v2_outputs
+from .binary_tensors import HEADER_LENGTH
+from .service import v2_metadata, v2_outputs
 from .stream_handlers import GenerateStreamHandler, ModelEventsHandler, StreamResourceHandler
 
 MODEL = r"/inferless/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?"
@@ -52,10 +56,7 @@ class ModelMetadataHandler(InferlessHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str, version: str | None = None) -> None:
-        try:
-            _, entry = self.service.model(name)
-        except ServiceError as err:
-            self.fail(err)
+        _, entry = self.service.model(name)
         self.finish(v2_metadata(entry))
 
 
@@ -65,10 +66,7 @@ class ModelReadyHandler(InferlessHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str, version: str | None = None) -> None:
-        try:
-            self.service.model(name)
-        except ServiceError as err:
-            self.fail(err)
+        self.service.model(name)
         self.finish({"name": name, "ready": True})
 
 
@@ -76,19 +74,13 @@ class _OneShotHandler(InferlessHandler):
     """Shared by infer and generate: run to the end, answer one JSON."""
 
     async def run(self, name: str, body: Any) -> dict[str, Any]:
-        try:
-            _, entry = self.service.model(name)
-        except ServiceError as err:
-            self.fail(err)
+        _, entry = self.service.model(name)
         if entry.schema.streaming:
             raise web.HTTPError(
                 400, f"model {name!r} streams its output; POST to .../{name}/{STREAM_VERB}"
             )
         stream = self.start(name, body)
-        try:
-            outputs = await self.service.collect(stream)
-        except ServiceError as err:
-            self.fail(err)
+        outputs = await self.service.collect(stream)  # RunFailed: a status by its kind
         return outputs[-1] if outputs else {}
 
 
@@ -103,12 +95,7 @@ class InferHandler(_OneShotHandler):
         reply: dict[str, Any] = {"model_name": name, "model_version": version or "1"}
         if isinstance(body.get("id"), str):
             reply["id"] = body["id"]
-        try:
-            content, header_length = binary_tensors.build_response(
-                reply, v2_outputs(output), wanted
-            )
-        except TensorRequestError as err:
-            raise web.HTTPError(400, str(err)) from None
+        content, header_length = binary_tensors.build_response(reply, v2_outputs(output), wanted)
         if header_length is None:
             self.finish(content)
         else:
@@ -122,20 +109,17 @@ class InferHandler(_OneShotHandler):
             raise web.HTTPError(
                 413, f"the body is larger than {self.service.config.max_body_bytes} bytes"
             )
-        try:
-            if length is None:
-                body = binary_tensors.inline_inputs(self.json_body(), None)
-            else:
-                body = binary_tensors.inline_inputs(
-                    *binary_tensors.split_body(self.request.body, length)
-                )
-            if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
-                raise web.HTTPError(
-                    400, 'a v2 infer request is {"inputs": [{"name", "shape", "datatype", "data"}]}'
-                )
-            return body, binary_tensors.parse_output_request(body)
-        except TensorRequestError as err:
-            raise web.HTTPError(400, str(err)) from None
+        if length is None:
+            body = binary_tensors.inline_inputs(self.json_body(), None)
+        else:
+            body = binary_tensors.inline_inputs(
+                *binary_tensors.split_body(self.request.body, length)
+            )
+        if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
+            raise web.HTTPError(
+                400, 'a v2 infer request is {"inputs": [{"name", "shape", "datatype", "data"}]}'
+            )
+        return body, binary_tensors.parse_output_request(body)
 
 
 class GenerateHandler(_OneShotHandler):

@@ -1,4 +1,8 @@
-"""The serving logic behind the handlers: validate, start, collect, cancel."""
+"""The serving logic behind the handlers: validate, start, collect, cancel.
+
+Refusals are the errors of ``errors.py`` (and the contract's InputError and
+ModelNameError); the HTTP layer alone turns them into statuses.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..contract import InputError, ModelNameError, ModelSchema, check_model_name
+from ..contract import ModelSchema, check_model_name
 from .bridge import KernelBridge
 from .broker import Broker, Stream
-from .catalog import Catalog, ModelLookupError
-from .model_entry import KernelGone, ModelEntry
-
-
-class ServiceError(Exception):
-    """A request the service refuses, with the HTTP status to answer."""
-
-    def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.retry_after = retry_after
+from .catalog import Catalog
+from .errors import Busy, InputRejected, RunFailed
+from .registry import ModelEntry
 
 
 @dataclass
@@ -56,16 +51,11 @@ class Service:
         sessions = await self.notebook_paths()
         models = []
         for entry in self.catalog.models():
-            described = dict(entry.description)
+            described: dict[str, Any] = dict(entry.description)
             described.update(
                 kernel_id=entry.kernel_id,
                 notebook=sessions.get(entry.kernel_id),
-                counters={
-                    "requests": entry.requests,
-                    "events": entry.events,
-                    "errors": entry.errors,
-                    "active": entry.active,
-                },
+                counters=entry.counters(),
             )
             models.append(described)
         return models
@@ -78,38 +68,29 @@ class Service:
         return {s["kernel"]["id"]: s.get("path") for s in sessions if s.get("kernel")}
 
     def model(self, name: str) -> tuple[KernelBridge, ModelEntry]:
-        """The model called ``name``, or a 400/404/409 ServiceError."""
-        try:
-            check_model_name(name)
-        except ModelNameError as err:
-            raise ServiceError(400, str(err)) from None
-        try:
-            return self.catalog.find(name)
-        except ModelLookupError as err:
-            raise ServiceError(err.status, str(err)) from None
+        """The model called ``name``; ModelNameError, ModelNotFound or ModelAmbiguous."""
+        check_model_name(name)
+        return self.catalog.find(name)
 
     def start(self, name: str, decode: Callable[[ModelSchema], dict[str, Any]]) -> Stream:
-        """Validate inputs with the model's schema and start the request."""
+        """Validate inputs with the model's schema (InputError) and start the request.
+
+        Busy when the model's queue is full; KernelUnavailable when its kernel is not
+        linked; InputRejected for inputs the kernel protocol cannot carry.
+        """
         bridge, entry = self.model(name)
-        try:
-            inputs = decode(entry.schema)
-        except InputError as err:
-            raise ServiceError(400, str(err)) from None
+        inputs = decode(entry.schema)
         if entry.active >= entry.capacity:
-            raise ServiceError(
-                429,
+            raise Busy(
                 f"model {name!r} is busy: {entry.active} requests running or queued "
-                f"(max concurrency {entry.max_concurrency}, queue {entry.queue_size})",
-                retry_after=1,
+                f"(max concurrency {entry.max_concurrency}, queue {entry.queue_size})"
             )
         stream = self.broker.create(name, bridge.kernel_id)
         try:
             bridge.start(stream, inputs)
-        except KernelGone as err:
-            raise ServiceError(503, str(err), retry_after=1) from None
-        except (TypeError, ValueError) as err:  # inputs the kernel protocol cannot carry
+        except (TypeError, ValueError, RecursionError) as err:  # the protocol cannot carry them
             bridge.abandon(stream)
-            raise ServiceError(400, f"the inputs cannot be sent to the kernel: {err}") from None
+            raise InputRejected(f"the inputs cannot be sent to the kernel: {err}") from None
         return stream
 
     def cancel(self, stream: Stream) -> None:
@@ -141,7 +122,7 @@ class Service:
             self.cancel(stream)
 
     async def collect(self, stream: Stream) -> list[dict[str, Any]]:
-        """Wait for a request's end and return its outputs; an in-band error raises ServiceError."""
+        """Wait for a request's end and return its outputs; an in-band error raises RunFailed."""
         outputs: list[dict[str, Any]] = []
         self.subscribe(stream)
         try:
@@ -155,15 +136,8 @@ class Service:
         finally:
             self.unsubscribe(stream)
         if stream.error:
-            raise ServiceError(_status_of(stream.error), stream.error)
+            raise RunFailed(stream.error)
         return outputs
-
-
-def _status_of(error: str) -> int:
-    """Map an in-band error to a status; like Triton, a failed inference is a 400."""
-    if error.startswith(("KernelGone", "cancelled")):
-        return 503
-    return 400
 
 
 def v2_outputs(output: dict[str, Any]) -> list[dict[str, Any]]:

@@ -63,9 +63,14 @@ def events(rid: str, first: int, lines: list[bytes]) -> bytes:
     )
 
 
-def error_event(rid: str, position: int, message: str) -> bytes:
-    """The in-band error that ends a stream after its 200 was sent."""
-    return event(event_id(rid, position), json.dumps({"error": message}).encode())
+def error_event(rid: str, position: int, message: str, kind: str) -> bytes:
+    """The in-band error that ends a stream after its 200 was sent.
+
+    ``error`` is the text Triton-style readers show; ``kind`` says why, for clients that
+    act on it (an ErrorKind value: ``model_error``, ``cancelled``, ``kernel_gone``, ...).
+    """
+    data = json.dumps({"error": message, "kind": kind})
+    return event(event_id(rid, position), data.encode())
 
 
 def id_only(rid: str, position: int) -> bytes:

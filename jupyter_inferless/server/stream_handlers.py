@@ -8,11 +8,18 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 from tornado.iostream import StreamClosedError
 
+from ..protocol import ErrorKind, RunError, run_error
 from . import sse
 from .base_handler import InferlessHandler
-from .broker import EventsEvicted, Stream
+from .broker import Stream
+from .errors import EventsEvicted
 
 COUNTERS_INTERVAL = 1.0  # seconds between pushes of changed counters
+
+
+def error_event(rid: str, position: int, error: RunError) -> bytes:
+    """The in-band error event at ``position``: its text and its kind."""
+    return sse.error_event(rid, position, error["message"], error["kind"].value)
 
 
 class StreamWriter(InferlessHandler):
@@ -48,7 +55,7 @@ class StreamWriter(InferlessHandler):
                     stream.advance(position)
                 elif stream.ended:
                     if stream.error:
-                        self.write(sse.error_event(stream.rid, position, stream.error))
+                        self.write(error_event(stream.rid, position, stream.error))
                     elif mark_end and stream.total == 0:
                         self.write(sse.id_only(stream.rid, sse.BEFORE_FIRST_EVENT))
                     await self.flush()
@@ -59,7 +66,8 @@ class StreamWriter(InferlessHandler):
         except StreamClosedError:
             return
         except EventsEvicted as err:  # a slow second subscriber fell out of the window
-            self.write(sse.error_event(stream.rid, position, f"EventsEvicted: {err}"))
+            error = run_error(ErrorKind.EVENTS_EVICTED, str(err))
+            self.write(error_event(stream.rid, position, error))
         finally:
             self.service.unsubscribe(stream)
         self.finish()

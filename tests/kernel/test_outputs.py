@@ -14,7 +14,7 @@ from jupyter_inferless.kernel.model import ModelAdapter, OutputChecker, StreamOu
 class ListSink:
     def __init__(self):
         self.lines: list[str] = []
-        self.ends: list[str | None] = []
+        self.ends: list[dict[str, str] | None] = []
 
     def event(self, line):
         self.lines.append(line)
@@ -88,8 +88,11 @@ def test_handler_ends_the_stream_on_drift_and_after_finalise_refuses():
     with pytest.raises(OutputError):
         handler.send_streamed_output({"OTHER": "b"})
     assert sink.ends == [
-        "OutputError: event 1: output key 'OUT' is missing; every event of a stream "
-        "must have the keys and types of the first (OUT: string)"
+        {
+            "kind": "output_error",
+            "message": "OutputError: event 1: output key 'OUT' is missing; every event of a "
+            "stream must have the keys and types of the first (OUT: string)",
+        }
     ]
     with pytest.raises(StreamFinishedError):
         handler.send_streamed_output({"OUT": "c"})

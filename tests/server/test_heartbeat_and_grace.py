@@ -40,4 +40,5 @@ async def test_a_disconnect_is_not_a_cancel_until_the_grace_period_ends(kernel, 
         f"inferless/api/streams/{rid}", method="GET", headers={"Last-Event-ID": "9"}
     )
     assert rest.events[-1].json["error"].startswith("cancelled")
+    assert rest.events[-1].json["kind"] == "cancelled"
     assert len(rest.events) < 2000 - 10

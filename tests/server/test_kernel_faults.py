@@ -49,6 +49,7 @@ async def test_kill_9_of_the_kernel_ends_the_stream_in_band(kernel, api, jp_serv
     assert result.status == 200
     assert result.events[0].json == {"i": 0}
     assert "KernelGone" in result.events[-1].json["error"]
+    assert result.events[-1].json["kind"] == "kernel_gone"
     print(f"stream ended {took:.2f}s after kill -9")
     assert took < 5, f"the stream ended {took:.1f}s after the kill"
     await api.wait_for_model("slow", present=False)
@@ -66,6 +67,7 @@ async def test_restarting_the_kernel_ends_the_stream_and_forgets_the_models(
 
     result, _ = await _stream_then(api, restart)
     assert "KernelGone" in result.events[-1].json["error"]
+    assert result.events[-1].json["kind"] == "kernel_gone"
     _, body = await api.call("inferless/api/models")
     assert body["models"] == []
 
@@ -99,7 +101,10 @@ async def test_server_shutdown_ends_streams_in_band_and_finalizes(
     kernel.client.stop_channels()
     await jp_serverapp._cleanup()  # what the server runs when it stops
     result = await asyncio.wait_for(reader, 10)
-    assert result.events[-1].json == {"error": "ServerShutdown: the server is shutting down"}
+    assert result.events[-1].json == {
+        "error": "ServerShutdown: the server is shutting down",
+        "kind": "server_shutdown",
+    }
     deadline = time.monotonic() + 10
     while not marker.exists() and time.monotonic() < deadline:
         await asyncio.sleep(0.1)

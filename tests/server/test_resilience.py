@@ -143,6 +143,7 @@ async def test_delete_cancels_down_to_the_model_loop(paced, kernel):
         f"inferless/api/streams/{rid}", method="GET", headers={"Last-Event-ID": "19"}
     )
     assert rest.events[-1].json["error"].startswith("cancelled")
+    assert rest.events[-1].json["kind"] == "cancelled"
     after = await kernel.run(
         "h = handlers[-1]\n"
         "print(sum(1 for t in h.sent_at if t > h._sink.cancelled_at), len(h.sent_at))"
@@ -183,7 +184,7 @@ for model in (NeverFinalises, Raises, Drifts):
     ("name", "outputs"),
     [
         ("NeverFinalises", [{"OUT": "0"}, {"OUT": "1"}, {"OUT": "2"}]),
-        ("Raises", [{"OUT": "a"}, {"error": "ValueError: bad weights"}]),
+        ("Raises", [{"OUT": "a"}, {"error": "ValueError: bad weights", "kind": "model_error"}]),
         (
             "Drifts",
             [
@@ -191,7 +192,8 @@ for model in (NeverFinalises, Raises, Drifts):
                 {
                     "error": "OutputError: event 1: output key 'score' changed from number to "
                     "string; every event of a stream must have the keys and types of the "
-                    "first (OUT: string, score: number)"
+                    "first (OUT: string, score: number)",
+                    "kind": "output_error",
                 },
             ],
         ),

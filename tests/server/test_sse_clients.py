@@ -119,14 +119,15 @@ async def test_httpx_sse_yields_only_the_models_json(served: Any, method: str, r
 async def test_httpx_sse_reads_an_in_band_error_as_json(served: Any) -> None:
     parsed = await read_with_httpx_sse(served, "POST", {**PAUSED, "fail": True})
     assert parsed[:4] == outputs(4)
-    assert parsed[4:] == [{"error": "RuntimeError: failed after the events"}]
+    assert parsed[4:] == [{"error": "RuntimeError: failed after the events", "kind": "model_error"}]
 
 
 async def test_sseclient_py_yields_only_the_models_json(served: Any) -> None:
     parsed = await asyncio.to_thread(read_with_sseclient, served, PAUSED)
     assert parsed == outputs(4)
     failed = await asyncio.to_thread(read_with_sseclient, served, {**PAUSED, "fail": True})
-    assert failed == [*outputs(4), {"error": "RuntimeError: failed after the events"}]
+    failure = {"error": "RuntimeError: failed after the events", "kind": "model_error"}
+    assert failed == [*outputs(4), failure]
 
 
 # -- a reconnect to generate_stream never starts a new run --------------------------------------

@@ -21,9 +21,16 @@ RID = "9f" * 16
         ),
         pytest.param(sse.events(RID, 0, []), b"", id="no-events"),
         pytest.param(
-            sse.error_event(RID, 2, 'RuntimeError: "x"\nline'),
-            f'id: {RID}:2\ndata: {{"error": "RuntimeError: \\"x\\"\\nline"}}\n\n'.encode(),
+            sse.error_event(RID, 2, 'RuntimeError: "x"\nline', "model_error"),
+            f'id: {RID}:2\ndata: {{"error": "RuntimeError: \\"x\\"\\nline", '
+            f'"kind": "model_error"}}\n\n'.encode(),
             id="error-stays-one-line",
+        ),
+        pytest.param(
+            sse.error_event(RID, 0, "cancelled: the request was cancelled", "cancelled"),
+            f'id: {RID}:0\ndata: {{"error": "cancelled: the request was cancelled", '
+            f'"kind": "cancelled"}}\n\n'.encode(),
+            id="error-text-then-kind",
         ),
         pytest.param(sse.id_only(RID, -1), f"id: {RID}:-1\n\n".encode(), id="id-only"),
         pytest.param(sse.retry(2000), b"retry: 2000\n", id="retry-is-a-lone-line"),

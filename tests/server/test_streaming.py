@@ -117,4 +117,7 @@ async def test_a_model_raising_ends_its_stream_with_an_in_band_error(kernel, api
     await api.wait_for_model("broken")
     result = await api.stream("inferless/v2/models/broken/generate_stream", {})
     assert result.status == 200
-    assert result.outputs == [{"OUT": "first"}, {"error": "RuntimeError: the GPU caught fire"}]
+    assert result.outputs == [
+        {"OUT": "first"},
+        {"error": "RuntimeError: the GPU caught fire", "kind": "model_error"},
+    ]

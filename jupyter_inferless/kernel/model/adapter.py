@@ -28,7 +28,6 @@ class ModelAdapter:
             )
         self._infer = infer
         self.infer_takes_handler = _positional_count(infer) >= 2
-        self.infer_is_async = inspect.iscoroutinefunction(infer)
 
     def initialize(self) -> None:
         """Run the model's initialize(), if it has one."""

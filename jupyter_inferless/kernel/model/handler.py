@@ -6,6 +6,7 @@ import threading
 from typing import Any, Protocol
 
 from ...contract.errors import OutputError, StreamCancelled, StreamFinishedError
+from ...protocol import ErrorKind, RunError, run_error_from
 from .outputs import OutputChecker
 
 
@@ -15,8 +16,8 @@ class EventSink(Protocol):
     def event(self, line: str) -> None:
         """Take one event as a line of JSON; may block while the client catches up."""
 
-    def end(self, error: str | None) -> None:
-        """End the stream, with an in-band error message or cleanly."""
+    def end(self, error: RunError | None) -> None:
+        """End the stream, with an in-band error or cleanly."""
 
 
 class StreamOutputHandler:
@@ -56,7 +57,7 @@ class StreamOutputHandler:
             try:
                 line = self._checker.encode(output)
             except OutputError as err:
-                self._finish(f"{type(err).__name__}: {err}")
+                self._finish(run_error_from(err, ErrorKind.OUTPUT_ERROR))
                 raise
             self._sink.event(line)
 
@@ -67,15 +68,15 @@ class StreamOutputHandler:
 
     finalize_streamed_output = finalise_streamed_output
 
-    def fail(self, message: str) -> bool:
+    def fail(self, error: RunError) -> bool:
         """End the stream with an in-band error; False if it had already ended."""
         with self._lock:
             if self.finished:
                 return False
-            self._finish(message)
+            self._finish(error)
             return True
 
-    def _finish(self, error: str | None) -> None:
+    def _finish(self, error: RunError | None) -> None:
         if not self.finished:
             self.finished = True
             self._sink.end(error)

@@ -1,4 +1,8 @@
-"""``%inferless``: parses arguments and delegates to the runtime."""
+"""``%load_ext jupyter_inferless`` and ``%inferless``: parse arguments, then delegate.
+
+The magics sit above both the kernel runtime (serve, list, stop) and the inline view
+(stream), so that neither of those imports the other's way back.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,8 @@ from typing import Any
 
 from IPython.core.magic import Magics, line_magic, magics_class
 
-from ..contract import DEFAULT_MAX_CONCURRENCY, DEFAULT_QUEUE_SIZE, endpoint_path
-from .runtime import Runtime
+from .contract import DEFAULT_MAX_CONCURRENCY, DEFAULT_QUEUE_SIZE, endpoint_path
+from .kernel.runtime import Runtime
 
 
 class MagicUsageError(ValueError):
@@ -48,6 +52,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def load_ipython_extension(shell: Any) -> None:
+    """``%load_ext jupyter_inferless``: register the magics and start the runtime."""
+    shell.register_magics(InferlessMagics)
+    if getattr(shell, "kernel", None) is not None:
+        Runtime.current()
+
+
+def unload_ipython_extension(shell: Any) -> None:
+    """Stop every served model."""
+    runtime = Runtime._instance
+    if runtime is not None:
+        runtime.stop_all()
+
+
 @magics_class
 class InferlessMagics(Magics):
     """``%inferless serve|list|stop|stream``."""
@@ -61,7 +79,7 @@ class InferlessMagics(Magics):
             return None
         args = _parser().parse_args(words)
         if args.command == "stream":
-            from ..widget import stream_command
+            from .widget import stream_command  # ipywidgets only when a stream is shown
 
             return stream_command(args.name, args.inputs)
         runtime = Runtime.current()

@@ -1,0 +1,96 @@
+"""The servers linked to this kernel: their links, the announcement, the news of changes.
+
+While no server is linked, the kernel announces its runtime on the pseudo-comm
+``ANNOUNCE_COMM_ID`` (every 0.2 s for 5 s after a change, then every 5 s); a server's
+bridge answers by opening the serving comm. Each linked server is told of every
+change to the served models.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..protocol import ANNOUNCE_COMM_ID, TARGET_NAME, ModelDescription, announce, hello
+from ..protocol import models_changed as models_message
+from .link import Link, StartRequest, iopub_publisher
+
+log = logging.getLogger("jupyter_inferless.kernel")
+FAST_ANNOUNCE = 0.2  # seconds between announcements just after a change
+SLOW_ANNOUNCE = 5.0
+FAST_FOR = 5.0  # seconds of fast announcements after a change
+
+
+class LinkManager:
+    """Every server linked to this kernel, by comm id."""
+
+    def __init__(
+        self,
+        kernel: Any,
+        runtime_id: str,
+        describe: Callable[[], list[ModelDescription]],
+        start: StartRequest,
+    ) -> None:
+        self.kernel = kernel
+        self.runtime_id = runtime_id
+        self.links: dict[str, Link] = {}
+        self._describe = describe
+        self._start = start
+        self._announce = iopub_publisher(kernel, ANNOUNCE_COMM_ID, None)
+        self._linked = threading.Event()
+        self._kick = threading.Event()
+        self._fast_until = time.monotonic() + FAST_FOR
+        kernel.comm_manager.register_target(TARGET_NAME, self._on_open)
+        threading.Thread(target=self._beacon, name="inferless-announce", daemon=True).start()
+
+    def server_access(self, wait: float = 0.0) -> tuple[str, str] | None:
+        """URL and token of a linked Jupyter server, for clients inside this kernel.
+
+        A server links within moments of ``%load_ext``; ``wait`` gives it that long.
+        """
+        self._linked.wait(wait)
+        for link in list(self.links.values()):
+            if link.server_url:
+                return link.server_url, link.server_token
+        return None
+
+    @property
+    def server_url(self) -> str | None:
+        """The URL of a linked Jupyter server, when one is linked."""
+        access = self.server_access()
+        return access[0] if access else None
+
+    def models_changed(self) -> None:
+        """Tell every linked server which models are served now; announce faster."""
+        message = models_message(self.runtime_id, self._describe())
+        for link in list(self.links.values()):
+            try:
+                link.publish(message)
+            except Exception:  # IOPub is closed at kernel exit; finalize must still run
+                log.debug("could not tell the server about the change", exc_info=True)
+        self._fast_until = time.monotonic() + FAST_FOR
+        self._kick.set()
+
+    def _on_open(self, comm: Any, open_msg: dict[str, Any]) -> None:
+        link = Link(self.kernel, comm, open_msg, self._start, self._on_close)
+        self.links[link.comm_id] = link
+        link.publish(hello(self.runtime_id, self._describe()))
+        self._linked.set()
+
+    def _on_close(self, link: Link) -> None:
+        self.links.pop(link.comm_id, None)
+        if not self.links:
+            self._linked.clear()
+
+    def _beacon(self) -> None:
+        """Announce this runtime on IOPub until a server links."""
+        message = announce(self.runtime_id)
+        while True:
+            if not self.links:
+                self._announce(message)
+            fast = time.monotonic() < self._fast_until
+            self._kick.wait(FAST_ANNOUNCE if fast else SLOW_ANNOUNCE)
+            self._kick.clear()

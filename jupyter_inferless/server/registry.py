@@ -1,0 +1,104 @@
+"""The models one kernel serves, as the server knows them, with their counters.
+
+Admission control reads ``active`` and ``capacity``; the model list shows the counters.
+The counters outlive a model's re-description (every serve or stop re-sends the list).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..contract import DEFAULT_MAX_CONCURRENCY, ModelSchema
+from ..protocol import ModelDescription
+
+
+class ModelEntry:
+    """A model a kernel serves, as the server knows it."""
+
+    def __init__(self, kernel_id: str, description: ModelDescription) -> None:
+        self.kernel_id = kernel_id
+        self.description = description
+        self.name: str = description["name"]
+        self.schema = ModelSchema.from_json(description["schema"])
+        self.max_concurrency = int(description.get("max_concurrency", DEFAULT_MAX_CONCURRENCY))
+        self.queue_size = int(description.get("queue_size", 0))
+        self.active = 0
+        self.requests = 0
+        self.events = 0
+        self.errors = 0
+
+    @property
+    def capacity(self) -> int:
+        """Requests that may run or wait at once; more are refused as busy."""
+        return self.max_concurrency + self.queue_size
+
+    def counters(self) -> dict[str, int]:
+        """The counters the model list shows."""
+        return {
+            "requests": self.requests,
+            "events": self.events,
+            "errors": self.errors,
+            "active": self.active,
+        }
+
+
+class ModelRegistry:
+    """The models of one kernel, by name."""
+
+    def __init__(self, kernel_id: str) -> None:
+        self.kernel_id = kernel_id
+        self._entries: dict[str, ModelEntry] = {}
+
+    def update(self, described: list[ModelDescription]) -> None:
+        """The kernel's models now; those it still serves keep their counters."""
+        entries = {}
+        for description in described:
+            entry = ModelEntry(self.kernel_id, description)
+            old = self._entries.get(entry.name)
+            if old is not None:
+                entry.requests, entry.events, entry.errors = old.requests, old.events, old.errors
+                entry.active = old.active
+            entries[entry.name] = entry
+        self._entries = entries
+
+    def clear(self) -> bool:
+        """Forget every model; whether there were any."""
+        had = bool(self._entries)
+        self._entries = {}
+        return had
+
+    def get(self, name: str) -> ModelEntry | None:
+        """The model called ``name``, if this kernel serves it."""
+        return self._entries.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __getitem__(self, name: str) -> ModelEntry:
+        return self._entries[name]
+
+    def __iter__(self) -> Iterator[ModelEntry]:
+        return iter(list(self._entries.values()))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def started(self, name: str) -> None:
+        """A request of ``name`` was sent to the kernel."""
+        entry = self._entries.get(name)
+        if entry is not None:
+            entry.requests += 1
+            entry.active += 1
+
+    def delivered(self, name: str, events: int) -> None:
+        """``events`` events of ``name`` arrived."""
+        entry = self._entries.get(name)
+        if entry is not None:
+            entry.events += events
+
+    def ended(self, name: str, failed: bool) -> None:
+        """A request of ``name`` ended."""
+        entry = self._entries.get(name)
+        if entry is not None:
+            entry.active = max(0, entry.active - 1)
+            entry.errors += 1 if failed else 0

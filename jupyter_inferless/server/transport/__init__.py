@@ -1,0 +1,39 @@
+"""How the bridge reaches a kernel: what any transport offers, and the ZMQ one.
+
+A transport delivers every comm message the kernel publishes for us, opens the serving
+comm (on a kernel subshell when the kernel has them) and sends comm messages on it.
+``zmq.ZmqTransport`` reaches a kernel of this server's kernel manager over its ZMQ
+channels; a transport to a remote kernel gateway would offer the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from ...protocol import OpenData, ServerMessage
+
+OnMessage = Callable[[str | None, dict[str, Any], list[Any]], None]
+"""Called with (comm id, data, buffers) for each comm message the kernel publishes for us."""
+
+
+class Transport(Protocol):
+    """One kernel's channels, as the bridge uses them."""
+
+    comm_id: str | None
+    """The serving comm, once opened."""
+
+    async def open_comm(self, data: OpenData) -> bool:
+        """Open the serving comm; False (and logged) when the kernel did not answer."""
+
+    def send(self, data: ServerMessage) -> None:
+        """Send a message on the serving comm."""
+
+    def close_comm(self) -> None:
+        """Close the serving comm (the kernel cancels its requests), and forget it."""
+
+    def forget(self) -> None:
+        """Forget the serving comm without closing it (the kernel is gone)."""
+
+    async def close(self) -> None:
+        """Stop reading and close the channels."""
