@@ -12,5 +12,5 @@ def server_config(**inferless: Any) -> dict[str, Any]:
             "jpserver_extensions": {"jupyter_inferless": True, "jupyter_server_terminals": False},
             "allow_unauthenticated_access": False,
         },
-        "InferlessExtension": {"kernel_poll_interval": 0.1, **inferless},
+        "InferlessExtension": inferless,
     }

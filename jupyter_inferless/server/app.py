@@ -89,9 +89,6 @@ class InferlessExtension(ExtensionApp):
         config=True,
         help="Seconds between looks for finished streams older than keep_finished.",
     )
-    kernel_poll_interval = Float(
-        0.5, config=True, help="Seconds between looks at the kernel list for new kernels."
-    )
 
     def initialize_settings(self) -> None:
         """Create the catalog, broker and service shared by the handlers."""
@@ -108,7 +105,6 @@ class InferlessExtension(ExtensionApp):
             serverapp.kernel_manager,
             self.broker,
             serverapp.connection_url,
-            poll_interval=self.kernel_poll_interval,
             bridge_options={
                 "credit": (self.credit_events, self.credit_bytes),
                 "server_token": serverapp.identity_provider.token or "",

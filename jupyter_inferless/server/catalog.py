@@ -17,7 +17,15 @@ KERNEL_ACTIONS = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"
 
 
 class Catalog:
-    """Watches the kernel manager and keeps one bridge per running kernel."""
+    """Follows the server's kernel events and keeps one bridge per running kernel.
+
+    jupyter_server announces every kernel it starts, restarts and shuts down on its
+    event bus (``kernel_actions``); the catalog links a kernel when it starts and lets
+    it go when it stops. Kernels that die are heard through the kernel manager's
+    restart callbacks. Nothing polls.
+    """
+
+    START_RETRIES = 50  # looks, 20 ms apart, for a started kernel to be listed
 
     def __init__(
         self,
@@ -25,20 +33,18 @@ class Catalog:
         broker: Broker,
         server_url: str,
         *,
-        poll_interval: float = 0.5,
         bridge_options: dict[str, Any] | None = None,
     ) -> None:
         self.kernel_manager = kernel_manager
         self.broker = broker
         self.server_url = server_url
-        self.poll_interval = poll_interval
         self.bridge_options = bridge_options or {}
         self.bridges: dict[str, KernelBridge] = {}
         self._watched: set[str] = set()
         self._background: set[asyncio.Future[None]] = set()
         self.version = 0
         self._change: asyncio.Future[None] | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._started = False
 
     def changed(self) -> None:
         """The set of served models changed: wake whoever watches the catalog."""
@@ -60,19 +66,18 @@ class Catalog:
 
     @property
     def started(self) -> bool:
-        """Whether the watch has begun."""
-        return self._task is not None
+        """Whether the catalog follows the kernels yet."""
+        return self._started
 
     def start(self, event_logger: Any = None) -> None:
-        """Begin watching kernels."""
+        """Link the kernels running now, then follow the server's kernel events."""
+        self._started = True
         if event_logger is not None:
             event_logger.add_listener(schema_id=KERNEL_ACTIONS, listener=self._on_kernel_event)
-        self._task = asyncio.ensure_future(self._watch())
+        self._sync()
 
     async def stop(self) -> None:
         """Close every bridge; open streams end with an error."""
-        if self._task is not None:
-            self._task.cancel()
         for kernel_id in list(self.bridges):
             await self._drop(kernel_id, "the server is shutting down", ErrorKind.SERVER_SHUTDOWN)
 
@@ -96,14 +101,6 @@ class Catalog:
                 f"model {name!r} is served by several kernels ({kernels}); stop all but one"
             )
         return found[0]
-
-    async def _watch(self) -> None:
-        while True:
-            try:
-                self._sync()
-            except Exception:
-                log.exception("could not list kernels")
-            await asyncio.sleep(self.poll_interval)
 
     def _sync(self) -> None:
         running = set(self.kernel_manager.list_kernel_ids())
@@ -132,15 +129,24 @@ class Catalog:
     async def _on_kernel_event(self, logger: Any, schema_id: str, data: dict[str, Any]) -> None:
         kernel_id = data.get("kernel_id")
         action = data.get("action")
+        if data.get("status") != "success" or not isinstance(kernel_id, str):
+            return
         if kernel_id in self.bridges and action in ("restart", "shutdown"):
             reason = (
                 "the kernel was restarted" if action == "restart" else "the kernel was shut down"
             )
             await self._drop(kernel_id, reason)
-            self._sync_soon()
+        if action in ("start", "restart"):
+            await self._link_when_listed(kernel_id)
 
-    def _sync_soon(self) -> None:
-        asyncio.get_running_loop().call_soon(self._sync)
+    async def _link_when_listed(self, kernel_id: str) -> None:
+        """Link a kernel that just started, once the kernel manager lists it."""
+        for _ in range(self.START_RETRIES):
+            self._sync()
+            if kernel_id in self.bridges:
+                return
+            await asyncio.sleep(0.02)
+        log.warning("kernel %s started but was never listed; it is not linked", kernel_id)
 
     async def _drop(
         self, kernel_id: str, reason: str, kind: ErrorKind = ErrorKind.KERNEL_GONE
