@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -12,6 +11,7 @@ import pytest
 
 from jupyter_inferless.client import Client, ModelError, RequestRejected, StreamError
 
+from server_config import server_config
 from tcp_proxy import CuttingProxy
 
 RETRY_MS = 300
@@ -46,11 +46,9 @@ ALL = [{"i": i} for i in range(300)]
 
 
 @pytest.fixture
-def jp_server_config(jp_server_config: dict[str, Any]) -> dict[str, Any]:
+def jp_server_config() -> dict[str, Any]:
     """A short retry hint (the client must honour it) and a small replay buffer."""
-    config = copy.deepcopy(jp_server_config)
-    config["InferlessExtension"].update(retry_ms=RETRY_MS, replay_events=64)
-    return config
+    return server_config(retry_ms=RETRY_MS, replay_events=64)
 
 
 @pytest.fixture

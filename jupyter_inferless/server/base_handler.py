@@ -10,8 +10,8 @@ from tornado import web
 
 from ..contract import decode_body, decode_query
 from . import http_errors
-from .broker import Stream
 from .service import Service
+from .stream import Stream
 
 AUTH_RESOURCE = "kernels"
 
@@ -102,10 +102,8 @@ class InferlessHandler(APIHandler):
     def json_body(self) -> Any:
         """The request body as JSON, or a 400/413 naming what is wrong."""
         body = self.request.body
-        if len(body) > self.service.config.max_body_bytes:
-            raise web.HTTPError(
-                413, f"the body is larger than {self.service.config.max_body_bytes} bytes"
-            )
+        if len(body) > self.service.max_body_bytes:
+            raise web.HTTPError(413, f"the body is larger than {self.service.max_body_bytes} bytes")
         if not body.strip():
             return {}
         try:

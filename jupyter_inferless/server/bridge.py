@@ -25,10 +25,10 @@ from ..protocol import (
     RunError,
     run_error,
 )
-from .broker import Stream
 from .errors import KernelUnavailable
 from .frames import FrameReceiver
 from .registry import ModelRegistry
+from .stream import Stream
 from .transport import OnMessage, Transport
 from .transport.zmq import ZmqTransport
 

@@ -1,4 +1,4 @@
-"""Streams on the server: request ids, bounded replay buffers, subscribers, pruning."""
+"""Every stream of the server: request ids, the replay budget, pruning on a timer."""
 
 from __future__ import annotations
 
@@ -6,148 +6,18 @@ import asyncio
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from ..protocol import RunError
+from traitlets import Callable, Float, Int
+from traitlets.config import LoggingConfigurable
+
 from .errors import EventsEvicted
 from .replay import EVENT_OVERHEAD, ReplayBudget
+from .stream import MIB, Stream
 
-MIB = 1024 * 1024
-
-
-@dataclass(eq=False)
-class Stream:
-    """One request's events as they arrive from the kernel.
-
-    Event ``base + k`` is ``lines[k]``. Events nobody has delivered are always kept
-    (the kernel's credit bounds them); delivered ones are kept for replay up to
-    ``replay_events`` events and ``replay_bytes`` bytes, oldest dropped first, and
-    within the server's replay ``budget``. ``consumed`` is the furthest position a
-    subscriber has written out; the kernel gets credit as it advances.
-    ``replay_cost`` is what the delivered events still kept cost the budget.
-    """
-
-    rid: str
-    model: str
-    kernel_id: str
-    replay_events: int = 4096
-    replay_bytes: int = 4 * MIB
-    lines: list[bytes] = field(default_factory=list)
-    base: int = 0
-    held_bytes: int = 0
-    ended: bool = False
-    error: RunError | None = None
-    consumed: int = 0
-    consumed_bytes: int = 0
-    replay_cost: int = 0
-    subscribers: int = 0
-    created: float = field(default_factory=time.monotonic)
-    ended_at: float | None = None
-    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
-    budget: ReplayBudget | None = field(default=None, repr=False)
-    on_end: Callable[[Stream], None] | None = field(default=None, repr=False)
-    on_consumed: Callable[[Stream], None] | None = field(default=None, repr=False)
-    _waiter: asyncio.Future[None] | None = field(default=None, repr=False)
-
-    @property
-    def total(self) -> int:
-        """How many events the stream has had; the next event's id."""
-        return self.base + len(self.lines)
-
-    def append(self, lines: list[bytes]) -> None:
-        """Events arrived from the kernel."""
-        self.lines.extend(lines)
-        self.held_bytes += sum(len(line) + 1 for line in lines)
-        self._wake()
-
-    def read(self, position: int) -> list[bytes]:
-        """The events from ``position`` on; EventsEvicted if they left the buffer."""
-        if position < self.base:
-            raise EventsEvicted(
-                f"the first {self.base} events are no longer kept (each stream keeps up to "
-                f"{self.replay_events} delivered events or {self.replay_bytes} bytes, and all "
-                "streams share the server's replay budget)"
-            )
-        return self.lines[position - self.base :]
-
-    def finish(self, error: RunError | None = None) -> None:
-        """The stream ended; ``error`` is sent in-band when given. Only the first end counts."""
-        if self.ended:
-            return
-        self.ended = True
-        self.ended_at = self.clock()
-        self.error = error
-        if self.on_end is not None:
-            self.on_end(self)
-        self._wake()
-
-    def advance(self, position: int) -> None:
-        """A subscriber has delivered everything before ``position``."""
-        if position <= self.consumed:
-            return
-        start = max(self.consumed, self.base) - self.base
-        delivered = self.lines[start : position - self.base]
-        size = sum(len(line) + 1 for line in delivered)
-        cost = size + len(delivered) * EVENT_OVERHEAD
-        self.consumed_bytes += size
-        self.consumed = position
-        self.replay_cost += cost
-        freed = self._evict()
-        if self.budget is not None:
-            self.budget.charge(self, cost - freed)
-        if self.on_consumed is not None:
-            self.on_consumed(self)
-
-    def drop_delivered(self, cost: int) -> int:
-        """Forget delivered events, oldest first, until ``cost`` is freed; return the cost freed."""
-        delivered = self.consumed - self.base
-        count = freed = 0
-        while count < delivered and freed < cost:
-            freed += len(self.lines[count]) + 1 + EVENT_OVERHEAD
-            count += 1
-        return self._drop(count)
-
-    async def wait(self, position: int, timeout: float) -> bool:
-        """Wait until there is an event at ``position`` or the end; False on timeout."""
-        if position < self.total or self.ended:
-            return True
-        if self._waiter is None or self._waiter.done():
-            self._waiter = asyncio.get_running_loop().create_future()
-        try:
-            await asyncio.wait_for(asyncio.shield(self._waiter), timeout)
-        except asyncio.TimeoutError:
-            return False
-        return True
-
-    def _evict(self) -> int:
-        """Keep the stream's own replay limits; return the cost freed."""
-        delivered = self.consumed - self.base
-        drop = max(0, delivered - self.replay_events)
-        size = self.held_bytes - sum(len(line) + 1 for line in self.lines[:drop])
-        while drop < delivered and size > self.replay_bytes:
-            size -= len(self.lines[drop]) + 1
-            drop += 1
-        return self._drop(drop)
-
-    def _drop(self, count: int) -> int:
-        """Forget the first ``count`` events (all delivered); return the cost freed."""
-        if count <= 0:
-            return 0
-        size = sum(len(line) + 1 for line in self.lines[:count])
-        del self.lines[:count]
-        self.base += count
-        self.held_bytes -= size
-        cost = size + count * EVENT_OVERHEAD
-        self.replay_cost -= cost
-        return cost
-
-    def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+__all__ = ["Broker", "EventsEvicted", "Stream"]
 
 
-class Broker:
+class Broker(LoggingConfigurable):
     """Every stream this server has open or recently finished, and their replay budget.
 
     Delivered events of all streams share ``budget`` (see ReplayBudget). A finished
@@ -158,25 +28,49 @@ class Broker:
     is called, and when a stream is created.
     """
 
-    def __init__(
-        self,
-        *,
-        replay_events: int = 4096,
-        replay_bytes: int = 4 * MIB,
-        replay_budget_bytes: int = 256 * MIB,
-        keep_finished: float = 300.0,
-        max_finished: int = 1000,
-        prune_interval: float = 5.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    replay_events = Int(
+        4096, config=True, help="Delivered events kept per stream so a client can resume."
+    )
+    replay_bytes = Int(
+        4 * MIB,
+        config=True,
+        help="Bytes of delivered events kept per stream so a client can resume.",
+    )
+    replay_budget_bytes = Int(
+        256 * MIB,
+        min=0,
+        config=True,
+        help=(
+            "Bytes of delivered events kept for resuming, across all streams, live and "
+            f"finished (each event counts its data plus {EVENT_OVERHEAD} bytes). Over it, the "
+            "oldest delivered events are evicted: finished streams' first, in the order the "
+            "streams ended; then live streams', the stream that has held them longest first. "
+            "Events no client has been sent are never evicted. Resuming before an evicted "
+            "event gets 410."
+        ),
+    )
+    keep_finished = Float(
+        300.0,
+        min=0.0,
+        config=True,
+        help=(
+            "Seconds a finished stream is kept after it ended, so a client can resume it or "
+            "learn that it ended (204); after that, resuming it gets 404."
+        ),
+    )
+    max_finished = Int(1000, min=0, config=True, help="Finished streams kept at most.")
+    prune_interval = Float(
+        5.0,
+        min=0.01,
+        config=True,
+        help="Seconds between looks for finished streams older than keep_finished.",
+    )
+    clock = Callable(time.monotonic, help="The clock streams age by (tests inject one).")
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
         self.streams: dict[str, Stream] = {}
-        self.replay_events = replay_events
-        self.replay_bytes = replay_bytes
-        self.budget = ReplayBudget(replay_budget_bytes)
-        self.keep_finished = keep_finished
-        self.max_finished = max_finished
-        self.prune_interval = prune_interval
-        self.clock = clock
+        self.budget = ReplayBudget(self.replay_budget_bytes)
         self._finished: OrderedDict[str, Stream] = OrderedDict()  # in the order they ended
         self._timer: asyncio.TimerHandle | None = None
 

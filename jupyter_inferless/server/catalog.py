@@ -6,7 +6,11 @@ import asyncio
 import logging
 from typing import Any
 
-from ..protocol import ErrorKind
+import traitlets
+from traitlets import Instance, Int, Unicode
+from traitlets.config import LoggingConfigurable
+
+from ..protocol import DEFAULT_CREDIT_BYTES, DEFAULT_CREDIT_EVENTS, ErrorKind
 from .bridge import KernelBridge
 from .broker import Broker
 from .errors import ModelAmbiguous, ModelNotFound
@@ -16,7 +20,7 @@ log = logging.getLogger("ServerApp.jupyter_inferless")  # the server log's handl
 KERNEL_ACTIONS = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"
 
 
-class Catalog:
+class Catalog(LoggingConfigurable):
     """Follows the server's kernel events and keeps one bridge per running kernel.
 
     jupyter_server announces every kernel it starts, restarts and shuts down on its
@@ -27,18 +31,23 @@ class Catalog:
 
     START_RETRIES = 50  # looks, 20 ms apart, for a started kernel to be listed
 
-    def __init__(
-        self,
-        kernel_manager: Any,
-        broker: Broker,
-        server_url: str,
-        *,
-        bridge_options: dict[str, Any] | None = None,
-    ) -> None:
-        self.kernel_manager = kernel_manager
-        self.broker = broker
-        self.server_url = server_url
-        self.bridge_options = bridge_options or {}
+    credit_events = Int(
+        DEFAULT_CREDIT_EVENTS,
+        config=True,
+        help="Events a model may run ahead of its client before send_streamed_output blocks.",
+    )
+    credit_bytes = Int(
+        DEFAULT_CREDIT_BYTES,
+        config=True,
+        help="Bytes a model may run ahead of its client before send_streamed_output blocks.",
+    )
+    kernel_manager = traitlets.Any(help="The server's kernel manager.")
+    broker = Instance(Broker)
+    server_url = Unicode(help="The server's URL, told to the kernels.")
+    server_token = Unicode("", help="The server's token, so a kernel's own views can call it.")
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
         self.bridges: dict[str, KernelBridge] = {}
         self._watched: set[str] = set()
         self._background: set[asyncio.Future[None]] = set()
@@ -109,7 +118,12 @@ class Catalog:
             if not hasattr(km, "connect_iopub") or not km.has_kernel:
                 continue
             self.bridges[kernel_id] = KernelBridge(
-                kernel_id, km, self.server_url, on_change=self.changed, **self.bridge_options
+                kernel_id,
+                km,
+                self.server_url,
+                credit=(self.credit_events, self.credit_bytes),
+                server_token=self.server_token,
+                on_change=self.changed,
             )
             if kernel_id not in self._watched:
                 self._watched.add(kernel_id)

@@ -105,10 +105,8 @@ class InferHandler(_OneShotHandler):
     def infer_request(self) -> tuple[dict[str, Any], binary_tensors.OutputRequest]:
         """The request (binary inputs turned into JSON ``data``) and the outputs it wants."""
         length = self.request.headers.get(HEADER_LENGTH)
-        if length is not None and len(self.request.body) > self.service.config.max_body_bytes:
-            raise web.HTTPError(
-                413, f"the body is larger than {self.service.config.max_body_bytes} bytes"
-            )
+        if length is not None and len(self.request.body) > self.service.max_body_bytes:
+            raise web.HTTPError(413, f"the body is larger than {self.service.max_body_bytes} bytes")
         if length is None:
             body = binary_tensors.inline_inputs(self.json_body(), None)
         else:

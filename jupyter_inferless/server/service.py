@@ -9,41 +9,42 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
+
+import traitlets
+from traitlets import Float, Instance, Int
+from traitlets.config import LoggingConfigurable
 
 from ..contract import ModelSchema, check_model_name
 from .bridge import KernelBridge
-from .broker import Broker, Stream
+from .broker import Broker
 from .catalog import Catalog
 from .errors import Busy, InputRejected, RunFailed
 from .registry import ModelEntry
+from .stream import Stream
 
 
-@dataclass
-class ServiceConfig:
-    """The settings the handlers need, taken from the extension's traits."""
+class Service(LoggingConfigurable):
+    """What the HTTP handlers call; configured as ``c.Service.…``."""
 
-    heartbeat_interval: float = 15.0
-    retry_ms: int = 2000
-    disconnect_grace: float = 30.0
-    max_body_bytes: int = 10 * 1024 * 1024
+    heartbeat_interval = Float(
+        15.0, config=True, help="Seconds between ':' heartbeat comments on an idle stream."
+    )
+    retry_ms = Int(2000, config=True, help="The retry: hint (milliseconds) sent to SSE clients.")
+    disconnect_grace = Float(
+        30.0,
+        config=True,
+        help="Seconds a stream with no client is kept before its request is cancelled.",
+    )
+    max_body_bytes = Int(
+        10 * 1024 * 1024, config=True, help="Largest request body accepted, in bytes."
+    )
+    catalog = Instance(Catalog)
+    broker = Instance(Broker)
+    session_manager = traitlets.Any(None, allow_none=True, help="The server's session manager.")
 
-
-class Service:
-    """What the HTTP handlers call."""
-
-    def __init__(
-        self,
-        catalog: Catalog,
-        broker: Broker,
-        config: ServiceConfig,
-        session_manager: Any = None,
-    ) -> None:
-        self.catalog = catalog
-        self.broker = broker
-        self.config = config
-        self.session_manager = session_manager
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
         self._grace: dict[str, asyncio.TimerHandle] = {}
 
     async def list_models(self) -> list[dict[str, Any]]:
@@ -112,9 +113,7 @@ class Service:
         if stream.subscribers > 0 or stream.ended:
             return
         loop = asyncio.get_running_loop()
-        self._grace[stream.rid] = loop.call_later(
-            self.config.disconnect_grace, self._expire, stream
-        )
+        self._grace[stream.rid] = loop.call_later(self.disconnect_grace, self._expire, stream)
 
     def _expire(self, stream: Stream) -> None:
         self._grace.pop(stream.rid, None)

@@ -11,8 +11,8 @@ from tornado.iostream import StreamClosedError
 from ..protocol import ErrorKind, RunError, run_error
 from . import sse
 from .base_handler import InferlessHandler
-from .broker import Stream
 from .errors import EventsEvicted
+from .stream import Stream
 
 COUNTERS_INTERVAL = 1.0  # seconds between pushes of changed counters
 
@@ -34,7 +34,7 @@ class StreamWriter(InferlessHandler):
         answered 204, which stops every EventSource. One that ends with no event later
         gets an id-only block (``RID:-1``), so a browser's reconnect still names it.
         """
-        config = self.service.config
+        config = self.service
         self.service.subscribe(stream)
         try:
             if mark_end:
@@ -214,7 +214,7 @@ class ModelEventsHandler(InferlessHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        config = self.service.config
+        config = self.service
         catalog = self.service.catalog
         self._transforms = []
         for header, value in sse.HEADERS.items():
