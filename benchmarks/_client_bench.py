@@ -13,15 +13,15 @@ import json
 import time
 from dataclasses import dataclass
 
-from _sse_client import Event, ProtocolError, SSEParser, read_sse_body
+from _shared import Event, counter_output
+from _sse_client import ProtocolError, read_sse_body
 
 #: Verify the JSON payload of every SAMPLE_EVERY-th event (ids are checked on all).
 SAMPLE_EVERY = 16
 
 
-def payload(k: int) -> dict[str, object]:
-    """Return the output every server streams as event ``k``."""
-    return {"OUT": "tok", "i": k}
+#: The output every server streams as event ``k``: tests/models.py's Counter's.
+payload = counter_output
 
 
 class StreamError(Exception):
@@ -129,35 +129,7 @@ def client_alone(n: int, repeats: int = 3) -> ClientSpeed:
     return ClientSpeed(n / best_small, n / best_bulk)
 
 
-# --- correctness self-check of the parser and the body decoders -------------------
-
-_TRICKY = (
-    b"\xef\xbb\xbf: leading comment\n"
-    b"retry: 1000\n\n"
-    b"id: 0\r\ndata: a\r\n\r\n"
-    b"id: 1\rdata: b\r\r"
-    b"id:2\ndata:c\ndata:  d\nevent: x\n\n\n\n"
-    b"id: 3\n: comment inside\ndata\n\n"
-    b": ping\r\n\r\n"
-    b'id: 4\r\ndata: {"k": 1}\r\n\r\n'
-    b"id: 5\r\ndata: x\r\ndata: y\r\n\r"
-)
-_TRICKY_EVENTS = [
-    (b"0", b"a"),
-    (b"1", b"b"),
-    (b"2", b"c\n d"),
-    (b"3", b""),
-    (b"4", b'{"k": 1}'),
-    (b"5", b"x\ny"),
-]
-
-
-def _parse_pieces(pieces: list[bytes]) -> list[Event]:
-    parser = SSEParser()
-    events: list[Event] = []
-    for piece in pieces:
-        events += parser.feed(piece)
-    return events + parser.close()
+# --- correctness self-check of the body decoders (tests/test_sse_parser.py checks the parser) -
 
 
 def _body_events(reads: list[bytes]) -> list[Event]:
@@ -167,12 +139,7 @@ def _body_events(reads: list[bytes]) -> list[Event]:
 
 
 def self_check() -> None:
-    """Raise ProtocolError if the client mis-parses tricky or oddly split input."""
-    splits = [[_TRICKY]] + [[_TRICKY[:i], _TRICKY[i:]] for i in range(len(_TRICKY) + 1)]
-    splits.append([_TRICKY[i : i + 1] for i in range(len(_TRICKY))])
-    for pieces in splits:
-        if (got := _parse_pieces(pieces)) != _TRICKY_EVENTS:
-            raise ProtocolError(f"parser self-check failed for split {pieces!r}: {got!r}")
+    """Raise ProtocolError if the client mis-reads chunked or identity bodies, oddly split."""
     events = synth_events(50, "\r\n")
     want = [(b"%d" % k, json.dumps(payload(k)).encode()) for k in range(50)]
     for chunked in (True, False):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import secrets
 import socket
 import subprocess
@@ -12,30 +11,18 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 import httpx
 import psutil
-from jupyter_client.blocking.client import BlockingKernelClient
+from _shared import COUNTER, CellError, Model, connect, run_cell
 
 HOST = "127.0.0.1"
 HERE = Path(__file__).resolve().parent
 STREAM_PATH = "/v2/models/counter/generate_stream"
-MODEL_NAME = "counter"
 
-KERNEL_CODE = """\
-%load_ext jupyter_inferless
-INPUT_SCHEMA = {"n": {"datatype": "INT32", "required": True, "shape": [1]}}
-IS_STREAMING_OUTPUT = True
-class Counter:
-    def initialize(self): pass
-    def infer(self, inputs, stream_output_handler):
-        for k in range(inputs["n"]):
-            stream_output_handler.send_streamed_output({"OUT": "tok", "i": k})
-        stream_output_handler.finalise_streamed_output()
-    def finalize(self): pass
-%inferless serve Counter --name counter
-"""
+
+S = TypeVar("S", bound="ServerProcess")
 
 
 class ServerStartError(RuntimeError):
@@ -181,12 +168,16 @@ class JupyterInferless(ServerProcess):
     """(c) A real Jupyter server with the jupyter_inferless extension and a kernel."""
 
     name = "jupyter_inferless"
-    #: Code run in the kernel to serve the model, and the name it is served under.
-    kernel_code = KERNEL_CODE
-    model_name = MODEL_NAME
+    #: The model the kernel serves (tests/models.py's Counter is the workload the other
+    #: servers send too), and the name it is served under.
+    model: Model = COUNTER
+    model_name = "counter"
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, **serve_options: int) -> None:
         super().__init__(workdir)
+        self.kernel_code = "%load_ext jupyter_inferless\n" + self.model.serve(
+            self.model_name, **serve_options
+        )
         self.token = secrets.token_hex(16)
         self.base = f"http://{HOST}:{self.port}"
         self.path = f"/inferless/v2/models/{self.model_name}/generate_stream"
@@ -255,24 +246,13 @@ class JupyterInferless(ServerProcess):
     def _run_in_kernel(self, code: str) -> None:
         conn = self.connection_file
         self._poll(conn.exists, 10.0, f"write {conn.name}")
-        kc = BlockingKernelClient(connection_file=str(conn))
-        kc.load_connection_file()
-        kc.start_channels()
-        output: list[str] = []
+        client = connect(conn)
         try:
-            kc.wait_for_ready(timeout=60)
-            reply = kc.execute_interactive(
-                code, timeout=60, store_history=False, output_hook=lambda m: _collect(m, output)
-            )
+            run_cell(client, code, timeout=60)
+        except CellError as err:
+            raise ServerStartError(f"{self.name}: kernel code failed: {err}") from None
         finally:
-            kc.stop_channels()
-        content = reply["content"]
-        if content.get("status") != "ok":
-            tb = _strip_ansi("\n".join(content.get("traceback", [])))
-            raise ServerStartError(
-                f"{self.name}: kernel code failed: {content.get('ename')}: "
-                f"{content.get('evalue')}\n{tb}\n{''.join(output)}"
-            )
+            client.stop_channels()
 
     def stop(self) -> None:
         """Shut the kernel down through the API, then stop the server."""
@@ -312,17 +292,18 @@ def _mentions(obj: object, name: str) -> bool:
     return False
 
 
-def _collect(msg: dict[str, Any], output: list[str]) -> None:
-    """Keep the text of stream and error messages from the kernel."""
-    content = msg.get("content", {})
-    if msg.get("msg_type") == "stream":
-        output.append(content.get("text", ""))
-    elif msg.get("msg_type") == "error":
-        output.append(_strip_ansi("\n".join(content.get("traceback", []))) + "\n")
+def launch(server: S, stack: contextlib.ExitStack) -> S:
+    """Start ``server``'s process; ``stack`` stops it, warning (only) if that fails."""
+    stack.callback(_stop_quietly, server)
+    server.launch()
+    return server
 
 
-def _strip_ansi(text: str) -> str:
-    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+def _stop_quietly(server: ServerProcess) -> None:
+    try:
+        server.stop()
+    except Exception as err:  # keep stopping the others
+        print(f"warning: stopping {server.name}: {err}", file=sys.stderr)
 
 
 def describe(server: ServerProcess) -> str:

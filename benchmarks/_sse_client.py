@@ -3,27 +3,21 @@
 The client writes a hand-made HTTP/1.1 request (``Connection: close``), reads the
 response head, undoes chunked transfer-encoding when present (otherwise reads an
 identity body, delimited by Content-Length or by the server closing), and parses
-the SSE stream following the WHATWG rules: lines end in LF, CR or CRLF, a blank
-line dispatches an event, comment lines and unknown fields (``retry``, ``event``)
-are ignored, and ``id``/``data`` are collected.
+the SSE stream with the tests' parser (tests/sse_parser.py, through _shared.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from _shared import Event, SSEParser
+
 READ_SIZE = 65536
 MAX_HEAD = 65536
-#: Fast path for the common block shape "id: X" + "data: Y" (no NUL in the id).
-_ID_DATA = re.compile(rb"id: ?([^\n\0]*)\ndata: ?([^\n]*)")
-
-#: One parsed event: (last event id, data). Both are raw UTF-8 bytes.
-Event = tuple[bytes, bytes]
 #: Called with every batch of events parsed from one read; may raise to abort.
 EventSink = Callable[[list[Event]], None]
 
@@ -46,84 +40,6 @@ class HttpStatusError(ProtocolError):
     def __init__(self, status: int, body: bytes) -> None:
         super().__init__(f"HTTP {status}: {body[:500].decode('utf-8', 'replace')}")
         self.status = status
-
-
-class SSEParser:
-    """Incremental SSE parser: feed decoded body bytes, get complete events back."""
-
-    def __init__(self) -> None:
-        self._pending = b""
-        self._first = True
-        self._last_id = b""
-        self._data: list[bytes] = []
-
-    def feed(self, chunk: bytes) -> list[Event]:
-        """Parse ``chunk`` and return the events completed by it."""
-        buf = self._pending + chunk if self._pending else chunk
-        if self._first and buf:
-            buf = self._strip_bom(buf)
-        if b"\r" in buf:
-            buf = self._normalise(buf)
-        blocks = buf.split(b"\n\n")
-        self._pending = blocks.pop()
-        events: list[Event] = []
-        fast = _ID_DATA.fullmatch
-        for block in blocks:
-            if match := fast(block):
-                self._last_id = match[1]
-                events.append((self._last_id, match[2]))
-            else:
-                self._parse_block(block, events)
-        return events
-
-    def _strip_bom(self, buf: bytes) -> bytes:
-        if len(buf) < 3 and b"\xef\xbb\xbf".startswith(buf):
-            return buf  # could still be the start of a BOM; decide on the next feed
-        self._first = False
-        return buf[3:] if buf.startswith(b"\xef\xbb\xbf") else buf
-
-    @staticmethod
-    def _normalise(buf: bytes) -> bytes:
-        """Turn CRLF and lone CR into LF; a trailing CR is kept (its LF may follow)."""
-        if buf.endswith(b"\r"):
-            return buf[:-1].replace(b"\r\n", b"\n").replace(b"\r", b"\n") + b"\r"
-        return buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-
-    def _parse_block(self, block: bytes, events: list[Event]) -> None:
-        """Handle the lines of one block; the block ends with a blank line."""
-        data = self._data
-        for line in block.split(b"\n"):
-            if not line:
-                self._dispatch(events)
-                continue
-            colon = line.find(b":")
-            if colon == 0:
-                continue  # comment
-            if colon < 0:
-                field, value = line, b""
-            else:
-                field, value = line[:colon], line[colon + 1 :]
-                if value[:1] == b" ":
-                    value = value[1:]
-            if field == b"data":
-                data.append(value)
-            elif field == b"id" and b"\0" not in value:
-                self._last_id = value
-        self._dispatch(events)
-
-    def _dispatch(self, events: list[Event]) -> None:
-        if self._data:
-            data = self._data[0] if len(self._data) == 1 else b"\n".join(self._data)
-            events.append((self._last_id, data))
-            self._data = []
-
-    def close(self) -> list[Event]:
-        """End of stream: a trailing CR still ends a line; an unterminated event is dropped."""
-        events: list[Event] = []
-        if self._pending.endswith(b"\n\r"):
-            self._parse_block(self._pending[:-2], events)
-        self._pending = b""
-        return events
 
 
 class Dechunker:

@@ -20,32 +20,25 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import queue
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import psutil
-from _servers import HOST, KERNEL_CODE, JupyterInferless, ServerStartError, describe
-from _sse_client import Event, ProtocolError, stream_sse
+from _cli import Size, machine, parse_sizes, run_measured, size_parser
+from _servers import HOST, JupyterInferless, ServerStartError, describe, launch
+from _shared import Event, counter_output
+from _sse_client import ProtocolError, stream_sse
 from jupyter_client.blocking.client import BlockingKernelClient
 
-MODEL = "load"
-# the throughput benchmark's Counter model, served as "load" with room for every stream
-LOAD_CODE = KERNEL_CODE.replace(
-    "%inferless serve Counter --name counter",
-    "%inferless serve Counter --name load --max-concurrency CONCURRENCY",
-)
 #: Every stream runs at once up to this many; more streams raise the model's concurrency.
 CONCURRENCY = 64
 WARM_EVENTS = 100
@@ -54,16 +47,19 @@ PING_GAP = 0.010  # pause between two trivial cells
 PING_TIMEOUT = 30.0  # a trivial cell not answered by then means a hung kernel
 TARGET_CELL_MAX_MS = 100.0
 MIB = 1024 * 1024
+#: The size options, and their defaults with --smoke and without.
+SIZES = [
+    Size("--streams", int, "concurrent streams", smoke=8, full=64),
+    Size("--events", int, "events per stream", smoke=200, full=2000),
+    Size("--idle-cells", int, "cells timed before the load", smoke=5, full=50),
+]
 
 
 class LoadServer(JupyterInferless):
-    """A Jupyter server whose kernel serves the ``load`` model."""
+    """A Jupyter server whose kernel serves the throughput benchmark's Counter as ``load``,
+    with room for every stream (``max_concurrency``)."""
 
-    model_name = MODEL
-
-    def __init__(self, workdir: Path, concurrency: int) -> None:
-        super().__init__(workdir)
-        self.kernel_code = LOAD_CODE.replace("CONCURRENCY", str(concurrency))
+    model_name = "load"
 
     def pids(self) -> dict[str, int]:
         """Process ids of the server and of its kernel."""
@@ -117,7 +113,7 @@ class EventCheck:
             if k != self._next:
                 self.out_of_order += 1
             self._next = k + 1
-            if not (isinstance(value, dict) and value.get("i") == k and value.get("OUT") == "tok"):
+            if value != counter_output(k):
                 self.bad_data += 1
 
     @property
@@ -566,33 +562,10 @@ def print_report(report: Report) -> None:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command-line options; --smoke sets small defaults."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--smoke", action="store_true", help="8 streams x 200 events, 5 cells")
-    parser.add_argument("--streams", type=int, help="concurrent streams (default 64)")
-    parser.add_argument("--events", type=int, help="events per stream (default 2000)")
-    parser.add_argument("--idle-cells", type=int, help="cells timed before the load (default 50)")
+    parser = size_parser(__doc__, "8 streams x 200 events, 5 cells", SIZES)
     parser.add_argument("--probe", help=argparse.SUPPRESS)  # run as the helper process
     parser.add_argument("--pids", type=json.loads, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.streams is None:
-        args.streams = 8 if args.smoke else 64
-    if args.events is None:
-        args.events = 200 if args.smoke else 2000
-    if args.idle_cells is None:
-        args.idle_cells = 5 if args.smoke else 50
-    if min(args.streams, args.events, args.idle_cells) < 1:
-        parser.error("--streams, --events and --idle-cells must be >= 1")
-    return args
-
-
-def _sigterm_as_sigint(signum: int, frame: FrameType | None) -> None:
-    """Treat SIGTERM like Ctrl-C (asyncio.run then cancels the streams cleanly)."""
-    signal.raise_signal(signal.SIGINT)
-
-
-def _ignore_signals() -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return parse_sizes(parser, SIZES, argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -600,30 +573,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.probe:
         return probe_main(args.probe, args.pids)
-    signal.signal(signal.SIGTERM, _sigterm_as_sigint)
     print(
         f"load benchmark: {args.streams} concurrent streams x {args.events} events "
-        f"from one model in one kernel (machine load average {os.getloadavg()[0]:.2f} "
-        f"on {psutil.cpu_count()} cores)",
+        f"from one model in one kernel ({machine()})",
         flush=True,
     )
-    with tempfile.TemporaryDirectory(prefix="load-bench-", ignore_cleanup_errors=True) as tmp:
-        stack = contextlib.ExitStack()
-        try:
-            server = LoadServer(Path(tmp), max(CONCURRENCY, args.streams))
-            stack.callback(server.stop)
-            server.launch()
-            server.wait_ready()
-            report = measure(server, stack, args)
-        except (ServerStartError, ProbeError) as err:
-            print(f"ERROR: {err}", file=sys.stderr)
-            return 1
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
-            return 130
-        finally:
-            _ignore_signals()  # a second Ctrl-C must not cut the cleanup short
-            stack.close()
+
+    def run(workdir: Path, stack: contextlib.ExitStack) -> Report:
+        concurrency = max(CONCURRENCY, args.streams)
+        server = launch(LoadServer(workdir, max_concurrency=concurrency), stack)
+        server.wait_ready()
+        return measure(server, stack, args)
+
+    report = run_measured("load-bench-", (ServerStartError, ProbeError), run)
     print_report(report)
     return 0 if report.correct() else 1
 

@@ -2,7 +2,7 @@
 
 A real Jupyter server with the extension, started with
 ``--InferlessExtension.replay_budget_bytes`` set to the budget, runs a kernel that
-serves the ``replay`` model (``infer`` sends ``n`` events of about 4 KiB). S streams
+serves the ``replay`` model (tests/models.py's Padded: ``n`` events of about 4 KiB). S streams
 of M MiB each are read to their end one after another, so every one finishes with all
 of its events delivered and kept for replay as far as the budget allows. The server's
 RSS is read before (after a warm-up) and after, and sampled in between for the peak.
@@ -20,50 +20,40 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
-import signal
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 
 import httpx
 import psutil
-from _servers import HOST, JupyterInferless, ServerStartError, describe
-from _sse_client import Event, ProtocolError, build_request, read_sse_body
+from _cli import Size, machine, parse_sizes, run_measured, size_parser
+from _servers import HOST, JupyterInferless, ServerStartError, describe, launch
+from _shared import PADDED, Event
+from _sse_client import ProtocolError, build_request, read_sse_body
 
 MIB = 1024 * 1024
 EVENT_BYTES = 4096  # one event's JSON line, about
 SLACK_MIB = 64  # the target: growth < budget + this
 SAMPLE_INTERVAL = 0.05
+#: The size options, and their defaults with --smoke and without.
+SIZES = [
+    Size("--streams", int, "finished streams", smoke=20, full=150),
+    Size("--stream-mib", float, "MiB per stream", smoke=1, full=4, least=0.01),
+    Size("--budget-mib", int, "replay_budget_bytes in MiB", smoke=8, full=64, least=0),
+]
 
-KERNEL_CODE = """\
-%load_ext jupyter_inferless
-INPUT_SCHEMA = {
-    "n": {"datatype": "INT32", "required": True, "shape": [1]},
-    "size": {"datatype": "INT32", "required": True, "shape": [1]},
-}
-IS_STREAMING_OUTPUT = True
-class Replay:
-    def infer(self, inputs, stream_output_handler):
-        pad = "x" * inputs["size"]
-        for k in range(inputs["n"]):
-            stream_output_handler.send_streamed_output({"i": k, "pad": pad})
-        stream_output_handler.finalise_streamed_output()
-%inferless serve Replay --name replay
-"""
 PAD = EVENT_BYTES - len('{"i": 1000, "pad": ""}')
 
 
 class ReplayServer(JupyterInferless):
-    """A Jupyter server with a replay budget, whose kernel serves the ``replay`` model."""
+    """A Jupyter server with a replay budget, whose kernel serves tests/models.py's Padded
+    as ``replay``."""
 
-    kernel_code = KERNEL_CODE
+    model = PADDED
     model_name = "replay"
 
     def __init__(self, workdir: Path, budget: int) -> None:
@@ -233,53 +223,28 @@ def print_report(report: Report) -> None:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command-line options; --smoke sets small defaults."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--smoke", action="store_true", help="20 streams x 1 MiB, 8 MiB budget")
-    parser.add_argument("--streams", type=int, help="finished streams (default 150)")
-    parser.add_argument("--stream-mib", type=float, help="MiB per stream (default 4)")
-    parser.add_argument("--budget-mib", type=int, help="replay_budget_bytes in MiB (default 64)")
-    args = parser.parse_args(argv)
-    if args.streams is None:
-        args.streams = 20 if args.smoke else 150
-    if args.stream_mib is None:
-        args.stream_mib = 1.0 if args.smoke else 4.0
-    if args.budget_mib is None:
-        args.budget_mib = 8 if args.smoke else 64
-    if args.streams < 1 or args.stream_mib < 0.01 or args.budget_mib < 0:
-        parser.error("--streams must be >= 1, --stream-mib >= 0.01, --budget-mib >= 0")
-    return args
-
-
-def _sigterm_as_sigint(signum: int, frame: FrameType | None) -> None:
-    signal.raise_signal(signal.SIGINT)
+    parser = size_parser(__doc__, "20 streams x 1 MiB, 8 MiB budget", SIZES)
+    return parse_sizes(parser, SIZES, argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; return the exit code."""
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _sigterm_as_sigint)
     print(
         f"replay memory benchmark: {args.streams} streams x {args.stream_mib:g} MiB read to "
-        f"the end, replay budget {args.budget_mib} MiB (machine load average "
-        f"{os.getloadavg()[0]:.2f} on {psutil.cpu_count()} cores)",
+        f"the end, replay budget {args.budget_mib} MiB ({machine()})",
         flush=True,
     )
-    with tempfile.TemporaryDirectory(prefix="replay-bench-", ignore_cleanup_errors=True) as tmp:
-        server = ReplayServer(Path(tmp), args.budget_mib * MIB)
-        try:
-            server.launch()
-            server.wait_ready()
-            assert server.proc is not None
-            print(f"ready: {describe(server)} (server pid {server.proc.pid})")
-            report = measure(server, args)
-        except (ServerStartError, ProtocolError, httpx.HTTPError) as err:
-            print(f"ERROR: {err}", file=sys.stderr)
-            return 1
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
-            return 130
-        finally:
-            server.stop()
+
+    def run(workdir: Path, stack: contextlib.ExitStack) -> Report:
+        server = launch(ReplayServer(workdir, args.budget_mib * MIB), stack)
+        server.wait_ready()
+        assert server.proc is not None
+        print(f"ready: {describe(server)} (server pid {server.proc.pid})")
+        return measure(server, args)
+
+    errors = (ServerStartError, ProtocolError, httpx.HTTPError)
+    report = run_measured("replay-bench-", errors, run)
     print_report(report)
     return 0 if report.passed() else 1
 

@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
-import signal
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 
+from _cli import Size, parse_sizes, run_measured, size_parser
 from _client_bench import StreamChecker, StreamError, client_alone, self_check
 from _servers import (
     HOST,
@@ -34,6 +33,7 @@ from _servers import (
     ServerStartError,
     SseStarlette,
     describe,
+    launch,
 )
 from _sse_client import ProtocolError, stream_sse
 
@@ -46,6 +46,12 @@ WARM_EVENTS = 1000
 TARGET_VS_TORNADO = 0.50
 TARGET_VS_STARLETTE = 1.00
 TARGET_TTFE_MS = 15.0
+#: The size options, and their defaults with --smoke and without.
+SIZES = [
+    Size("--events", int, "events per stream", smoke=2000, full=20000),
+    Size("--runs", int, "measured runs per server", smoke=1, full=5),
+    Size("--ttfe-runs", int, "N=1 streams per server", smoke=5, full=20),
+]
 
 
 @dataclass
@@ -189,80 +195,48 @@ def report_client(n: int, results: dict[str, Results]) -> None:
     )
 
 
-def start_servers(kinds: Sequence[str], workdir: Path, live: list[ServerProcess]) -> None:
-    """Launch every server (appending it to ``live`` at once), then wait for each."""
-    for kind in kinds:
-        server = SERVER_KINDS[kind](workdir)
-        live.append(server)
-        server.launch()
+def start_servers(
+    kinds: Sequence[str], workdir: Path, stack: contextlib.ExitStack
+) -> list[ServerProcess]:
+    """Launch every server (``stack`` stops them), then wait for each."""
+    live = [launch(SERVER_KINDS[kind](workdir), stack) for kind in kinds]
     for server in live:
         server.wait_ready()
         print(f"ready: {describe(server)}", flush=True)
-
-
-def stop_servers(live: list[ServerProcess]) -> None:
-    """Stop every server, even if stopping one of them fails or a signal arrives."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for server in reversed(live):
-        try:
-            server.stop()
-        except Exception as err:  # keep stopping the others
-            print(f"warning: stopping {server.name}: {err}", file=sys.stderr)
+    return live
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command-line options; --smoke sets small defaults."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--smoke", action="store_true", help="1 run of N=2000, 5 TTFE runs")
-    parser.add_argument("--events", type=int, help="events per stream (default 20000)")
-    parser.add_argument("--runs", type=int, help="measured runs per server (default 5)")
-    parser.add_argument("--ttfe-runs", type=int, help="N=1 streams per server (default 20)")
+    parser = size_parser(__doc__, "1 run of N=2000, 5 TTFE runs", SIZES)
     parser.add_argument(
         "--servers",
         default=",".join(SERVER_KINDS),
         help="comma-separated subset of: " + ", ".join(SERVER_KINDS),
     )
-    args = parser.parse_args(argv)
-    if args.events is None:
-        args.events = 2000 if args.smoke else 20000
-    if args.runs is None:
-        args.runs = 1 if args.smoke else 5
-    if args.ttfe_runs is None:
-        args.ttfe_runs = 5 if args.smoke else 20
+    args = parse_sizes(parser, SIZES, argv)
     args.servers = list(dict.fromkeys(s.strip() for s in args.servers.split(",") if s.strip()))
     unknown = set(args.servers) - set(SERVER_KINDS)
     if unknown or not args.servers:
         parser.error(f"--servers: unknown or empty: {sorted(unknown)}")
-    if args.events < 1 or args.runs < 1 or args.ttfe_runs < 1:
-        parser.error("--events, --runs and --ttfe-runs must be >= 1")
     return args
-
-
-def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; return the process exit code."""
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     self_check()
     print(
         f"SSE benchmark: {args.events} events/stream, {args.runs} runs/server, "
         f"TTFE from {args.ttfe_runs} streams of 1 event",
         flush=True,
     )
-    live: list[ServerProcess] = []
-    with tempfile.TemporaryDirectory(prefix="sse-bench-", ignore_cleanup_errors=True) as tmp:
-        try:
-            start_servers(args.servers, Path(tmp), live)
-            results = asyncio.run(measure(live, args.events, args.runs, args.ttfe_runs))
-        except (ServerStartError, StreamError) as err:
-            print(f"ERROR: {err}", file=sys.stderr)
-            return 1
-        finally:
-            stop_servers(live)
+
+    def run(workdir: Path, stack: contextlib.ExitStack) -> dict[str, Results]:
+        live = start_servers(args.servers, workdir, stack)
+        return asyncio.run(measure(live, args.events, args.runs, args.ttfe_runs))
+
+    results = run_measured("sse-bench-", (ServerStartError, StreamError), run)
     print_table(results, args.events)
     report_client(args.events, results)
     print_verdict(results)

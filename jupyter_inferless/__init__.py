@@ -55,16 +55,10 @@ def serve(
     replaces the old model. At most ``max_concurrency`` requests run at once and
     ``queue_size`` more wait; beyond that the server answers 429 with Retry-After.
     """
-    from .kernel.runtime import Runtime
+    from .kernel.runtime import Runtime, ServeOptions
 
-    return Runtime.current().serve(
-        target,
-        name=name,
-        input_schema=input_schema,
-        streaming=streaming,
-        max_concurrency=max_concurrency,
-        queue_size=queue_size,
-    )
+    options = ServeOptions(name, input_schema, streaming, max_concurrency, queue_size)
+    return Runtime.current().serve(target, options)
 
 
 def stop(name: str) -> None:

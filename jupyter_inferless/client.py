@@ -31,14 +31,8 @@ from urllib.parse import quote
 
 import httpx
 
-from ._client_stream import (
-    AsyncEventStream,
-    EventStream,
-    InferlessError,
-    ModelError,
-    RequestRejected,
-    StreamError,
-)
+from ._client_errors import InferlessError, ModelError, RequestRejected, StreamError
+from ._client_stream import AsyncEventStream, EventStream
 from .contract import INFER_VERB, STREAM_VERB
 
 __all__ = [

@@ -13,7 +13,7 @@ from typing import Any
 from IPython.core.magic import Magics, line_magic, magics_class
 
 from .contract import DEFAULT_MAX_CONCURRENCY, DEFAULT_QUEUE_SIZE, endpoint_path
-from .kernel.runtime import Runtime
+from .kernel.runtime import Runtime, ServeOptions
 
 
 class MagicUsageError(ValueError):
@@ -84,12 +84,10 @@ class InferlessMagics(Magics):
             return stream_command(args.name, args.inputs)
         runtime = Runtime.current()
         if args.command == "serve":
-            served = runtime.serve(
-                args.target,
-                name=args.name,
-                max_concurrency=args.max_concurrency,
-                queue_size=args.queue_size,
+            options = ServeOptions(
+                name=args.name, max_concurrency=args.max_concurrency, queue_size=args.queue_size
             )
+            served = runtime.serve(args.target, options)
             print(describe_served(runtime, served.name))
             return None
         if args.command == "stop":

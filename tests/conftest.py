@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
+from browser_fixtures import CHROMIUM
 from kernels import NotebookKernel, start_kernel, stop_kernel
 from server_config import server_config
-from sse_reader import StreamResult, read_stream
+from sse_reader import Event, StreamResult, read_stream, read_then_drop
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
@@ -23,6 +24,18 @@ FIGURES: list[str] = []
 def report() -> Callable[[str], None]:
     """Record a figure the test measured; the session's summary prints them all."""
     return FIGURES.append
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests are skipped, saying why, only when there is no chromium to drive."""
+    if CHROMIUM.exists():
+        return
+    skip = pytest.mark.skip(
+        reason=f"{CHROMIUM} is missing: run scripts/browser-deps.sh to install chromium"
+    )
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(skip)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -45,6 +58,23 @@ def kernel(jp_serverapp: Any, jp_asyncio_loop: Any) -> Iterator[NotebookKernel]:
     notebook = jp_asyncio_loop.run_until_complete(start_kernel(jp_serverapp))
     yield notebook
     jp_asyncio_loop.run_until_complete(stop_kernel(jp_serverapp, notebook))
+
+
+@pytest.fixture
+def serving(kernel: NotebookKernel, api: Api, jp_asyncio_loop: Any) -> Callable[..., Api]:
+    """For fixtures: run kernel code that serves models (models.py's ``Model.serve``), wait
+    until each of ``names`` is listed, and return the api."""
+
+    def serve(code: str, *names: str) -> Api:
+        async def run() -> None:
+            await kernel.run(code)
+            for name in names:
+                await api.wait_for_model(name)
+
+        jp_asyncio_loop.run_until_complete(run())
+        return api
+
+    return serve
 
 
 @pytest.fixture
@@ -81,6 +111,17 @@ class Api:
         return await read_stream(
             self.url(path), method=method, body=body, headers={**self.auth, **(headers or {})}
         )
+
+    async def stream_then_drop(
+        self,
+        path: str,
+        body: Any,
+        keep: int,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[list[Event], dict[str, str]]:
+        """Stream (POST with a body, else GET), then cut the connection after ``keep``
+        events: those events, and the response's headers (lower-cased names)."""
+        return await read_then_drop(self.url(path), {**self.auth, **(headers or {})}, body, keep)
 
     async def call(
         self, path: str, body: Any = None, method: str = "GET", auth: bool = True

@@ -15,7 +15,6 @@ import secrets
 import socket
 import subprocess
 import sys
-import textwrap
 import time
 import urllib.error
 import urllib.request
@@ -24,6 +23,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from kernels import connect, run_cell
 
 
 def _free_port() -> int:
@@ -59,6 +61,29 @@ class Lab:
         """The end of the server's log, for failure messages."""
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on."""
+        return int(urlsplit(self.url).port or 0)
+
+    def counters(self, model: str) -> dict[str, int] | None:
+        """The model's counters as the server lists them (None while it is not listed)."""
+        listed = {m["name"]: m["counters"] for m in self.api("inferless/api/models")["models"]}
+        return dict(listed[model]) if model in listed else None
+
+    def runs(self, model: str) -> int:
+        """How many requests the model has started."""
+        counters = self.counters(model)
+        assert counters is not None, f"{model!r} is not served"
+        return counters["requests"]
+
+    def wait_for_models(self, *names: str, timeout: float = 30.0) -> None:
+        """Wait until every one of ``names`` is listed."""
+        deadline = time.monotonic() + timeout
+        while any(self.counters(name) is None for name in names):
+            assert time.monotonic() < deadline, f"{names} never served:\n{self.log_tail()}"
+            time.sleep(0.1)
 
 
 @contextmanager
@@ -102,7 +127,6 @@ def running_lab(base: Path, base_url: str = "/", extra_args: tuple[str, ...] = (
         f"--ServerApp.root_dir={root}",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.news_url=",
-        "--InferlessExtension.kernel_poll_interval=0.2",
         *extra_args,
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -143,12 +167,26 @@ def running_lab(base: Path, base_url: str = "/", extra_args: tuple[str, ...] = (
             process.wait(timeout=5)
 
 
+@contextmanager
+def lab_serving(
+    base: Path, code: str, *names: str, base_url: str = "/", extra_args: tuple[str, ...] = ()
+) -> Iterator[Lab]:
+    """``running_lab`` whose notebook kernel ran ``code`` (it serves models: see models.py),
+    once every one of ``names`` is listed."""
+    with running_lab(base, base_url, extra_args) as lab:
+        kernel = Kernel(lab, "models.ipynb")
+        try:
+            kernel.run("%load_ext jupyter_inferless\n" + code)
+            lab.wait_for_models(*names)
+            yield lab
+        finally:
+            kernel.close()
+
+
 class Kernel:
     """A kernel the server started for a notebook session, driven by our own client."""
 
     def __init__(self, lab: Lab, notebook: str) -> None:
-        from jupyter_client import BlockingKernelClient
-
         (lab.root / notebook).write_text(
             json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
         )
@@ -163,20 +201,11 @@ class Kernel:
             },
         )
         self.kernel_id: str = session["kernel"]["id"]
-        self.client = BlockingKernelClient()
-        self.client.load_connection_file(str(lab.runtime_dir / f"kernel-{self.kernel_id}.json"))
-        self.client.start_channels()
-        self.client.wait_for_ready(timeout=60)
+        self.client = connect(lab.runtime_dir / f"kernel-{self.kernel_id}.json")
 
-    def run(self, code: str) -> None:
-        errors: list[str] = []
-
-        def hook(msg: dict[str, Any]) -> None:
-            if msg["header"]["msg_type"] == "error":
-                errors.append("\n".join(msg["content"]["traceback"]))
-
-        reply = self.client.execute_interactive(textwrap.dedent(code), timeout=60, output_hook=hook)
-        assert reply["content"]["status"] == "ok", "\n".join(errors)
+    def run(self, code: str) -> str:
+        """Run a cell; what it showed (raises CellError with the traceback if it failed)."""
+        return run_cell(self.client, code, timeout=60)
 
     def close(self) -> None:
         self.client.stop_channels()

@@ -1,14 +1,18 @@
-"""A test-side SSE reader over real HTTP (tornado's client, streaming callback)."""
+"""A test-side SSE reader over real HTTP (tornado's client, streaming callback).
+
+It parses with the one SSE parser (sse_parser.py) and keeps each event as an ``Event``.
+"""
 
 from __future__ import annotations
 
-import codecs
 import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+
+from sse_parser import SSEParser
 
 # Tests open dozens of concurrent streams; tornado's default is 10 at a time.
 AsyncHTTPClient.configure(None, max_clients=128)
@@ -34,47 +38,43 @@ class Event:
 
 
 @dataclass
-class SSEParser:
-    """Incremental SSE parser accepting CR, LF and CRLF line endings."""
+class EventLog:
+    """Every event of one response body so far: feed it the body's chunks as they arrive.
+
+    ``comments`` counts the comment lines (heartbeats), ``retry`` is the ``retry:`` hint.
+    """
 
     events: list[Event] = field(default_factory=list)
-    comments: int = 0
-    retry: int | None = None
-    _buffer: str = ""
-    _data: list[str] = field(default_factory=list)
-    _id: str | None = None
-    _decoder: Any = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")())
+    parser: SSEParser = field(default_factory=SSEParser)
 
     def feed(self, chunk: bytes) -> None:
         """Parse a chunk of the body."""
-        self._buffer += self._decoder.decode(chunk)
-        text = self._buffer.replace("\r\n", "\n").replace("\r", "\n")
-        if self._buffer.endswith("\r"):
-            text, self._buffer = text[:-1], "\r"
-        else:
-            self._buffer = ""
-        *lines, rest = text.split("\n")
-        self._buffer = rest + self._buffer
-        for line in lines:
-            self._line(line)
+        self._keep(self.parser.feed(chunk))
 
-    def _line(self, line: str) -> None:
-        if not line:
-            if self._data:
-                self.events.append(Event(self._id, "\n".join(self._data)))
-            self._data, self._id = [], None
-            return
-        if line.startswith(":"):
-            self.comments += 1
-            return
-        name, _, value = line.partition(":")
-        value = value[1:] if value.startswith(" ") else value
-        if name == "data":
-            self._data.append(value)
-        elif name == "id":
-            self._id = value
-        elif name == "retry" and value.isdigit():
-            self.retry = int(value)
+    def close(self) -> None:
+        """The body ended."""
+        self._keep(self.parser.close())
+
+    @property
+    def comments(self) -> int:
+        """Comment lines (heartbeats) read so far."""
+        return self.parser.comments
+
+    @property
+    def retry(self) -> int | None:
+        """The server's retry hint, once read."""
+        return self.parser.retry
+
+    def _keep(self, parsed: list[tuple[bytes, bytes]]) -> None:
+        self.events += [Event(rid.decode() or None, data.decode()) for rid, data in parsed]
+
+
+def events_in(body: bytes) -> list[Event]:
+    """The events of a whole SSE body."""
+    log = EventLog()
+    log.feed(body)
+    log.close()
+    return log.events
 
 
 @dataclass
@@ -96,6 +96,10 @@ class StreamResult:
         return [event.json for event in self.events]
 
 
+def _encode(body: Any) -> bytes | None:
+    return body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
+
+
 async def read_stream(
     url: str,
     *,
@@ -105,22 +109,21 @@ async def read_stream(
     timeout: float = 60.0,
 ) -> StreamResult:
     """Send a request and read its SSE body to the end."""
-    parser = SSEParser()
+    log = EventLog()
     raw = bytearray()
     started = time.monotonic()
     first: list[float] = []
 
     def on_chunk(chunk: bytes) -> None:
         raw.extend(chunk)
-        parser.feed(chunk)
-        if parser.events and not first:
+        log.feed(chunk)
+        if log.events and not first:
             first.append(time.monotonic() - started)
 
-    encoded = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
     request = HTTPRequest(
         url,
         method=method,
-        body=encoded,
+        body=_encode(body),
         headers=headers or {},
         streaming_callback=on_chunk,
         request_timeout=timeout,
@@ -129,13 +132,55 @@ async def read_stream(
     response = await AsyncHTTPClient().fetch(request, raise_error=False)
     if response.code == 599:
         raise AssertionError(f"{method} {url}: no answer ({response.error})")
+    log.close()
     return StreamResult(
         status=response.code,
         headers=dict(response.headers.get_all()),
-        events=parser.events,
+        events=log.events,
         first_event_at=first[0] if first else None,
         elapsed=time.monotonic() - started,
         body=bytes(raw),
-        comments=parser.comments,
-        retry=parser.retry,
+        comments=log.comments,
+        retry=log.retry,
     )
+
+
+class Dropped(Exception):
+    """Raised in the streaming callback to cut the connection."""
+
+
+async def read_then_drop(
+    url: str, headers: dict[str, str], body: Any, keep: int
+) -> tuple[list[Event], dict[str, str]]:
+    """Stream (POST with a body, else GET), cutting the connection once ``keep`` events
+    arrived; the first ``keep`` events and the response's headers (lower-cased names)."""
+    log = EventLog()
+    received: dict[str, str] = {}
+
+    def on_chunk(chunk: bytes) -> None:
+        log.feed(chunk)
+        if len(log.events) >= keep:
+            raise Dropped()
+
+    def on_header(line: str) -> None:
+        name, _, value = line.partition(":")
+        if value:
+            received[name.strip().lower()] = value.strip()
+
+    request = HTTPRequest(
+        url,
+        method="GET" if body is None else "POST",
+        body=_encode(body),
+        headers=headers,
+        streaming_callback=on_chunk,
+        header_callback=on_header,
+        request_timeout=60,
+    )
+    client = AsyncHTTPClient(force_instance=True)
+    try:
+        await client.fetch(request)
+    except Exception:  # tornado reports the cut as a closed stream, not as Dropped
+        assert len(log.events) >= keep, "the connection failed before it was cut"
+    finally:
+        client.close()
+    return log.events[:keep], received

@@ -4,14 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 TERMINATING_CHUNK = b"0\r\n\r\n"
+REQUEST_LINE = re.compile(rb"([A-Z]+) (\S+) HTTP/1\.[01]\r\n")
+LAST_EVENT_ID = re.compile(rb"\r\nLast-Event-ID: *([^\r\n]*)", re.IGNORECASE)
 
 
+@dataclass(frozen=True)
+class Request:
+    """A request the proxy forwarded: the connection it came on (1, 2, ...), its method,
+    path and Last-Event-ID header (None without one)."""
+
+    connection: int
+    method: str
+    path: str
+    last_event_id: str | None
+
+
+@dataclass(eq=False)
 class CuttingProxy:
     """Forwards 127.0.0.1:``port`` to the server at ``target_port``.
 
@@ -19,31 +35,22 @@ class CuttingProxy:
     reset when ``reset``) after ``cut_after`` response bytes, or, with ``cut_at_end``,
     just before the chunked body's terminating chunk. Later connections pass through;
     with ``hold_after_cut`` they wait until ``release()``. ``matched_requests`` counts the
-    requests (on any connection) that contained ``match``.
+    requests (on any connection) that contained ``match``; ``requests`` records every
+    request forwarded.
     """
 
-    def __init__(
-        self,
-        target_port: int,
-        *,
-        cut_after: int | None = None,
-        cut_at_end: bool = False,
-        reset: bool = False,
-        hold_after_cut: bool = False,
-        match: bytes = b"generate_stream",
-    ) -> None:
-        self.target_port = target_port
-        self.cut_after = cut_after
-        self.cut_at_end = cut_at_end
-        self.reset = reset
-        self.hold_after_cut = hold_after_cut
-        self.match = match
-        self.port = 0
-        self.connections = 0
-        self.matched_requests = 0
-        self.held = 0
-        self.cuts: list[float] = []
-        self.connected_at: list[float] = []
+    target_port: int
+    cut_after: int | None = None
+    cut_at_end: bool = False
+    reset: bool = False
+    hold_after_cut: bool = False
+    match: bytes = b"generate_stream"
+
+    def __post_init__(self) -> None:
+        self.port = self.connections = self.matched_requests = self.held = 0
+        self.requests: list[Request] = []
+        self.cuts: list[float] = []  # when each cut was made
+        self.connected_at: list[float] = []  # when each connection reached the server
         self._armed = False
         self._gate = asyncio.Event()
         self._gate.set()
@@ -83,7 +90,7 @@ class CuttingProxy:
         self.connected_at.append(time.monotonic())
         cut_here: list[bool] = []
         pipes = [
-            asyncio.ensure_future(self._upstream(client_r, server_w, cut_here)),
+            asyncio.ensure_future(self._upstream(client_r, server_w, cut_here, self.connections)),
             asyncio.ensure_future(self._downstream(server_r, client_w, cut_here)),
         ]
         try:
@@ -95,9 +102,14 @@ class CuttingProxy:
                 self._close(writer, abort=self.reset and bool(cut_here))
 
     async def _upstream(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, cut_here: list[bool]
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        cut_here: list[bool],
+        connection: int,
     ) -> None:
         while data := await reader.read(65536):
+            self._record(data, connection)
             self.matched_requests += data.count(self.match)
             if self.match in data and not self.cuts and not self._armed:
                 self._armed = True
@@ -120,6 +132,17 @@ class CuttingProxy:
                 if self.hold_after_cut:
                     self._gate.clear()
                 return
+
+    def _record(self, data: bytes, connection: int) -> None:
+        """Note the requests whose heads start in ``data``."""
+        for line in REQUEST_LINE.finditer(data):
+            start = line.end() - 2  # from the request line's CRLF: each header follows one
+            end = data.find(b"\r\n\r\n", start)
+            last = LAST_EVENT_ID.search(data[start : end + 2 if end >= 0 else len(data)])
+            method, path = line.group(1).decode(), line.group(2).decode()
+            self.requests.append(
+                Request(connection, method, path, last.group(1).decode() if last else None)
+            )
 
     def _keep(self, data: bytes, sent: int) -> int:
         """How many bytes of ``data`` to forward before cutting (all of it: no cut)."""

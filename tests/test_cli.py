@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from sse_reader import events_in
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "text_generation.ipynb"
 SHOUTER = ROOT / "notebooks" / "shouter"  # a model directory: app.py, input_schema.py, config
@@ -83,11 +85,10 @@ def test_the_demo_prints_a_curl_line_that_streams_tokens(demo_service):
     assert "tiny-lm: InferlessPythonModel, streaming, on cpu" in printed
     assert "/inferless/v2/models/tiny-lm/generate_stream" in printed
     streamed = run_curl_line(printed)
-    tokens = re.findall(r'^data: \{"OUT":"(.*)"\}$', streamed, flags=re.MULTILINE)
-    ids = re.findall(r"^id: (\w+):(\d+)$", streamed, flags=re.MULTILINE)  # RID:N
-    assert len(tokens) == 64, streamed
-    assert [position for _, position in ids] == [str(i) for i in range(64)]
-    assert len({rid for rid, _ in ids}) == 1
+    events = events_in(streamed.encode())
+    assert len(events) == 64 and all(set(event.json) == {"OUT"} for event in events), streamed
+    assert [event.position for event in events] == list(range(64))
+    assert len({str(event.id).rpartition(":")[0] for event in events}) == 1
     demo_service.send_signal(signal.SIGINT)
     rest = demo_service.communicate(timeout=60)[0]
     assert "stopping: finalizing models" in rest
@@ -105,8 +106,8 @@ def test_serving_a_model_directorys_app_py_serves_its_folder(tmp_path):
         assert "my-shouter: InferlessPythonModel, streaming, on cpu" in printed
         assert "/inferless/v2/models/my-shouter/generate_stream" in printed
         streamed = run_curl_line(printed)
-        words = re.findall(r'^data: \{"generated_text":"(.*) "\}$', streamed, flags=re.MULTILINE)
-        assert words == ["THERE", "IS", "A", "FINE", "HOUSE", "IN", "THE", "FOREST"], streamed
+        words = [event.json["generated_text"] for event in events_in(streamed.encode())]
+        assert words == ["THERE ", "IS ", "A ", "FINE ", "HOUSE ", "IN ", "THE ", "FOREST "]
         process.send_signal(signal.SIGINT)
         assert "stopping: finalizing models" in process.communicate(timeout=60)[0]
         assert process.returncode == 0

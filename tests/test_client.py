@@ -11,38 +11,31 @@ import pytest
 
 from jupyter_inferless.client import Client, ModelError, RequestRejected, StreamError
 
+from models import PACED, RAISES, Model, paced_outputs, spec
 from server_config import server_config
 from tcp_proxy import CuttingProxy
 
 RETRY_MS = 300
-MODELS = """
-import time, jupyter_inferless
-
-class Paced:
-    def infer(self, inputs, stream_output_handler):
-        for i in range(inputs["n"]):
-            stream_output_handler.send_streamed_output({"i": i})
-            time.sleep(inputs["pause_ms"] / 1000)
-        stream_output_handler.finalise_streamed_output()
-
-class Raises:
-    def infer(self, inputs, stream_output_handler):
-        stream_output_handler.send_streamed_output({"OUT": "a"})
-        raise ValueError("bad weights")
-
-class Adder:
-    def infer(self, inputs):
-        return {"sum": inputs["a"] + inputs["b"], "words": [w.upper() for w in inputs["words"]]}
-
-INT = {"datatype": "INT32", "required": True, "shape": [1]}
-jupyter_inferless.serve(Paced, name="paced", streaming=True, max_concurrency=1, queue_size=1,
-                        input_schema={"n": INT, "pause_ms": INT})
-jupyter_inferless.serve(Raises, name="raises", streaming=True, input_schema={})
-jupyter_inferless.serve(Adder, name="adder", streaming=False, input_schema={
-    "a": INT, "b": {"datatype": "FP32", "required": True, "shape": [1]},
-    "words": {"datatype": "STRING", "required": True, "shape": [-1]}})
-"""
-ALL = [{"i": i} for i in range(300)]
+ADDER = Model(
+    "Adder",
+    """
+    class Adder:
+        def infer(self, inputs):
+            return {"sum": inputs["a"] + inputs["b"], "words": [w.upper() for w in inputs["words"]]}
+    """,
+    {
+        "a": spec("INT32"),
+        "b": spec("FP32"),
+        "words": {"datatype": "STRING", "required": True, "shape": [-1]},
+    },
+    streaming=False,
+)
+MODELS = (
+    PACED.serve("paced", max_concurrency=1, queue_size=1)
+    + RAISES.serve("raises")
+    + ADDER.serve("adder")
+)
+ALL = paced_outputs(300)
 
 
 @pytest.fixture
@@ -52,15 +45,9 @@ def jp_server_config() -> dict[str, Any]:
 
 
 @pytest.fixture
-def served(kernel: Any, api: Any, jp_asyncio_loop: Any) -> Any:
-    """A kernel serving paced (300 events, one at a time, queue 1), raises and adder."""
-
-    async def serve() -> None:
-        await kernel.run(MODELS)
-        await api.wait_for_model("adder")
-
-    jp_asyncio_loop.run_until_complete(serve())
-    return api
+def served(serving: Any) -> Any:
+    """A kernel serving paced (one at a time, queue 1), raises and adder."""
+    return serving(MODELS, "paced", "raises", "adder")
 
 
 @pytest.fixture
@@ -99,7 +86,7 @@ def assert_one_cut_then_resumed(proxy: CuttingProxy, stream: Any) -> None:
 async def test_stream_resumes_after_a_cut_connection_exactly_once_in_order(
     served: Any, proxy: CuttingProxy, token: str, jp_base_url: str, reset: bool
 ) -> None:
-    proxy.cut_after, proxy.reset = 2500, reset  # about 70 events in
+    proxy.cut_after, proxy.reset = 2500, reset  # a few dozen events in
     with Client(proxy.url(jp_base_url), token) as client:
         stream = client.stream("paced", n=300, pause_ms=5)
         noted = await asyncio.to_thread(read_noting_reconnects, stream)
@@ -145,7 +132,7 @@ async def test_events_gone_from_the_replay_buffer_raise_stream_error(
             method="GET",
             headers={"Last-Event-ID": str(stream.last_event_id)},
         )
-        assert rest.outputs[-1] == {"i": 299}
+        assert rest.outputs[-1] == ALL[-1]
         proxy.release()
         with pytest.raises(StreamError) as info:
             await reading
@@ -163,7 +150,7 @@ async def test_in_band_error_raises_model_error_after_the_outputs(served: Any, t
     with pytest.raises(ModelError) as info:
         await asyncio.to_thread(read)
     assert outputs == [{"OUT": "a"}]
-    assert (info.value.type, info.value.message) == ("ValueError", "bad weights")
+    assert (info.value.type, info.value.message) == ("ValueError", "bad <weights>")
     assert info.value.request_id
 
 
@@ -209,12 +196,12 @@ async def test_cancel_ends_the_stream_and_a_full_queue_says_when_to_retry(
                     if len(outputs) == 10:
                         assert running.request_id is not None
                         reply = client.cancel(running.request_id)
-            assert list(queued) == [{"i": 0}]
+            assert list(queued) == ALL[:1]
             return outputs, cancelled.value, busy.value, reply
 
     outputs, cancelled, busy, reply = await asyncio.to_thread(scenario)
     assert reply["cancelled"] is True
-    assert outputs == [{"i": i} for i in range(len(outputs))] and len(outputs) < 100
+    assert outputs == ALL[: len(outputs)] and len(outputs) < 100
     assert cancelled.type == "cancelled"
     assert busy.status == 429 and busy.retry_after == 1.0 and "busy" in busy.message
 
@@ -234,7 +221,8 @@ async def test_models_and_infer(served: Any, token: str) -> None:
     by_name = {model["name"]: model for model in models}
     assert set(by_name) == {"paced", "raises", "adder"}
     assert by_name["paced"]["schema"]["streaming"] is True
-    assert [spec["name"] for spec in by_name["paced"]["schema"]["inputs"]] == ["n", "pause_ms"]
+    inputs = by_name["paced"]["schema"]["inputs"]
+    assert [spec["name"] for spec in inputs] == ["n", "pause_ms", "prefix"]
     assert reply == {"sum": 2.5, "words": ["X", "Y"]}
     assert streaming.status == 400 and "Client.stream" in streaming.message
 
@@ -262,7 +250,7 @@ async def test_acancel_from_astream(served: Any, token: str) -> None:
         assert stream.request_id is not None
         with pytest.raises(ModelError) as info:
             async for output in stream:
-                if output["i"] == 3:
+                if output == ALL[3]:
                     await client.acancel(stream.request_id)
     assert info.value.type == "cancelled" and info.value.request_id == stream.request_id
     assert time.monotonic() - started < 10

@@ -15,6 +15,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from kernels import output_text
+
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -59,16 +61,8 @@ def notebook_names() -> list[str]:
 
 def cell_text(cell: Any) -> str:
     """Everything a code cell printed or displayed as text, errors included."""
-    parts = []
-    for output in cell.get("outputs", []):
-        kind = output["output_type"]
-        if kind == "stream":
-            parts.append(output["text"])
-        elif kind in ("execute_result", "display_data"):
-            parts.append(output["data"].get("text/plain", ""))
-        elif kind == "error":
-            parts.append("\n".join(output["traceback"]))
-    return "".join(parts)
+    texts = (output_text(output["output_type"], output) for output in cell.get("outputs", []))
+    return "".join(text for text in texts if text is not None)
 
 
 async def execute(serverapp: Any, root: Path, name: str) -> Any:

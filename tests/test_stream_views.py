@@ -18,6 +18,7 @@ import pytest
 
 from jupyter_inferless._client_stream import DEFAULT_ERROR_KIND
 from jupyter_inferless.client import Client, ModelError
+from jupyter_inferless.protocol import ErrorKind
 from jupyter_inferless.widget import rules
 from jupyter_inferless.widget.runner import StreamRun
 from jupyter_inferless.widget.view import StreamView
@@ -77,6 +78,11 @@ def test_the_views_constants_are_the_rulebooks() -> None:
     assert RULEBOOK["stop_timeout_seconds"] == rules.STOP_TIMEOUT
     assert RULEBOOK["default_error_kind"] == DEFAULT_ERROR_KIND
     assert DEFAULT_ERROR_KIND in RULEBOOK["error_kinds"]
+
+
+def test_the_rulebooks_kinds_are_the_protocols() -> None:
+    """The views know every kind the server may send in-band, and no other."""
+    assert set(RULEBOOK["error_kinds"]) == {kind.value for kind in ErrorKind}
 
 
 def test_every_end_and_kind_has_a_case() -> None:

@@ -8,80 +8,32 @@ from typing import Any
 import pytest
 
 from kernels import start_kernel, stop_kernel
+from models import COUNTER, PACED, RAISES, Model, paced_text
 
-MODELS = """
-import time, jupyter_inferless
-
-sent = 0
-loop_ended = []
-
-class Paced:
-    def infer(self, inputs, stream_output_handler):
-        global sent
-        try:
-            for i in range(inputs["n"]):
-                stream_output_handler.send_streamed_output({"OUT": f"{inputs['prefix']}{i} "})
-                sent += 1
-                time.sleep(inputs["pause_ms"] / 1000)
+NUMBERS = Model(
+    "Numbers",
+    """
+    class Numbers:
+        def infer(self, inputs, stream_output_handler):
+            for i in range(5):
+                stream_output_handler.send_streamed_output({"step": i, "loss": 1 / (i + 1)})
             stream_output_handler.finalise_streamed_output()
-        finally:
-            loop_ended.append(sent)
-
-class Fast:
-    def infer(self, inputs, stream_output_handler):
-        for i in range(inputs["n"]):
-            stream_output_handler.send_streamed_output({"OUT": "x"})
-        stream_output_handler.finalise_streamed_output()
-
-class Counted:
-    def infer(self, inputs, stream_output_handler):
-        for i in range(5):
-            stream_output_handler.send_streamed_output({"OUT": f"tok{i} ", "i": i})
-        stream_output_handler.finalise_streamed_output()
-
-class Numbers:
-    def infer(self, inputs, stream_output_handler):
-        for i in range(5):
-            stream_output_handler.send_streamed_output({"step": i, "loss": 1 / (i + 1)})
-        stream_output_handler.finalise_streamed_output()
-
-class Broken:
-    def infer(self, inputs, stream_output_handler):
-        stream_output_handler.send_streamed_output({"OUT": "a"})
-        raise ValueError("bad <weights>")
-
-PACED_SCHEMA = {
-    "n": {"datatype": "INT32", "required": True, "shape": [1]},
-    "pause_ms": {"datatype": "INT32", "required": False, "shape": [1]},
-    "prefix": {"datatype": "STRING", "required": False, "shape": [1]},
-}
-N_SCHEMA = {"n": {"datatype": "INT32", "required": True, "shape": [1]}}
-"""
-
-SERVE_PACED = """
-class PacedDefaults(Paced):
-    def infer(self, inputs, stream_output_handler):
-        inputs = {"pause_ms": 40, "prefix": "t", **inputs}
-        return super().infer(inputs, stream_output_handler)
-
-jupyter_inferless.serve(
-    PacedDefaults, name="paced", streaming=True, input_schema=PACED_SCHEMA, max_concurrency=2
+    """,
 )
-"""
+SERVED = {
+    "paced": PACED.serve("paced", max_concurrency=2),
+    "Fast": PACED.serve("Fast"),
+    "Counted": COUNTER.serve("Counted"),
+    "Numbers": NUMBERS.serve(),
+    "Raises": RAISES.serve(),
+}
+"""The kernel code serving each model the tests stream, by name."""
 
 
-async def serve(kernel: Any, api: Any, *names: str) -> None:
-    """Define the models in the kernel and serve those named."""
-    await kernel.run(MODELS)
-    for name in names:
-        if name == "paced":
-            await kernel.run(SERVE_PACED)
-        else:
-            schema = "N_SCHEMA" if name == "Fast" else "{}"
-            await kernel.run(
-                f"jupyter_inferless.serve({name}, streaming=True, input_schema={schema})"
-            )
-        await api.wait_for_model(name)
+async def serve(kernel: Any, api: Any, name: str) -> None:
+    """Serve the model ``name`` in the kernel (see SERVED)."""
+    await kernel.run(SERVED[name])
+    await api.wait_for_model(name)
 
 
 async def finished(kernel: Any, timeout: float = 30) -> dict[str, Any]:
@@ -106,7 +58,7 @@ async def finished(kernel: Any, timeout: float = 30) -> dict[str, Any]:
 async def test_the_cell_returns_at_once_and_the_text_streams_in_throttled(kernel, api):
     await serve(kernel, api, "paced")
     started = time.monotonic()
-    await kernel.run('view = jupyter_inferless.stream("paced", n=60)')
+    await kernel.run('view = jupyter_inferless.stream("paced", n=60, pause_ms=40)')
     returned_after = time.monotonic() - started
     early = await kernel.run("print(view.state, view.events)")
     assert returned_after < 1.0, f"the cell took {returned_after:.2f} s"
@@ -115,7 +67,7 @@ async def test_the_cell_returns_at_once_and_the_text_streams_in_throttled(kernel
     end = await finished(kernel)
     assert end["state"] == "done", end
     assert end["events"] == 60
-    assert end["text"] == "".join(f"t{i} " for i in range(60))
+    assert end["text"] == paced_text(60)
     assert 3 < end["updates"] <= end["elapsed"] * 30 + 5, end
     shown = await kernel.run(
         "print(view.status.value)\nprint(view.body.value)\nprint(view.stop_button.disabled)"
@@ -147,7 +99,7 @@ async def test_a_fast_stream_does_not_flood_the_frontend(kernel, api):
         f"{widget_updates} widget messages"
     )
     assert end["state"] == "done" and end["events"] == 20_000
-    assert end["text"] == "x" * 20_000
+    assert end["text"] == paced_text(20_000)
     assert end["updates"] <= end["elapsed"] * 30 + 5, end
     # each refresh changes at most three widgets (status, text, Stop button)
     assert end["updates"] <= widget_updates <= 3 * end["updates"]
@@ -166,15 +118,17 @@ async def test_stop_cancels_down_to_the_models_loop(kernel, api):
     assert end["state"] == "cancelled", end  # decided by the in-band error's kind
     assert end["error_kind"] == "cancelled" and end["error"].startswith("cancelled"), end
     assert 5 <= end["events"] < 1000
-    out = await kernel.run("time.sleep(0.3)\nprint(loop_ended, sent)\nprint(view.status.value)")
+    out = await kernel.run(
+        "time.sleep(0.3)\nprint(Paced.loop_ended, Paced.produced)\nprint(view.status.value)"
+    )
     ended, rest = out.split("]", 1)
     assert ended.strip("[ ") and int(ended.strip("[ ")) < 1000, out
     assert "cancelled" in rest and "color: #c5221f" not in rest  # not shown as a failure
 
 
 async def test_an_in_band_error_is_shown_in_red(kernel, api):
-    await serve(kernel, api, "Broken")
-    await kernel.run('view = jupyter_inferless.stream("Broken")')
+    await serve(kernel, api, "Raises")
+    await kernel.run('view = jupyter_inferless.stream("Raises")')
     end = await finished(kernel)
     assert end["state"] == "failed"
     assert end["error"] == "ValueError: bad <weights>" and end["error_kind"] == "model_error"
@@ -197,10 +151,10 @@ async def test_numbers_show_as_a_live_table(kernel, api):
 
 async def test_out_is_the_text_and_the_other_keys_a_live_table(kernel, api):
     await serve(kernel, api, "Counted")
-    await kernel.run('view = jupyter_inferless.stream("Counted")')
+    await kernel.run('view = jupyter_inferless.stream("Counted", n=5)')
     end = await finished(kernel)
     assert end["state"] == "done" and end["events"] == 5, end
-    assert end["text"] == "tok0 tok1 tok2 tok3 tok4 "
+    assert end["text"] == "tok" * 5
     out = await kernel.run("print(view.table_values)\nprint(view.table.value)")
     assert "{'i': 4}" in out and "latest of 5 events" in out and "i</th>" in out
     assert "OUT</th>" not in out
@@ -213,7 +167,7 @@ async def test_the_magic_coerces_values_by_the_schema(kernel, api):
     await kernel.run("view = _")
     end = await finished(kernel)
     assert end["state"] == "done" and end["events"] == 5
-    assert end["text"] == "".join(f"<a fine house> {i} " for i in range(5))
+    assert end["text"] == paced_text(5, prefix="<a fine house> ")
     body = await kernel.run("print(view.body.value)")
     assert "&lt;a fine house&gt; 0" in body  # escaped, never markup
 

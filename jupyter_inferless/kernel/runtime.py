@@ -52,6 +52,26 @@ class Served:
         return f"<served {self.name!r} on {self.device}: POST {where}>"
 
 
+@dataclass(frozen=True)
+class ServeOptions:
+    """How to serve a model, as :func:`jupyter_inferless.serve` and ``%inferless serve``
+    are told (see there); checked when made."""
+
+    name: str | None = None
+    input_schema: dict[str, Any] | None = None
+    streaming: bool | None = None
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    queue_size: int = DEFAULT_QUEUE_SIZE
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_concurrency, int) or self.max_concurrency < 1:
+            raise ValueError(
+                f"max_concurrency must be a positive integer, not {self.max_concurrency!r}"
+            )
+        if not isinstance(self.queue_size, int) or self.queue_size < 0:
+            raise ValueError(f"queue_size must be a non-negative integer, not {self.queue_size!r}")
+
+
 class Runtime:
     """The one runtime of this kernel."""
 
@@ -81,25 +101,15 @@ class Runtime:
             cls._instance = Runtime(kernel, shell.user_ns)
         return cls._instance
 
-    def serve(
-        self,
-        target: Any,
-        *,
-        name: str | None = None,
-        input_schema: dict[str, Any] | None = None,
-        streaming: bool | None = None,
-        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
-        queue_size: int = DEFAULT_QUEUE_SIZE,
-    ) -> Served:
+    def serve(self, target: Any, options: ServeOptions) -> Served:
         """Initialise a model and serve it; see :func:`jupyter_inferless.serve`."""
-        if not isinstance(max_concurrency, int) or max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be a positive integer, not {max_concurrency!r}")
-        if not isinstance(queue_size, int) or queue_size < 0:
-            raise ValueError(f"queue_size must be a non-negative integer, not {queue_size!r}")
         resolved = resolve(target, self.namespace)
         adapter = ModelAdapter(resolved.target)
-        name = check_model_name(name or default_name(target, adapter))
-        schema_source = input_schema if input_schema is not None else resolved.input_schema
+        name = check_model_name(options.name or default_name(target, adapter))
+        schema_source = options.input_schema
+        if schema_source is None:
+            schema_source = resolved.input_schema
+        streaming = options.streaming
         if streaming is None and resolved.streaming is not None:
             streaming = bool(resolved.streaming)
         if streaming is None:
@@ -120,8 +130,8 @@ class Runtime:
             adapter,
             schema,
             device,
-            max_concurrency,
-            queue_size,
+            options.max_concurrency,
+            options.queue_size,
             resolved.source,
             [note] if note else [],
         )

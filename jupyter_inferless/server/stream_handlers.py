@@ -137,22 +137,22 @@ class GenerateStreamHandler(StreamWriter):
     @web.authenticated
     @authorized
     async def post(self, name: str, version: str | None = None) -> None:
-        last = self.last_event_id()
-        if last is not None:
-            await self.resume_named(name, last)
-            return
-        stream = self.start(name, self.json_body())
-        await self.write_stream(stream, 0)
+        await self.generate(name, query=False)
 
     @web.authenticated
     @authorized
     async def get(self, name: str, version: str | None = None) -> None:
+        await self.generate(name, query=True)
+
+    async def generate(self, name: str, query: bool) -> None:
+        """Resume the stream a Last-Event-ID names, or start a run: inputs from the JSON
+        body, or (``query``, EventSource's GET) from the query, marking an empty end."""
         last = self.last_event_id()
         if last is not None:
             await self.resume_named(name, last)
             return
-        stream = self.start(name, query=True)
-        await self.write_stream(stream, 0, mark_end=True)
+        stream = self.start(name, None if query else self.json_body(), query=query)
+        await self.write_stream(stream, 0, mark_end=query)
 
     async def resume_named(self, name: str, last: str) -> None:
         """Resume the stream of model ``name`` that the event id ``last`` names."""

@@ -1,9 +1,9 @@
 """The inline stream view: text and a live table, a status line and a Stop button.
 
-It follows the stream views' rulebook (README.md; :mod:`.rules`), as the lab panel does.
-Events arrive on a background thread and are only accumulated there. One updater
-thread applies them to the widgets at most every ``interval`` seconds (about 30
-times a second), and always applies the final state, so a stream of any rate
+It shows a :class:`~.state.StreamState`, which the runner's thread feeds, as the lab
+panel shows its model (the stream views' rulebook: README.md, :mod:`.rules`). One
+updater thread applies the state to the widgets at most every ``interval`` seconds
+(about 30 times a second), and always applies the final state, so a stream of any rate
 costs the frontend a bounded number of comm messages.
 """
 
@@ -17,7 +17,8 @@ from typing import Any
 
 from ipywidgets import HTML, Button, HBox, Layout, VBox
 
-from .rules import FINAL_STATES, events_per_second, split_event
+from .rules import FINAL_STATES
+from .state import StreamState
 
 ERROR_COLOR = "#c5221f"
 STATE_COLORS = {
@@ -34,18 +35,16 @@ SHOWN_CHARS = 100_000  # the text pane shows the tail; view.text keeps everythin
 IDLE_TICK = 1.0  # seconds between status refreshes while nothing arrives
 
 
-class StreamView:
+class StreamView(StreamState):
     """A live view of one stream; built by :func:`jupyter_inferless.stream`.
 
-    ``text`` is the text the events added and ``table_values`` the latest values shown
-    in the table (the rulebook's text rule), ``latest`` the last event, ``events`` the
-    number of events, ``state`` one of connecting, streaming, stopping, done, cancelled,
-    failed or refused (``error`` says why it was cancelled, failed or refused, and
-    ``error_kind`` is the in-band error's kind) and ``updates`` the number of times the
-    widgets were refreshed.
+    What it shows is its :class:`~.state.StreamState` (``text``, ``table_values``,
+    ``latest``, ``events``, ``state``, ``error``, ``error_kind``, ...); ``updates`` is the
+    number of times the widgets were refreshed.
     """
 
     def __init__(self, name: str, interval: float = 1 / 30) -> None:
+        super().__init__()
         self.name = name
         self.interval = interval
         self.status = HTML()
@@ -62,67 +61,10 @@ class StreamView:
         self.widget.add_class("jp-InferlessStream")
         self.on_stop: Callable[[], None] | None = None
         self.updates = 0
-        self.error: str | None = None
-        self.error_kind: str | None = None
-        self.request_id: str | None = None
-        self._lock = threading.Lock()
-        self._dirty = threading.Event()
         self._closed = threading.Event()
-        self._state = "connecting"
-        self._text = ""
-        self._pending: list[str] = []
-        self._latest: Any = None
-        self._table_values: dict[str, Any] | None = None
-        self._events = 0
-        self._started = time.monotonic()
-        self._first_at: float | None = None
-        self._ended_at: float | None = None
         self._shown_in: int | None = None
         self._render()
         threading.Thread(target=self._update_loop, name="inferless-view", daemon=True).start()
-
-    # -- what tests and users read -------------------------------------------------
-
-    @property
-    def state(self) -> str:
-        """connecting, streaming, stopping, done, cancelled, failed or refused."""
-        return self._state
-
-    @property
-    def events(self) -> int:
-        """How many events arrived."""
-        return self._events
-
-    @property
-    def text(self) -> str:
-        """The text so far: each event's string ``OUT`` (or lone string value)."""
-        with self._lock:
-            return self._text + "".join(self._pending)
-
-    @property
-    def table_values(self) -> dict[str, Any] | None:
-        """The latest values the table shows (the keys that are not the text), or None."""
-        return self._table_values
-
-    @property
-    def latest(self) -> Any:
-        """The last event received."""
-        return self._latest
-
-    @property
-    def events_per_second(self) -> float | None:
-        """(events - 1) per second from the first event to now, or to the end once final."""
-        return events_per_second(self._events, self._first_at, self._ended_at or time.monotonic())
-
-    @property
-    def elapsed(self) -> float:
-        """Seconds since the request started, up to its end."""
-        return (self._ended_at or time.monotonic()) - self._started
-
-    @property
-    def first_event_after(self) -> float | None:
-        """Seconds from the start to the first event."""
-        return None if self._first_at is None else self._first_at - self._started
 
     def wait(self, timeout: float | None = None) -> str:
         """Block until the stream ended and its final state is shown; return the state."""
@@ -131,61 +73,11 @@ class StreamView:
 
     def stop(self) -> None:
         """Cancel the request (what the Stop button does): the state becomes stopping."""
-        with self._lock:
-            if self._state not in ("connecting", "streaming") or self.on_stop is None:
-                return
-            self._state = "stopping"
+        if self.on_stop is None or not self._stopping():
+            return
         self.stop_button.disabled = True
         self.stop_button.description = "Stopping"
-        self._dirty.set()
         self.on_stop()
-
-    # -- fed by the runner thread ----------------------------------------------------
-
-    def connected(self, request_id: str | None) -> None:
-        """The server accepted the request."""
-        with self._lock:
-            self.request_id = request_id
-            if self._state == "connecting":
-                self._state = "streaming"
-        self._dirty.set()
-
-    def add(self, output: Any) -> bool:
-        """Record one event; the updater shows it at its next refresh.
-
-        Returns False, recording nothing, once the stream ended (the view hung up).
-        """
-        now = time.monotonic()
-        text, table = split_event(output)
-        with self._lock:
-            if self._state in FINAL_STATES:
-                return False
-            if self._first_at is None:
-                self._first_at = now
-            if self._state == "connecting":
-                self._state = "streaming"
-            self._events += 1
-            self._latest = output
-            if text:
-                self._pending.append(text)
-            if table is not None:
-                self._table_values = table
-        self._dirty.set()
-        return True
-
-    def finish(self, state: str, message: str | None = None, kind: str | None = None) -> None:
-        """End the stream in a final state (see :func:`.rules.final_state`); ``message``
-        says why it was cancelled, failed or refused, ``kind`` is the in-band error's."""
-        if state not in FINAL_STATES:
-            raise ValueError(f"{state!r} is not a final state")
-        with self._lock:
-            if self._state in FINAL_STATES:
-                return
-            self._ended_at = time.monotonic()
-            self.error = message
-            self.error_kind = kind
-            self._state = state
-        self._dirty.set()
 
     # -- display ---------------------------------------------------------------------
 
@@ -228,11 +120,7 @@ class StreamView:
 
     def _render(self) -> bool:
         """Apply the accumulated state to the widgets; True when it was the final one."""
-        with self._lock:
-            if self._pending:
-                self._text += "".join(self._pending)
-                self._pending.clear()
-            text, table, state = self._text, self._table_values, self._state
+        text, table, state = self._take()
         if text:
             shown = text[-SHOWN_CHARS:]
             hidden = len(text) - len(shown)

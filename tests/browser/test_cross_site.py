@@ -22,28 +22,13 @@ from typing import Any
 
 import pytest
 
-from lab_server import Kernel, Lab, running_lab
+from lab_server import Lab, lab_serving
+from models import COUNTER, counter_outputs
+from sse_reader import events_in
 
 pytestmark = pytest.mark.browser
 
 BASE_URL = "/cross-site/"
-MODELS = """
-import time
-import jupyter_inferless
-
-class Counter:
-    def infer(self, inputs, stream_output_handler):
-        for i in range(inputs["n"]):
-            time.sleep(inputs.get("pause_ms", 0) / 1000)
-            stream_output_handler.send_streamed_output({"OUT": f"t{i} ", "i": i})
-        stream_output_handler.finalise_streamed_output()
-
-jupyter_inferless.serve(Counter, name="counter", streaming=True, input_schema={
-    "n": {"datatype": "INT32", "required": True, "shape": [1]},
-    "pause_ms": {"datatype": "INT32", "required": False, "shape": [1]},
-})
-"""
-
 # Each attack runs in a page of the attacker's origin, given the victim URL.
 ATTACKS = {
     "navigation": "url => { location.href = url; }",
@@ -129,17 +114,10 @@ def attacker_port() -> Iterator[int]:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    with running_lab(tmp_path_factory.mktemp("cross-site"), BASE_URL) as server:
-        kernel = Kernel(server, "victim.ipynb")
-        try:
-            kernel.run(MODELS)
-            deadline = time.monotonic() + 20
-            while runs(server) is None:
-                assert time.monotonic() < deadline, "the model was never served"
-                time.sleep(0.1)
-            yield server
-        finally:
-            kernel.close()
+    """JupyterLab under a base_url, serving Counter as 'counter'."""
+    base = tmp_path_factory.mktemp("cross-site")
+    with lab_serving(base, COUNTER.serve("counter"), "counter", base_url=BASE_URL) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -152,17 +130,6 @@ def logged_in(lab: Lab, browser: Any) -> Lab:
     names = [cookie["name"] for cookie in browser.cookies()]
     assert any(name.startswith("username-127-0-0-1-") for name in names), names
     return lab
-
-
-def runs(lab: Lab) -> int | None:
-    """How many requests the model has started (None while it is not served)."""
-    models = lab.api("inferless/api/models")["models"]
-    counts = [m["counters"]["requests"] for m in models if m["name"] == "counter"]
-    return int(counts[0]) if counts else None
-
-
-def lab_port(lab: Lab) -> int:
-    return int(lab.url.split(":")[2].split("/")[0])
 
 
 def attack(browser: Any, origin: str, script: str, url: str) -> None:
@@ -199,14 +166,14 @@ def test_other_sites_cannot_start_a_run(
     host = "localhost" if where == "other-host-name" else "127.0.0.1"
     origin = f"http://{host}:{attacker_port}/page.html"
     url = f"{lab.url}inferless/v2/models/counter/generate_stream?n=5"
-    before = runs(lab)
+    before = lab.runs("counter")
     arrived: dict[str, list[str]] = {}
     for name, script in ATTACKS.items():
         seen = len(stream_requests(lab))
         attack(browser, origin, script, url)
         arrived[name] = stream_requests(lab)[seen:]
     time.sleep(0.5)
-    assert runs(lab) == before, arrived
+    assert lab.runs("counter") == before, arrived
     # Every attack reached the server and was refused there, not in the browser.
     assert all(lines for lines in arrived.values()), arrived
     refused = [line for lines in arrived.values() for line in lines if REFUSED.search(line)]
@@ -223,7 +190,7 @@ def test_other_sites_cannot_start_a_run(
     report(
         f"cross-site, Chromium, from {where} ({origin.rsplit('/', 1)[0]}): "
         + ", ".join(f"{name} arrived {len(lines)}x" for name, lines in arrived.items())
-        + f"; all refused (403/404); model runs {runs(lab) - before}"
+        + f"; all refused (403/404); model runs {lab.runs('counter') - before}"
     )
 
 
@@ -244,15 +211,15 @@ def test_other_sites_cannot_cancel_a_run(
             outcome = page.evaluate(CANCEL, f"{lab.url}inferless/api/streams/{rid}")
         finally:
             page.close()
-        body = response.read().decode()
-    outputs = [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: ")]
-    assert outputs == [{"OUT": f"t{i} ", "i": i} for i in range(10)], (outcome, outputs[-1:])
+        body = response.read()
+    outputs = [event.json for event in events_in(body)]
+    assert outputs == counter_outputs(10), (outcome, outputs[-1:])
 
 
 def test_a_same_origin_eventsource_with_the_cookie_streams(logged_in: Lab, browser: Any) -> None:
     """JupyterLab's own page, login cookie only (no token in the URL): it streams, once."""
     lab = logged_in
-    before = runs(lab)
+    before = lab.runs("counter")
     page = browser.new_page()
     try:
         page.goto(f"{lab.url}lab")
@@ -262,10 +229,8 @@ def test_a_same_origin_eventsource_with_the_cookie_streams(logged_in: Lab, brows
     finally:
         page.close()
     assert result["how"] == "closed", result
-    assert [json.loads(data) for data in result["events"]] == [
-        {"OUT": f"t{i} ", "i": i} for i in range(5)
-    ]
-    assert runs(lab) == (before or 0) + 1
+    assert [json.loads(data) for data in result["events"]] == counter_outputs(5)
+    assert lab.runs("counter") == before + 1
 
 
 def test_the_token_in_the_url_still_works_from_another_site(
@@ -280,6 +245,4 @@ def test_the_token_in_the_url_still_works_from_another_site(
         result = page.evaluate(SAME_ORIGIN_EVENTSOURCE, url)
     finally:
         page.close()
-    assert [json.loads(data) for data in result["events"]] == [
-        {"OUT": f"t{i} ", "i": i} for i in range(3)
-    ]
+    assert [json.loads(data) for data in result["events"]] == counter_outputs(3)

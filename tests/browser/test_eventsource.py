@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from lab_server import Kernel, Lab, running_lab
+from lab_server import Lab, lab_serving
+from models import COUNTER, Model, counter_outputs, spec
 from tcp_proxy import proxy_in_thread
 
 pytestmark = pytest.mark.browser
@@ -30,31 +31,19 @@ HEARTBEAT = 0.3
 SAME_ORIGIN_PAGE = "static/favicon.ico"
 NODE_CLIENT = Path(__file__).resolve().parents[1] / "node" / "read_events.mjs"
 
-MODELS = """
-import time
-import jupyter_inferless
+SILENT = Model(
+    "Silent",
+    """
+    import time
 
-class Counter:
-    def infer(self, inputs, stream_output_handler):
-        for i in range(inputs["n"]):
+    class Silent:
+        # No event: it pauses pause_ms, then ends.
+        def infer(self, inputs, stream_output_handler):
             time.sleep(inputs.get("pause_ms", 0) / 1000)
-            stream_output_handler.send_streamed_output({"OUT": f"t{i} ", "i": i})
-        stream_output_handler.finalise_streamed_output()
-
-class Silent:
-    def infer(self, inputs, stream_output_handler):
-        time.sleep(inputs.get("pause_ms", 0) / 1000)
-        stream_output_handler.finalise_streamed_output()
-
-SCHEMA = {
-    "n": {"datatype": "INT32", "required": True, "shape": [1]},
-    "pause_ms": {"datatype": "INT32", "required": False, "shape": [1]},
-}
-jupyter_inferless.serve(Counter, name="counter", streaming=True, input_schema=SCHEMA)
-jupyter_inferless.serve(Silent, name="silent", streaming=True, input_schema={
-    "pause_ms": {"datatype": "INT32", "required": False, "shape": [1]},
-})
-"""
+            stream_output_handler.finalise_streamed_output()
+    """,
+    {"pause_ms": spec("INT32", False)},
+)
 
 # Opens an EventSource and resolves once the client has closed itself (a 204 or another
 # failure) or the timeout passed: every message (lastEventId, data), the errors it
@@ -83,40 +72,20 @@ READ_WITH_EVENTSOURCE = """
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """JupyterLab under a non-root base_url, a short retry hint and heartbeat."""
+    """JupyterLab under a non-root base_url, a short retry hint and heartbeat, serving
+    Counter as 'counter' and Silent as 'silent'."""
     extra = (
         f"--InferlessExtension.retry_ms={RETRY_MS}",
         f"--InferlessExtension.heartbeat_interval={HEARTBEAT}",
     )
-    with running_lab(tmp_path_factory.mktemp("eventsource"), BASE_URL, extra) as server:
-        kernel = Kernel(server, "clients.ipynb")
-        try:
-            kernel.run(MODELS)
-            wait_for_models(server, {"counter", "silent"})
-            yield server
-        finally:
-            kernel.close()
-
-
-def wait_for_models(lab: Lab, names: set[str]) -> None:
-    deadline = time.monotonic() + 20
-    while {model["name"] for model in lab.api("inferless/api/models")["models"]} < names:
-        assert time.monotonic() < deadline, f"{names} were never served"
-        time.sleep(0.1)
-
-
-def runs(lab: Lab, name: str) -> int:
-    """How many requests the model has started."""
-    models = {model["name"]: model for model in lab.api("inferless/api/models")["models"]}
-    return int(models[name]["counters"]["requests"])
+    code = COUNTER.serve("counter") + SILENT.serve("silent")
+    base = tmp_path_factory.mktemp("eventsource")
+    with lab_serving(base, code, "counter", "silent", base_url=BASE_URL, extra_args=extra) as lab:
+        yield lab
 
 
 def stream_path(lab: Lab, model: str, query: str) -> str:
     return f"inferless/v2/models/{model}/generate_stream?{query}&token={lab.token}"
-
-
-def expected(n: int) -> list[dict[str, Any]]:
-    return [{"OUT": f"t{i} ", "i": i} for i in range(n)]
 
 
 def positions(events: list[dict[str, str]]) -> list[int]:
@@ -154,11 +123,7 @@ def read_with_node(url: str, timeout_ms: int = 30000) -> list[dict[str, Any]]:
 
 def cutting_proxy(lab: Lab) -> Any:
     """A proxy to the server that resets the first stream's connection after ~30 events."""
-    return proxy_in_thread(lab_port(lab), cut_after=3000, reset=True)
-
-
-def lab_port(lab: Lab) -> int:
-    return int(lab.url.split(":")[2].split("/")[0])
+    return proxy_in_thread(lab.port, cut_after=3000, reset=True)
 
 
 def summary(client: str, events: list[dict[str, Any]], proxy: Any, model_runs: int) -> str:
@@ -177,67 +142,67 @@ def settle(proxy: Any, lab: Lab, model: str, expected_runs: int) -> None:
     requests = proxy.matched_requests
     time.sleep(5 * RETRY_MS / 1000)
     assert proxy.matched_requests == requests, "the client reconnected after its 204"
-    assert runs(lab, model) == expected_runs
+    assert lab.runs(model) == expected_runs
 
 
 def test_chromium_eventsource_resumes_a_reset_stream_then_stops(
     lab: Lab, browser: Any, report: Any
 ) -> None:
     """Cut mid-way: resumed after Last-Event-ID, every event once, one run, then 204."""
-    before = runs(lab, "counter")
+    before = lab.runs("counter")
     with cutting_proxy(lab) as proxy:
         origin = proxy.url(BASE_URL) + SAME_ORIGIN_PAGE
         url = proxy.url(BASE_URL) + stream_path(lab, "counter", "n=100&pause_ms=10")
         result = read_with_chromium(browser, origin, url)
         assert result["how"] == "closed", result
-        assert [json.loads(event["data"]) for event in result["events"]] == expected(100)
+        assert [json.loads(event["data"]) for event in result["events"]] == counter_outputs(100)
         assert positions(result["events"]) == list(range(100))
         assert len(proxy.cuts) == 1, "the proxy did not cut the stream"
         # the cut stream, its resume, the reconnect after the end (204)
         assert proxy.matched_requests == 3, proxy.matched_requests
         assert result["opens"] == 2
-        assert runs(lab, "counter") == before + 1
+        assert lab.runs("counter") == before + 1
         settle(proxy, lab, "counter", before + 1)
         report(
-            summary("Chromium EventSource", result["events"], proxy, runs(lab, "counter") - before)
+            summary("Chromium EventSource", result["events"], proxy, lab.runs("counter") - before)
         )
 
 
 def test_node_eventsource_resumes_a_reset_stream_then_stops(lab: Lab, report: Any) -> None:
     """The same with the Node `eventsource` package."""
-    before = runs(lab, "counter")
+    before = lab.runs("counter")
     with cutting_proxy(lab) as proxy:
         url = proxy.url(BASE_URL) + stream_path(lab, "counter", "n=100&pause_ms=10")
         records = read_with_node(url)
         messages = [record for record in records if record["type"] == "message"]
-        assert [json.loads(message["data"]) for message in messages] == expected(100)
+        assert [json.loads(message["data"]) for message in messages] == counter_outputs(100)
         assert positions(messages) == list(range(100))
         assert records[-1] == {"type": "error", "readyState": 2, "code": 204}, records[-3:]
         assert len(proxy.cuts) == 1
         assert proxy.matched_requests == 3, proxy.matched_requests
-        assert runs(lab, "counter") == before + 1
+        assert lab.runs("counter") == before + 1
         settle(proxy, lab, "counter", before + 1)
-        report(summary("Node eventsource", messages, proxy, runs(lab, "counter") - before))
+        report(summary("Node eventsource", messages, proxy, lab.runs("counter") - before))
 
 
 def test_a_stream_with_no_event_is_not_run_again(lab: Lab, browser: Any) -> None:
     """A run that ends without any event is answered 204: both clients stop at once."""
-    before = runs(lab, "silent")
-    with proxy_in_thread(lab_port(lab)) as proxy:
+    before = lab.runs("silent")
+    with proxy_in_thread(lab.port) as proxy:
         url = proxy.url(BASE_URL) + stream_path(lab, "silent", "pause_ms=10")
         records = read_with_node(url)
         assert records == [{"type": "error", "readyState": 2, "code": 204}], records
         origin = proxy.url(BASE_URL) + SAME_ORIGIN_PAGE
         result = read_with_chromium(browser, origin, url)
         assert (result["how"], result["events"], result["opens"]) == ("closed", [], 0), result
-        assert runs(lab, "silent") == before + 2
+        assert lab.runs("silent") == before + 2
         settle(proxy, lab, "silent", before + 2)
 
 
 def test_chromium_stops_after_a_late_stream_with_no_event(lab: Lab, browser: Any) -> None:
     """A run that ends with no event after the stream opened still names itself (RID:-1)."""
-    before = runs(lab, "silent")
-    with proxy_in_thread(lab_port(lab)) as proxy:
+    before = lab.runs("silent")
+    with proxy_in_thread(lab.port) as proxy:
         origin = proxy.url(BASE_URL) + SAME_ORIGIN_PAGE
         url = proxy.url(BASE_URL) + stream_path(lab, "silent", f"pause_ms={int(HEARTBEAT * 3000)}")
         result = read_with_chromium(browser, origin, url)
@@ -249,11 +214,11 @@ def test_chromium_stops_after_a_late_stream_with_no_event(lab: Lab, browser: Any
 def test_heartbeats_during_pauses_are_never_events(lab: Lab, browser: Any) -> None:
     """A model pausing for several heartbeat intervals: both clients get only its JSON."""
     pause_ms = int(HEARTBEAT * 3500)
-    with proxy_in_thread(lab_port(lab)) as proxy:
+    with proxy_in_thread(lab.port) as proxy:
         url = proxy.url(BASE_URL) + stream_path(lab, "counter", f"n=3&pause_ms={pause_ms}")
         records = read_with_node(url)
         messages = [record for record in records if record["type"] == "message"]
-        assert [json.loads(message["data"]) for message in messages] == expected(3)
+        assert [json.loads(message["data"]) for message in messages] == counter_outputs(3)
         origin = proxy.url(BASE_URL) + SAME_ORIGIN_PAGE
         result = read_with_chromium(browser, origin, url)
-        assert [json.loads(event["data"]) for event in result["events"]] == expected(3)
+        assert [json.loads(event["data"]) for event in result["events"]] == counter_outputs(3)

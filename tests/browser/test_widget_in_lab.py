@@ -19,48 +19,18 @@ from typing import Any
 import nbformat
 import pytest
 
+from lab_server import Lab
+from models import PACED, paced_text
+
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
-Lab = Any  # the `lab` fixture of conftest.py: url, token, root, api(), log_tail()
 
 PACED_EVENTS = 60
 LONG_EVENTS = 2_000
 FAST_EVENTS = 20_000
 
-MODELS = '''\
-import time
-
-import jupyter_inferless
-
-SCHEMA = {"n": {"datatype": "INT32", "required": True, "shape": [1], "example": [3]}}
-SENT = {}
-
-
-class Paced:
-    """Streams {"OUT": "tok{i} "} for i < n, one event every `every` seconds."""
-
-    def __init__(self, name, every):
-        self.name = name
-        self.every = every
-
-    def initialize(self):
-        SENT[self.name] = 0
-
-    def infer(self, inputs, stream_output_handler):
-        for i in range(inputs["n"]):
-            SENT[self.name] += 1
-            stream_output_handler.send_streamed_output({"OUT": f"tok{i} "})
-            if self.every:
-                time.sleep(self.every)
-        stream_output_handler.finalise_streamed_output()
-
-    def finalize(self):
-        pass
-
-
-for name, every in [("paced", 0.04), ("long", 0.02), ("fast", 0.0)]:
-    jupyter_inferless.serve(Paced(name, every), name=name, input_schema=SCHEMA, streaming=True)
-'''
+# Paced, as "paced", "long" and "fast": each notebook streams one of them.
+MODELS = PACED.serve("paced", "long", "fast")
 
 # Finds the stream view of one model: the widget box whose status line names it.
 FIND_VIEW = """
@@ -127,10 +97,6 @@ STOP_WATCH = """
   return {changes: watch.changes, lags: watch.lags};
 }
 """
-
-
-def tokens(count: int) -> str:
-    return "".join(f"tok{i} " for i in range(count))
 
 
 def write_notebook(lab: Lab, name: str, stream_line: str, extra: tuple[str, ...] = ()) -> str:
@@ -261,10 +227,9 @@ def run_cell(page: Any, index: int) -> str:
 
 
 def test_stream_renders_progressively(open_notebook: Any, lab: Lab, artifacts: Path) -> None:
-    page = open_notebook(
-        write_notebook(lab, "paced.ipynb", f"%inferless stream paced n={PACED_EVENTS}")
-    )
-    final = tokens(PACED_EVENTS)
+    stream = f"%inferless stream paced n={PACED_EVENTS} pause_ms=40 prefix=tok"
+    page = open_notebook(write_notebook(lab, "paced.ipynb", stream))
+    final = paced_text(PACED_EVENTS, prefix="tok")
     run_all_cells(page)
     seen: list[str] = []
     deadline = time.monotonic() + 60
@@ -296,10 +261,9 @@ def test_stream_renders_progressively(open_notebook: Any, lab: Lab, artifacts: P
 
 
 def test_stop_cancels_the_model(open_notebook: Any, lab: Lab, artifacts: Path) -> None:
-    count_cell = "print(f\"sent={SENT['long']}\")"
-    page = open_notebook(
-        write_notebook(lab, "stop.ipynb", f"%inferless stream long n={LONG_EVENTS}", (count_cell,))
-    )
+    count_cell = 'print(f"sent={Paced.produced}")'
+    stream = f"%inferless stream long n={LONG_EVENTS} pause_ms=20 prefix=tok"
+    page = open_notebook(write_notebook(lab, "stop.ipynb", stream, (count_cell,)))
     run_all_cells(page)
     wait_for_view(page, "long", lambda view: view["text"].count("tok") >= 10, 60, lab)
     view_locator(page, "long").get_by_role("button", name="Stop").click()
@@ -320,7 +284,7 @@ def test_stop_cancels_the_model(open_notebook: Any, lab: Lab, artifacts: Path) -
 @pytest.mark.parametrize("events", [FAST_EVENTS, 5 * FAST_EVENTS])
 def test_fast_stream_keeps_the_tab_responsive(open_notebook: Any, lab: Lab, events: int) -> None:
     page = open_notebook(
-        write_notebook(lab, f"fast-{events}.ipynb", f"%inferless stream fast n={events}")
+        write_notebook(lab, f"fast-{events}.ipynb", f"%inferless stream fast n={events} prefix=tok")
     )
     page.evaluate(WATCH_VIEW, "fast")
     run_all_cells(page)

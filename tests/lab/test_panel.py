@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from lab_server import Kernel, Lab, running_lab
-
-BASE_URL = "/lab-test/"  # not "/": the panel's URLs must honour base_url
+from lab_panel import PANEL, model_row, open_panel, run_and_wait
+from lab_server import Kernel, Lab
+from models import COUNTER
 
 MODEL = """
 import time
@@ -45,68 +45,9 @@ class Echo:
         stream_output_handler.finalise_streamed_output()
 """
 
-COUNTED = """
-class Counted:
-    def infer(self, inputs, stream_output_handler):
-        for i in range(inputs["n"]):
-            stream_output_handler.send_streamed_output({"OUT": f"tok{i} ", "i": i})
-        stream_output_handler.finalise_streamed_output()
-
-
-import jupyter_inferless
-
-jupyter_inferless.serve(
-    Counted,
-    name="counted",
-    streaming=True,
-    input_schema={"n": {"datatype": "INT32", "required": True, "shape": [1], "example": [5]}},
-)
-"""
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-PANEL = "#jupyter-inferless-panel"
 APPEAR_WITHIN = 2.0  # seconds from %inferless serve to the model in the panel
 
-
-# pytest-jupyter's autouse fixtures manage an asyncio loop for an in-process server.
-# This module starts none, and Playwright's sync API runs its own loop in this thread,
-# which they would try to run and close: they are replaced here.
-@pytest.fixture(autouse=True)
-def jp_asyncio_loop() -> None:
-    """No in-process asyncio loop here."""
-
-
-@pytest.fixture(autouse=True)
-def jp_server_cleanup() -> None:
-    """No in-process server to clean up."""
-
-
-@pytest.fixture(scope="module")
-def browser_context() -> Iterator[Any]:
-    """Debian's chromium, headless (Playwright's own browser downloads are never used)."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: run scripts/browser-deps.sh to install chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        try:
-            yield context
-        finally:
-            context.close()
-            browser.close()
-
-
-@pytest.fixture(scope="module")
-def lab(browser_context: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """JupyterLab under a base_url (after the browser, so a missing chromium skips first)."""
-    with running_lab(tmp_path_factory.mktemp("lab"), BASE_URL) as lab:
-        yield lab
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
@@ -119,53 +60,15 @@ def kernel(lab: Lab) -> Iterator[Kernel]:
 
 
 @pytest.fixture(scope="module")
-def page(lab: Lab, browser_context: Any) -> Iterator[Any]:
+def page(lab: Lab, browser: Any) -> Iterator[Any]:
     """JupyterLab in the browser, logged in with the token, the Inferless panel open."""
-    page = browser_context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda err: problems.append(f"page error: {err}"))
-    page.on(
-        "console",
-        lambda msg: (
-            problems.append(f"console: {msg.text}")
-            if msg.type == "error" and "inferless" in msg.text.lower()
-            else None
-        ),
-    )
-    page.goto(f"{lab.url}lab?token={lab.token}")
-    page.locator(".jp-LabShell").wait_for(timeout=60_000)
-    tab = page.locator('.jp-SideBar.jp-mod-left .lm-TabBar-tab[title="Inferless"]')
-    tab.wait_for(timeout=30_000)
-    assert tab.get_attribute("data-id") == "jupyter-inferless-panel"
-    tab.click()
-    page.locator(PANEL).wait_for(state="visible")
+    page, problems = open_panel(browser, f"{lab.url}lab?token={lab.token}")
     yield page
     page.close()
     assert not problems, "\n".join(problems)
 
 
-def model_row(page: Any, name: str) -> Any:
-    return page.locator(f'{PANEL} .jp-Inferless-model[data-model="{name}"]')
-
-
-def run_and_wait(page: Any, timeout: float = 30_000) -> str:
-    """Click Run and wait for that run to end; returns its final state."""
-    panel = page.locator(PANEL)
-    before = int(panel.get_attribute("data-run-seq") or 0)
-    page.get_by_role("button", name="Run", exact=True).click()
-    page.wait_for_function(
-        """before => {
-            const panel = document.getElementById('jupyter-inferless-panel');
-            return Number(panel.dataset.runSeq) > before
-                && ['done', 'cancelled', 'failed', 'refused'].includes(panel.dataset.runState);
-        }""",
-        arg=before,
-        timeout=timeout,
-    )
-    return str(panel.get_attribute("data-run-state"))
-
-
-def test_panel(lab: Lab, kernel: Kernel, page: Any) -> None:
+def test_panel(lab: Lab, kernel: Kernel, page: Any, artifacts: Path) -> None:
     panel = page.locator(PANEL)
     assert "No models are served" in panel.inner_text()
 
@@ -211,8 +114,7 @@ def test_panel(lab: Lab, kernel: Kernel, page: Any) -> None:
                    .textContent.includes('25 events')""",
         timeout=5_000,
     )
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "panel.png"))
+    page.screenshot(path=str(artifacts / "panel.png"))
 
     # The server's 400 is shown with the form, naming the input.
     count.fill("99999999999")
@@ -243,15 +145,15 @@ def test_panel(lab: Lab, kernel: Kernel, page: Any) -> None:
         timeout=10_000,
     )
     assert state.inner_text() == "Cancelled"
-    page.screenshot(path=str(ARTIFACTS / "panel-stopped.png"))
+    page.screenshot(path=str(artifacts / "panel-stopped.png"))
     assert panel.locator(".jp-Inferless-error").is_hidden()  # not a failure
     assert panel.locator(".jp-Inferless-note").inner_text().startswith("cancelled")
     stopped_at = int(panel.locator('[data-stat="events"]').inner_text())
     assert stopped_at < 1000
     # The model's loop ended: its event counter on the server stands still.
-    served_events = model_counters(lab, "echo")["events"]
+    served_events = model_events(lab, "echo")
     time.sleep(0.6)  # the model sends every 20 ms while it runs
-    assert model_counters(lab, "echo")["events"] == served_events < 1000
+    assert model_events(lab, "echo") == served_events < 1000
 
     # Copy as curl / Python: the current inputs, the base_url, a token placeholder.
     prompt.fill("c")
@@ -287,23 +189,24 @@ def test_panel(lab: Lab, kernel: Kernel, page: Any) -> None:
     assert page.locator(f"{PANEL} .jp-Inferless-form").count() == 0
 
     # The rulebook's text rule: OUT is the text, the other keys a table of latest values.
-    kernel.run(COUNTED)
+    kernel.run(COUNTER.serve("counted"))
     model_row(page, "counted").wait_for(timeout=10_000)
     model_row(page, "counted").click()
-    assert run_and_wait(page) == "done"
-    assert panel.locator(".jp-Inferless-output").text_content() == "tok0 tok1 tok2 tok3 tok4 "
+    assert run_and_wait(page) == "done"  # n: 5, the example
+    assert panel.locator(".jp-Inferless-output").text_content() == "tok" * 5
     table = panel.locator(".jp-Inferless-latest")
     assert table.is_visible() and "latest of 5 events" in table.inner_text()
     assert table.locator('tr[data-key="i"] td').inner_text() == "4"
     assert table.locator('tr[data-key="OUT"]').count() == 0
-    page.screenshot(path=str(ARTIFACTS / "panel-table.png"))
+    page.screenshot(path=str(artifacts / "panel-table.png"))
     kernel.run("%inferless stop counted")
 
 
-def model_counters(lab: Lab, name: str) -> dict[str, int]:
-    """The model's counters, as the server lists them."""
-    models = lab.api("inferless/api/models")["models"]
-    return dict(next(m for m in models if m["name"] == name)["counters"])
+def model_events(lab: Lab, name: str) -> int:
+    """The events the model has sent, as the server counts them."""
+    counters = lab.counters(name)
+    assert counters is not None, f"{name!r} is not served"
+    return counters["events"]
 
 
 def copy_text(page: Any, button: str) -> str:

@@ -9,8 +9,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from models import PADDED
 from server_config import server_config
-from sse_reader import SSEParser
+from sse_reader import EventLog
 
 CREDIT_EVENTS = 64
 CREDIT_BYTES = 128 * 1024
@@ -18,24 +19,10 @@ REPLAY_EVENTS = 32
 REPLAY_BYTES = 64 * 1024
 EVENT_BYTES = 8000
 
-BIG = f"""
-import jupyter_inferless
 
-produced = 0
-
-class Big:
-    def infer(self, inputs, stream_output_handler):
-        global produced
-        for i in range(inputs["n"]):
-            stream_output_handler.send_streamed_output({{"i": i, "pad": "x" * {EVENT_BYTES}}})
-            produced += 1
-        stream_output_handler.finalise_streamed_output()
-
-jupyter_inferless.serve(
-    Big, name="big", streaming=True,
-    input_schema={{"n": {{"datatype": "INT32", "required": True, "shape": [1]}}}},
-)
-"""
+def big(n: int) -> dict[str, int]:
+    """A request for ``n`` events of EVENT_BYTES or so."""
+    return {"n": n, "size": EVENT_BYTES}
 
 
 @pytest.fixture
@@ -55,7 +42,7 @@ class SlowReader:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
-        self.parser = SSEParser()
+        self.log = EventLog()
         self.headers: dict[str, str] = {}
 
     @classmethod
@@ -80,27 +67,27 @@ class SlowReader:
 
     async def read_events(self, count: int | None = None) -> None:
         """Read chunks until ``count`` events (or the end) have arrived."""
-        while count is None or len(self.parser.events) < count:
+        while count is None or len(self.log.events) < count:
             size = int((await self.reader.readuntil(b"\r\n")).strip(), 16)
             chunk = await self.reader.readexactly(size + 2)
             if size == 0:
                 return
-            self.parser.feed(chunk[:-2])
+            self.log.feed(chunk[:-2])
 
     def close(self) -> None:
         self.writer.close()
 
 
 async def produced(kernel: Any) -> int:
-    return int(await kernel.run("print(produced)"))
+    return int(await kernel.run("print(Padded.produced)"))
 
 
 async def test_a_client_that_stops_reading_pauses_the_model(kernel, api, jp_serverapp):
-    await kernel.run(BIG)
+    await kernel.run(PADDED.serve("big"))
     await api.wait_for_model("big")
     total = 3000  # 24 MB: far more than socket buffers and the credit window
     client = await SlowReader.open(
-        api.url("inferless/v2/models/big/generate_stream"), api.auth, {"n": total}
+        api.url("inferless/v2/models/big/generate_stream"), api.auth, big(total)
     )
     try:
         await client.read_events(10)
@@ -119,15 +106,15 @@ async def test_a_client_that_stops_reading_pauses_the_model(kernel, api, jp_serv
         await client.read_events()
     finally:
         client.close()
-    ids = [event.position for event in client.parser.events]
+    ids = [event.position for event in client.log.events]
     assert ids == list(range(total))
     assert await produced(kernel) == total
 
 
 async def test_resume_older_than_the_replay_window_is_a_clear_410(kernel, api):
-    await kernel.run(BIG)
+    await kernel.run(PADDED.serve("big"))
     await api.wait_for_model("big")
-    result = await api.stream("inferless/v2/models/big/generate_stream", {"n": 200})
+    result = await api.stream("inferless/v2/models/big/generate_stream", big(200))
     assert len(result.events) == 200
     path = f"inferless/api/streams/{result.headers['X-Request-Id']}"
     status, body = await api.call(path + "?last_event_id=10")

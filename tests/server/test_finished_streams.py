@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from models import PACED
 from server_config import server_config
-from test_resilience import PACED, STREAM
+
+STREAM = "inferless/v2/models/paced/generate_stream"
 
 KEEP = 1.0
 
@@ -22,7 +24,7 @@ def jp_server_config() -> dict[str, Any]:
 async def test_a_stream_longer_than_keep_finished_is_kept_then_pruned_with_no_new_stream(
     kernel, api
 ):
-    await kernel.run(PACED)
+    await kernel.run(PACED.serve("paced"))
     await api.wait_for_model("paced")
     long = await api.stream(STREAM, {"n": 6, "pause_ms": 300})  # runs longer than KEEP
     assert long.status == 200 and len(long.events) == 6

@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from models import PACED, paced_outputs
 from server_config import server_config
-from test_resilience import PACED, STREAM, read_then_drop
+
+STREAM = "inferless/v2/models/paced/generate_stream"
 
 
 @pytest.fixture
@@ -18,21 +20,21 @@ def jp_server_config() -> dict[str, Any]:
 
 
 async def test_an_idle_stream_gets_comment_heartbeats(kernel, api):
-    await kernel.run(PACED)
+    await kernel.run(PACED.serve("paced"))
     await api.wait_for_model("paced")
     result = await api.stream(STREAM, {"n": 3, "pause_ms": 700})
-    assert result.outputs == [{"i": 0}, {"i": 1}, {"i": 2}]
+    assert result.outputs == paced_outputs(3)
     assert result.comments >= 4, result.body
 
 
 async def test_a_disconnect_is_not_a_cancel_until_the_grace_period_ends(kernel, api):
-    await kernel.run(PACED)
+    await kernel.run(PACED.serve("paced"))
     await api.wait_for_model("paced")
-    _, headers = await read_then_drop(api, STREAM, {"n": 2000, "pause_ms": 20}, keep=5)
+    _, headers = await api.stream_then_drop(STREAM, {"n": 2000, "pause_ms": 20}, keep=5)
     rid = headers["x-request-id"]
     await asyncio.sleep(0.3)  # within the grace period: resuming continues the request
-    resumed, _ = await read_then_drop(
-        api, f"inferless/api/streams/{rid}", None, keep=5, headers_out={"Last-Event-ID": "4"}
+    resumed, _ = await api.stream_then_drop(
+        f"inferless/api/streams/{rid}", None, keep=5, headers={"Last-Event-ID": "4"}
     )
     assert [e.position for e in resumed] == [5, 6, 7, 8, 9]
     await asyncio.sleep(2.0)  # nobody came back: the request is cancelled

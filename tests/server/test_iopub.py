@@ -7,22 +7,9 @@ import json
 import time
 from typing import Any
 
+from models import COUNTER
+
 RATE_WARNING = "IOPub message rate exceeded"
-
-COUNTER = """
-import jupyter_inferless
-
-class Counter:
-    def infer(self, inputs, stream_output_handler):
-        for i in range(inputs["n"]):
-            stream_output_handler.send_streamed_output({"OUT": "tok", "i": i})
-        stream_output_handler.finalise_streamed_output()
-
-jupyter_inferless.serve(
-    Counter, name="counter", streaming=True,
-    input_schema={"n": {"datatype": "INT32", "required": True, "shape": [1]}},
-)
-"""
 
 FLOOD = """
 from ipykernel.kernelbase import Kernel
@@ -87,7 +74,7 @@ async def open_tab(jp_ws_fetch: Any, kernel_id: str) -> NotebookTab:
 
 
 async def test_a_20000_event_stream_never_trips_the_iopub_rate_limit(kernel, api, jp_ws_fetch):
-    await kernel.run(COUNTER)
+    await kernel.run(COUNTER.serve("counter"))
     await api.wait_for_model("counter")
     tab = await open_tab(jp_ws_fetch, kernel.kernel_id)
     try:

@@ -7,22 +7,13 @@ import os
 import signal
 import time
 
-SLOW = """
-import time, jupyter_inferless
+from models import PACED, Model, paced_outputs
 
-class Slow:
-    def infer(self, inputs, stream_output_handler):
-        for i in range(1000):
-            stream_output_handler.send_streamed_output({"i": i})
-            time.sleep(0.05)
-        stream_output_handler.finalise_streamed_output()
-
-jupyter_inferless.serve(Slow, name="slow", input_schema={}, streaming=True)
-"""
+SLOW = {"n": 1000, "pause_ms": 50}  # Paced's run, of 50 s
 
 
 async def _stream_then(api, fault) -> tuple[object, float]:
-    reader = asyncio.ensure_future(api.stream("inferless/v2/models/slow/generate_stream", {}))
+    reader = asyncio.ensure_future(api.stream("inferless/v2/models/slow/generate_stream", SLOW))
     await asyncio.sleep(1.0)
     faulted = time.monotonic()
     await fault()
@@ -38,7 +29,7 @@ async def _restarted(km, timeout: float = 30.0) -> None:
 
 
 async def test_kill_9_of_the_kernel_ends_the_stream_in_band(kernel, api, jp_serverapp):
-    await kernel.run(SLOW)
+    await kernel.run(PACED.serve("slow"))
     await api.wait_for_model("slow")
     km = jp_serverapp.kernel_manager.get_kernel(kernel.kernel_id)
 
@@ -47,7 +38,7 @@ async def test_kill_9_of_the_kernel_ends_the_stream_in_band(kernel, api, jp_serv
 
     result, took = await _stream_then(api, kill)
     assert result.status == 200
-    assert result.events[0].json == {"i": 0}
+    assert result.events[0].json == paced_outputs(1)[0]
     assert "KernelGone" in result.events[-1].json["error"]
     assert result.events[-1].json["kind"] == "kernel_gone"
     print(f"stream ended {took:.2f}s after kill -9")
@@ -59,7 +50,7 @@ async def test_kill_9_of_the_kernel_ends_the_stream_in_band(kernel, api, jp_serv
 async def test_restarting_the_kernel_ends_the_stream_and_forgets_the_models(
     kernel, api, jp_serverapp
 ):
-    await kernel.run(SLOW)
+    await kernel.run(PACED.serve("slow"))
     await api.wait_for_model("slow")
 
     async def restart() -> None:
@@ -72,31 +63,27 @@ async def test_restarting_the_kernel_ends_the_stream_and_forgets_the_models(
     assert body["models"] == []
 
 
-FINALIZED = """
-import time, jupyter_inferless
-
-class Tidy:
-    def infer(self, inputs, stream_output_handler):
-        for i in range(10_000):
-            stream_output_handler.send_streamed_output({"i": i})
-            time.sleep(0.01)
-        stream_output_handler.finalise_streamed_output()
-
-    def finalize(self):
-        with open(MARKER, "w") as marker:
-            marker.write("finalized")
-
-jupyter_inferless.serve(Tidy, name="tidy", input_schema={}, streaming=True)
-"""
+TIDY = Model(
+    "Tidy",
+    PACED.source
+    + """
+    class Tidy(Paced):
+        def finalize(self):
+            with open(MARKER, "w") as marker:
+                marker.write("finalized")
+    """,
+    PACED.schema,
+)
 
 
 async def test_server_shutdown_ends_streams_in_band_and_finalizes(
     kernel, api, jp_serverapp, tmp_path
 ):
     marker = tmp_path / "finalized.txt"
-    await kernel.run(f"MARKER = {str(marker)!r}\n" + FINALIZED)
+    await kernel.run(f"MARKER = {str(marker)!r}\n" + TIDY.serve("tidy"))
     await api.wait_for_model("tidy")
-    reader = asyncio.ensure_future(api.stream("inferless/v2/models/tidy/generate_stream", {}))
+    run = {"n": 10_000, "pause_ms": 10}
+    reader = asyncio.ensure_future(api.stream("inferless/v2/models/tidy/generate_stream", run))
     await asyncio.sleep(0.5)
     kernel.client.stop_channels()
     await jp_serverapp._cleanup()  # what the server runs when it stops

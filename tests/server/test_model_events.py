@@ -7,7 +7,7 @@ import time
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
-from sse_reader import SSEParser
+from sse_reader import EventLog
 
 MODEL = """
 class Hello:
@@ -17,11 +17,11 @@ class Hello:
 
 
 async def test_models_are_pushed_when_served_and_stopped(kernel, api):
-    parser = SSEParser()
+    log = EventLog()
     request = HTTPRequest(
         api.url("inferless/api/models/events"),
         headers=api.auth,
-        streaming_callback=parser.feed,
+        streaming_callback=log.feed,
         request_timeout=30,
     )
     client = AsyncHTTPClient(force_instance=True)
@@ -29,9 +29,9 @@ async def test_models_are_pushed_when_served_and_stopped(kernel, api):
 
     async def names_after(count: int) -> tuple[list[str], float]:
         started = time.monotonic()
-        while len(parser.events) < count and time.monotonic() - started < 5:
+        while len(log.events) < count and time.monotonic() - started < 5:
             await asyncio.sleep(0.02)
-        models = parser.events[-1].json["models"]
+        models = log.events[-1].json["models"]
         return [m["name"] for m in models], time.monotonic() - started
 
     try:

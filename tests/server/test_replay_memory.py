@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from jupyter_inferless.server.replay import EVENT_OVERHEAD
 
-from lab_server import Kernel, Lab, running_lab
+from lab_server import Lab, lab_serving
+from models import PADDED
 from sse_reader import StreamResult, read_stream
 
 MIB = 1024 * 1024
@@ -24,26 +26,6 @@ SLACK = 64 * MIB  # allocator slack, buffers in flight
 STREAMS = 150
 EVENTS = 1024  # of about 4 KiB each: 4 MiB per stream
 PAD = 4096 - len('{"i": 1000, "pad": ""}')
-
-MODEL = """
-%load_ext jupyter_inferless
-import jupyter_inferless
-
-class Replay:
-    def infer(self, inputs, stream_output_handler):
-        pad = "x" * inputs["size"]
-        for k in range(inputs["n"]):
-            stream_output_handler.send_streamed_output({"i": k, "pad": pad})
-        stream_output_handler.finalise_streamed_output()
-
-jupyter_inferless.serve(
-    Replay, name="replay", streaming=True,
-    input_schema={
-        "n": {"datatype": "INT32", "required": True, "shape": [1]},
-        "size": {"datatype": "INT32", "required": True, "shape": [1]},
-    },
-)
-"""
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -56,13 +38,6 @@ def server_rss(lab: Lab) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     raise AssertionError("no VmRSS in /proc status")
-
-
-def wait_for_model(lab: Lab, name: str) -> None:
-    deadline = time.monotonic() + 30
-    while name not in {m["name"] for m in lab.api("inferless/api/models")["models"]}:
-        assert time.monotonic() < deadline, f"model {name!r} never appeared:\n{lab.log_tail()}"
-        time.sleep(0.1)
 
 
 class Client:
@@ -97,16 +72,11 @@ def cost(stream: StreamResult) -> int:
 
 
 @pytest.fixture
-def lab(tmp_path: Path):
+def lab(tmp_path: Path) -> Iterator[Lab]:
+    """A JupyterLab server with a replay budget, serving Padded as 'replay'."""
     extra = (f"--InferlessExtension.replay_budget_bytes={BUDGET}",)
-    with running_lab(tmp_path, "/", extra) as server:
-        kernel = Kernel(server, "replay.ipynb")
-        try:
-            kernel.run(MODEL)
-            wait_for_model(server, "replay")
-            yield server
-        finally:
-            kernel.close()
+    with lab_serving(tmp_path, PADDED.serve("replay"), "replay", extra_args=extra) as server:
+        yield server
 
 
 async def test_finished_streams_grow_the_server_by_less_than_the_replay_budget(lab, report):

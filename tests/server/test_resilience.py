@@ -3,103 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from typing import Any
 
 import pytest
-from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
-from sse_reader import SSEParser
-
-PACED = """
-import time, jupyter_inferless
-
-produced = 0
-handlers = []
-
-class Paced:
-    def infer(self, inputs, stream_output_handler):
-        global produced
-        handlers.append(stream_output_handler)
-        sent_at = stream_output_handler.sent_at = []
-        for i in range(inputs["n"]):
-            stream_output_handler.send_streamed_output({"i": i})
-            sent_at.append(time.monotonic())
-            produced += 1
-            time.sleep(inputs["pause_ms"] / 1000)
-        stream_output_handler.finalise_streamed_output()
-
-jupyter_inferless.serve(
-    Paced, name="paced", streaming=True, max_concurrency=8, queue_size=8,
-    input_schema={
-        "n": {"datatype": "INT32", "required": True, "shape": [1]},
-        "pause_ms": {"datatype": "INT32", "required": True, "shape": [1]},
-    },
-)
-"""
+from models import COUNTER, DRIFTS, NEVER_FINALISES, PACED, RAISES, counter_outputs, paced_outputs
 
 STREAM = "inferless/v2/models/paced/generate_stream"
 
 
 @pytest.fixture
-def paced(kernel, api, jp_asyncio_loop):
+def paced(serving):
     """A kernel serving Paced (max concurrency 8, queue 8)."""
-
-    async def serve() -> None:
-        await kernel.run(PACED)
-        await api.wait_for_model("paced")
-
-    jp_asyncio_loop.run_until_complete(serve())
-    return api
-
-
-class Dropped(Exception):
-    """Raised in the streaming callback to cut the connection."""
-
-
-async def read_then_drop(
-    api: Any,
-    path: str,
-    body: dict[str, Any] | None,
-    keep: int,
-    headers_out: dict[str, str] | None = None,
-):
-    """Stream (POST with a body, else GET), cutting the connection once ``keep`` events arrived."""
-    parser = SSEParser()
-    headers: dict[str, str] = {}
-
-    def on_chunk(chunk: bytes) -> None:
-        parser.feed(chunk)
-        if len(parser.events) >= keep:
-            raise Dropped()
-
-    def on_header(line: str) -> None:
-        name, _, value = line.partition(":")
-        if value:
-            headers[name.strip().lower()] = value.strip()
-
-    request = HTTPRequest(
-        api.url(path),
-        method="GET" if body is None else "POST",
-        body=None if body is None else json.dumps(body),
-        headers={**api.auth, **(headers_out or {})},
-        streaming_callback=on_chunk,
-        header_callback=on_header,
-        request_timeout=60,
-    )
-    client = AsyncHTTPClient(force_instance=True)
-    try:
-        await client.fetch(request)
-    except Exception:  # tornado reports the cut as a closed stream, not as Dropped
-        assert len(parser.events) >= keep, "the connection failed before it was cut"
-    finally:
-        client.close()
-    return parser.events[:keep], headers
+    return serving(PACED.serve("paced", max_concurrency=8, queue_size=8), "paced")
 
 
 async def test_resume_after_a_dropped_connection_gets_the_rest_exactly_once(paced):
-    kept, headers = await read_then_drop(paced, STREAM, {"n": 400, "pause_ms": 5}, keep=100)
+    kept, headers = await paced.stream_then_drop(STREAM, {"n": 400, "pause_ms": 5}, keep=100)
     assert [e.position for e in kept] == list(range(100))
     rid = headers["x-request-id"]
     assert headers["location"].endswith(f"/inferless/api/streams/{rid}")
@@ -108,7 +28,7 @@ async def test_resume_after_a_dropped_connection_gets_the_rest_exactly_once(pace
     )
     assert rest.status == 200
     assert [e.position for e in rest.events] == list(range(100, 400))
-    assert rest.outputs == [{"i": i} for i in range(100, 400)]
+    assert rest.outputs == paced_outputs(100, 400)
     after_end = await paced.stream(
         f"inferless/api/streams/{rid}", method="GET", headers={"Last-Event-ID": "399"}
     )
@@ -118,7 +38,7 @@ async def test_resume_after_a_dropped_connection_gets_the_rest_exactly_once(pace
 
 
 async def test_several_subscribers_and_bad_resume_ids(paced):
-    _, headers = await read_then_drop(paced, STREAM, {"n": 50, "pause_ms": 10}, keep=5)
+    _, headers = await paced.stream_then_drop(STREAM, {"n": 50, "pause_ms": 10}, keep=5)
     rid = headers["x-request-id"]
     path = f"inferless/api/streams/{rid}"
     one, two = await asyncio.gather(
@@ -135,7 +55,7 @@ async def test_several_subscribers_and_bad_resume_ids(paced):
 
 
 async def test_delete_cancels_down_to_the_model_loop(paced, kernel):
-    _, headers = await read_then_drop(paced, STREAM, {"n": 5000, "pause_ms": 10}, keep=20)
+    _, headers = await paced.stream_then_drop(STREAM, {"n": 5000, "pause_ms": 10}, keep=20)
     rid = headers["x-request-id"]
     status, body = await paced.call(f"inferless/api/streams/{rid}", method="DELETE")
     assert status == 202 and body["cancelled"] is True
@@ -145,7 +65,7 @@ async def test_delete_cancels_down_to_the_model_loop(paced, kernel):
     assert rest.events[-1].json["error"].startswith("cancelled")
     assert rest.events[-1].json["kind"] == "cancelled"
     after = await kernel.run(
-        "h = handlers[-1]\n"
+        "h = Paced.handlers[-1]\n"
         "print(sum(1 for t in h.sent_at if t > h._sink.cancelled_at), len(h.sent_at))"
     )
     more, total = map(int, after.split())
@@ -156,35 +76,14 @@ async def test_delete_cancels_down_to_the_model_loop(paced, kernel):
     assert status == 200 and body["state"] == "ended"
 
 
-BROKEN = """
-import jupyter_inferless
-
-class NeverFinalises:
-    def infer(self, inputs, stream_output_handler):
-        for i in range(3):
-            stream_output_handler.send_streamed_output({"OUT": str(i)})
-
-class Raises:
-    def infer(self, inputs, stream_output_handler):
-        stream_output_handler.send_streamed_output({"OUT": "a"})
-        raise ValueError("bad weights")
-
-class Drifts:
-    def infer(self, inputs, stream_output_handler):
-        stream_output_handler.send_streamed_output({"OUT": "a", "score": 1.0})
-        stream_output_handler.send_streamed_output({"OUT": "b", "score": "high"})
-        stream_output_handler.send_streamed_output({"OUT": "c", "score": 2.0})
-
-for model in (NeverFinalises, Raises, Drifts):
-    jupyter_inferless.serve(model, input_schema={}, streaming=True)
-"""
+BROKEN = NEVER_FINALISES.serve() + RAISES.serve() + DRIFTS.serve()
 
 
 @pytest.mark.parametrize(
     ("name", "outputs"),
     [
         ("NeverFinalises", [{"OUT": "0"}, {"OUT": "1"}, {"OUT": "2"}]),
-        ("Raises", [{"OUT": "a"}, {"error": "ValueError: bad weights", "kind": "model_error"}]),
+        ("Raises", [{"OUT": "a"}, {"error": "ValueError: bad <weights>", "kind": "model_error"}]),
         (
             "Drifts",
             [
@@ -217,41 +116,24 @@ async def test_24_concurrent_streams_on_max_concurrency_8(paced):
     rejected = [r for r in results if r.status != 200]
     assert len(accepted) == 16, [r.status for r in results]  # 8 running + 8 queued
     for result in accepted:
-        assert result.outputs == [{"i": i} for i in range(40)]
+        assert result.outputs == paced_outputs(40)
     for result in rejected:
         assert result.status == 429
         assert result.headers["Retry-After"] == "1"
         assert b"is busy" in result.body
 
 
-FLOOD = """
-import jupyter_inferless
-
-class Flood:
-    def infer(self, inputs, stream_output_handler):
-        for i in range(300_000):
-            stream_output_handler.send_streamed_output({"OUT": "x" * 20, "i": i})
-        stream_output_handler.finalise_streamed_output()
-
-class Ping:
-    def infer(self, inputs, stream_output_handler):
-        stream_output_handler.send_streamed_output({"OUT": "pong"})
-        stream_output_handler.finalise_streamed_output()
-
-jupyter_inferless.serve(Flood, input_schema={}, streaming=True)
-jupyter_inferless.serve(Ping, input_schema={}, streaming=True)
-"""
-
-
 async def test_a_saturating_stream_does_not_delay_another_streams_first_event(kernel, api):
-    await kernel.run(FLOOD)
+    await kernel.run(COUNTER.serve("Flood", "Ping"))
     await api.wait_for_model("Ping")
-    alone = await api.stream("inferless/v2/models/Ping/generate_stream", {})
-    flood = asyncio.ensure_future(api.stream("inferless/v2/models/Flood/generate_stream", {}))
+    alone = await api.stream("inferless/v2/models/Ping/generate_stream", {"n": 1})
+    flood = asyncio.ensure_future(
+        api.stream("inferless/v2/models/Flood/generate_stream", {"n": 300_000})
+    )
     await asyncio.sleep(0.5)
-    during = await api.stream("inferless/v2/models/Ping/generate_stream", {})
+    during = await api.stream("inferless/v2/models/Ping/generate_stream", {"n": 1})
     assert not flood.done(), "the flood should still be streaming"
-    assert during.outputs == [{"OUT": "pong"}]
+    assert during.outputs == counter_outputs(1)
     print(f"first event alone {alone.first_event_at * 1000:.1f} ms, "
           f"beside a flood {during.first_event_at * 1000:.1f} ms")  # fmt: skip
     assert during.first_event_at < 0.5

@@ -14,53 +14,27 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest, HTTPResponse
 
-from sse_reader import SSEParser, StreamResult, read_stream
+import models
+from models import counter_outputs
+from sse_reader import EventLog, StreamResult, read_stream
 
 CHAT = "inferless/v2/models/chat"
 SLOW = "inferless/v2/models/slow"
 TENSOR = "inferless/v2/models/tensor"
 
-MODELS = """
-import time
-import jupyter_inferless
-
-class Chat:
-    def infer(self, inputs, stream_output_handler):
-        stream_output_handler.send_streamed_output({"OUT": inputs["prompt"]})
-        stream_output_handler.finalise_streamed_output()
-
-class Slow:
-    def infer(self, inputs, stream_output_handler):
-        for i in range(5):
-            time.sleep(0.15)
-            stream_output_handler.send_streamed_output({"i": i})
-        stream_output_handler.finalise_streamed_output()
-
-class Tensor:
-    def infer(self, inputs):
-        return {"label": inputs["label"]}
-
-schema = {"prompt": {"datatype": "STRING", "required": True, "shape": [1]}}
-jupyter_inferless.serve(Chat, name="chat", streaming=True, input_schema=schema)
-jupyter_inferless.serve(Slow, name="slow", streaming=True, input_schema={})
-jupyter_inferless.serve(Tensor, name="tensor", streaming=False, input_schema={
-    "label": {"datatype": "STRING", "required": True, "shape": [1]},
-    "x": {"datatype": "FP16", "required": False, "shape": [-1]},
-})
-"""
+SLOW_RUN = {"n": 5, "pause_ms": 150}  # Counter's five events over 0.75 s
 
 
 @pytest.fixture
-def secured(kernel: Any, api: Any, jp_asyncio_loop: Any) -> Any:
-    """A server whose kernel serves 'chat', 'slow' (streaming) and 'tensor' (one-shot)."""
+def secured(serving: Any) -> Any:
+    """A server whose kernel serves 'chat', 'slow' (streaming: Chat, Counter) and 'tensor'."""
+    code = models.CHAT.serve("chat") + models.COUNTER.serve("slow") + models.TENSOR.serve("tensor")
+    return serving(code, "chat", "slow", "tensor")
 
-    async def serve() -> None:
-        await kernel.run(MODELS)
-        for name in ("chat", "slow", "tensor"):
-            await api.wait_for_model(name)
 
-    jp_asyncio_loop.run_until_complete(serve())
-    return api
+def chatted(prompt: str) -> list[dict[str, Any]]:
+    """Chat's one event for ``prompt``."""
+    return [{"OUT": prompt, "i": 0}]
 
 
 def token_of(api: Any) -> str:
@@ -130,7 +104,7 @@ BODY = b'{"prompt": "x", "label": "y", "inputs": [{"name": "label", "data": ["y"
 async def test_every_endpoint_refuses_a_request_without_credentials(secured: Any) -> None:
     """403 JSON and no events from every endpoint, a real stream's included; no model work."""
     made = await secured.stream(f"{CHAT}/generate_stream", {"prompt": "private output"})
-    assert made.outputs == [{"OUT": "private output"}]
+    assert made.outputs == chatted("private output")
     rid = made.headers["X-Request-Id"]
     before = await counters(secured)
     failures = []
@@ -145,14 +119,14 @@ async def test_every_endpoint_refuses_a_request_without_credentials(secured: Any
     assert not failures, "\n".join(failures)
     assert await counters(secured) == before  # nothing reached a model
     replay = await secured.stream(f"inferless/api/streams/{rid}", method="GET")
-    assert replay.outputs == [{"OUT": "private output"}]  # and the refused DELETE cancelled nothing
+    assert replay.outputs == chatted("private output")  # and the refused DELETE cancelled nothing
 
 
 class OpenStream:
     """A POST stream read in the background, whose request id is known once headers arrive."""
 
     def __init__(self, url: str, body: Any, headers: dict[str, str]) -> None:
-        self.parser = SSEParser()
+        self.log = EventLog()
         self.rid: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         request = HTTPRequest(
             url,
@@ -160,7 +134,7 @@ class OpenStream:
             body=json.dumps(body),
             headers=headers,
             header_callback=self._header,
-            streaming_callback=self.parser.feed,
+            streaming_callback=self.log.feed,
             request_timeout=60,
         )
         self.done: asyncio.Future[HTTPResponse] = asyncio.ensure_future(
@@ -176,22 +150,22 @@ class OpenStream:
         """Every event, once the stream has ended."""
         response = await self.done
         assert response.code == 200, response.body
-        return [event.json for event in self.parser.events]
+        return [event.json for event in self.log.events]
 
 
 async def test_a_refused_delete_does_not_cancel_a_running_stream(secured: Any) -> None:
     """A DELETE without valid credentials leaves a running stream alone."""
     token = token_of(secured)
-    running = OpenStream(secured.url(f"{SLOW}/generate_stream"), {}, secured.auth)
+    running = OpenStream(secured.url(f"{SLOW}/generate_stream"), SLOW_RUN, secured.auth)
     rid = await asyncio.wait_for(running.rid, 10)
     url = secured.url(f"inferless/api/streams/{rid}")
     for headers in ({}, {"Authorization": "token wrong"}, {"Authorization": f"token {token}0"}):
         result = await read_stream(url, method="DELETE", headers=headers)
         assert refusal(result) is None, (headers, refusal(result))
-    assert await running.outputs() == [{"i": i} for i in range(5)]
+    assert await running.outputs() == counter_outputs(5)
 
     # Control: the same DELETE with credentials does cancel.
-    cancelled = OpenStream(secured.url(f"{SLOW}/generate_stream"), {}, secured.auth)
+    cancelled = OpenStream(secured.url(f"{SLOW}/generate_stream"), SLOW_RUN, secured.auth)
     rid = await asyncio.wait_for(cancelled.rid, 10)
     result = await read_stream(
         secured.url(f"inferless/api/streams/{rid}"), method="DELETE", headers=secured.auth
@@ -244,7 +218,7 @@ async def test_token_and_bearer_authorization_are_accepted(secured: Any, scheme:
         secured.url(f"{CHAT}/generate_stream"), body={"prompt": "hi"}, headers=headers
     )
     assert result.status == 200, result.body
-    assert result.outputs == [{"OUT": "hi"}]
+    assert result.outputs == chatted("hi")
     rid = result.headers["X-Request-Id"]
     listing = await read_stream(secured.url("inferless/api/models"), method="GET", headers=headers)
     assert listing.status == 200
@@ -266,7 +240,7 @@ async def test_query_token_is_accepted_on_the_get_stream(secured: Any) -> None:
     url = secured.url(f"{CHAT}/generate_stream?prompt=hey&token={token_of(secured)}")
     result = await read_stream(url, method="GET")
     assert result.status == 200
-    assert result.outputs == [{"OUT": "hey"}]
+    assert result.outputs == chatted("hey")
 
 
 # -- cookie sessions and XSRF ---------------------------------------------------------------
@@ -325,7 +299,7 @@ async def test_cookie_session_posts_need_the_xsrf_token(secured: Any) -> None:
         stream_url, body=body, headers={"Cookie": cookie, "X-XSRFToken": xsrf}
     )
     assert accepted.status == 200, accepted.body
-    assert accepted.outputs == [{"OUT": "from the browser"}]
+    assert accepted.outputs == chatted("from the browser")
 
     rid = accepted.headers["X-Request-Id"]
     stream_resource = secured.url(f"inferless/api/streams/{rid}")
@@ -373,15 +347,15 @@ async def test_cookie_session_gets_that_run_a_model_need_proof_of_this_server(
     ):
         stream = await read_stream(url, method="GET", headers={"Cookie": cookie, **proof})
         assert stream.status == 200, (proof, stream.body)
-        assert stream.outputs == [{"OUT": "eventsource"}]
+        assert stream.outputs == chatted("eventsource")
     by_query = await read_stream(f"{url}&_xsrf={xsrf}", method="GET", headers={"Cookie": cookie})
-    assert by_query.outputs == [{"OUT": "eventsource"}]  # _xsrf is never an input
+    assert by_query.outputs == chatted("eventsource")  # _xsrf is never an input
     replay = await read_stream(
         secured.url(f"inferless/api/streams/{by_query.headers['X-Request-Id']}"),
         method="GET",
         headers={"Cookie": cookie, "Last-Event-ID": "-1", "Sec-Fetch-Site": "same-origin"},
     )
-    assert replay.outputs == [{"OUT": "eventsource"}]
+    assert replay.outputs == chatted("eventsource")
 
 
 async def test_cookie_session_posts_from_another_site_are_refused_even_with_the_xsrf_value(
@@ -403,7 +377,7 @@ async def test_cookie_session_posts_from_another_site_are_refused_even_with_the_
         assert refusal(result) is None, (site, refusal(result))
     assert await counters(secured) == before
 
-    running = OpenStream(secured.url(f"{SLOW}/generate_stream"), {}, secured.auth)
+    running = OpenStream(secured.url(f"{SLOW}/generate_stream"), SLOW_RUN, secured.auth)
     rid = await asyncio.wait_for(running.rid, 10)
     refused = await read_stream(
         secured.url(f"inferless/api/streams/{rid}"),
@@ -411,7 +385,7 @@ async def test_cookie_session_posts_from_another_site_are_refused_even_with_the_
         headers={"Cookie": cookie, "X-XSRFToken": xsrf, "Sec-Fetch-Site": "same-site"},
     )
     assert refusal(refused) is None, refusal(refused)
-    assert await running.outputs() == [{"i": i} for i in range(5)]
+    assert await running.outputs() == counter_outputs(5)
 
 
 # -- the token stays secret ---------------------------------------------------------------------

@@ -17,32 +17,12 @@ import pytest
 import sseclient
 from httpx_sse import aconnect_sse
 
+from models import COUNTER, counter_outputs
 from server_config import server_config
 from sse_reader import read_stream
 
 HEARTBEAT = 0.2
 
-MODELS = """
-import time
-import jupyter_inferless
-
-class Pausing:
-    def infer(self, inputs, stream_output_handler):
-        for i in range(inputs["n"]):
-            time.sleep(inputs.get("pause_ms", 0) / 1000)
-            stream_output_handler.send_streamed_output({"OUT": f"t{i} ", "i": i})
-        if inputs.get("fail"):
-            raise RuntimeError("failed after the events")
-        stream_output_handler.finalise_streamed_output()
-
-SCHEMA = {
-    "n": {"datatype": "INT32", "required": True, "shape": [1]},
-    "pause_ms": {"datatype": "INT32", "required": False, "shape": [1]},
-    "fail": {"datatype": "BOOL", "required": False, "shape": [1]},
-}
-jupyter_inferless.serve(Pausing, name="pausing", streaming=True, input_schema=SCHEMA)
-jupyter_inferless.serve(Pausing, name="other", streaming=True, input_schema=SCHEMA)
-"""
 STREAM = "inferless/v2/models/pausing/generate_stream"
 PAUSED = {"n": 4, "pause_ms": int(HEARTBEAT * 3500)}  # > 3 heartbeats before each event
 
@@ -54,20 +34,9 @@ def jp_server_config() -> dict[str, Any]:
 
 
 @pytest.fixture
-def served(kernel: Any, api: Any, jp_asyncio_loop: Any) -> Any:
-    """A server whose kernel serves 'pausing' and 'other'."""
-
-    async def serve() -> None:
-        await kernel.run(MODELS)
-        await api.wait_for_model("pausing")
-        await api.wait_for_model("other")
-
-    jp_asyncio_loop.run_until_complete(serve())
-    return api
-
-
-def outputs(n: int) -> list[dict[str, Any]]:
-    return [{"OUT": f"t{i} ", "i": i} for i in range(n)]
+def served(serving: Any) -> Any:
+    """A server whose kernel serves Counter as 'pausing' and 'other'."""
+    return serving(COUNTER.serve("pausing", "other"), "pausing", "other")
 
 
 async def runs(api: Any, name: str = "pausing") -> int:
@@ -109,7 +78,7 @@ async def test_httpx_sse_yields_only_the_models_json(served: Any, method: str, r
     assert raw.comments >= 3 * PAUSED["n"], "the model's pauses were not crossed by heartbeats"
     assert raw.retry == 500  # the hint is still there, on the first event's block
     parsed = await read_with_httpx_sse(served, method, PAUSED)
-    assert parsed == outputs(4)
+    assert parsed == counter_outputs(4)
     report(
         f"httpx-sse, {method}: {len(parsed)} events yielded, all the model's JSON, across "
         f"{raw.comments} heartbeats ({HEARTBEAT} s apart) and the retry hint"
@@ -118,16 +87,16 @@ async def test_httpx_sse_yields_only_the_models_json(served: Any, method: str, r
 
 async def test_httpx_sse_reads_an_in_band_error_as_json(served: Any) -> None:
     parsed = await read_with_httpx_sse(served, "POST", {**PAUSED, "fail": True})
-    assert parsed[:4] == outputs(4)
+    assert parsed[:4] == counter_outputs(4)
     assert parsed[4:] == [{"error": "RuntimeError: failed after the events", "kind": "model_error"}]
 
 
 async def test_sseclient_py_yields_only_the_models_json(served: Any) -> None:
     parsed = await asyncio.to_thread(read_with_sseclient, served, PAUSED)
-    assert parsed == outputs(4)
+    assert parsed == counter_outputs(4)
     failed = await asyncio.to_thread(read_with_sseclient, served, {**PAUSED, "fail": True})
     failure = {"error": "RuntimeError: failed after the events", "kind": "model_error"}
-    assert failed == [*outputs(4), failure]
+    assert failed == [*counter_outputs(4), failure]
 
 
 # -- a reconnect to generate_stream never starts a new run --------------------------------------
@@ -138,7 +107,7 @@ async def test_last_event_id_on_generate_stream_resumes_and_never_runs_again(
 ) -> None:
     """POST or GET with a Last-Event-ID: the rest of that stream, 204 after the end, or a 4xx."""
     first = await served.stream(STREAM, {"n": 6})
-    assert first.outputs == outputs(6)
+    assert first.outputs == counter_outputs(6)
     ids = [event.id for event in first.events]
     rid = first.headers["X-Request-Id"]
     assert ids == [f"{rid}:{i}" for i in range(6)]
@@ -148,7 +117,7 @@ async def test_last_event_id_on_generate_stream_resumes_and_never_runs_again(
         rest = await served.stream(path, body, method=method, headers={"Last-Event-ID": ids[2]})
         assert rest.status == 200, rest.body
         assert [event.id for event in rest.events] == ids[3:]
-        assert rest.outputs == outputs(6)[3:]
+        assert rest.outputs == counter_outputs(6)[3:]
         done = await served.stream(path, body, method=method, headers={"Last-Event-ID": ids[-1]})
         assert done.status == 204, done.body
         by_query = await served.call(f"{STREAM}?n=6&last_event_id={ids[-1]}")

@@ -236,29 +236,31 @@ describe('InferlessModel: stopping', () => {
     expect(model.run?.state).toBe('cancelled');
   });
 
-  it('hangs up when the server does not end the stream', async () => {
-    const { api, model } = setup({ stopTimeoutMs: 10 });
+  it.each([
+    {
+      when: 'the server does not end the stream',
+      options: { stopTimeoutMs: 10 },
+      cancel: (): void => undefined,
+      error: 'the server had not ended the stream 0.01 s after Stop'
+    },
+    {
+      when: 'the DELETE fails',
+      options: {},
+      cancel: (): void => {
+        throw new Error('503 Service Unavailable');
+      },
+      error: 'could not cancel: 503 Service Unavailable'
+    }
+  ])('hangs up when $when', async ({ options, cancel, error }) => {
+    const { api, model } = setup(options);
+    api.onCancel = cancel;
     const done = model.start();
     api.last.open();
     await model.stop();
     await done;
     expect(api.last.signal.aborted).toBe(true);
     expect(model.run?.state).toBe('cancelled');
-    expect(model.run?.error).toBe('the server had not ended the stream 0.01 s after Stop');
-  });
-
-  it('hangs up when the DELETE fails', async () => {
-    const { api, model } = setup();
-    api.onCancel = () => {
-      throw new Error('503 Service Unavailable');
-    };
-    const done = model.start();
-    api.last.open();
-    await model.stop();
-    await done;
-    expect(api.last.signal.aborted).toBe(true);
-    expect(model.run?.state).toBe('cancelled');
-    expect(model.run?.error).toBe('could not cancel: 503 Service Unavailable');
+    expect(model.run?.error).toBe(error);
   });
 
   it('stops reading when disposed', async () => {

@@ -1,6 +1,6 @@
 import { DEFAULT_RETRY_MS, MAX_RETRY_MS, readResumableStream, RequestFn } from '../resume';
 import { SSEParser } from '../sse';
-import { ISSEEvent, StreamLostError } from '../types';
+import { ISSEEvent, IStreamCallbacks, StreamLostError } from '../types';
 
 const URL_ = 'http://host/base/inferless/api/streams/rid';
 
@@ -51,7 +51,15 @@ interface IHarness {
   calls: { url: string; init: RequestInit; headers: Record<string, string> }[];
   waits: number[];
   controller: AbortController;
-  read(first: Response, options?: { resumeUrl?: string | null }): Promise<void>;
+  read(first: Response, options?: IReadOptions): Promise<void>;
+}
+
+interface IReadOptions {
+  resumeUrl?: string | null;
+  /** Callbacks to use instead of the harness's recording ones. */
+  callbacks?: Partial<IStreamCallbacks>;
+  /** Wait for real (abortable) instead of recording the waits. */
+  realSleep?: boolean;
 }
 
 /** Answers the resume GETs in order: a Response, or an error to reject with. */
@@ -69,12 +77,15 @@ function harness(answers: (Response | Error | (() => Response | Error))[]): IHar
         callbacks: {
           onOpen: () => undefined,
           onEvent: event => h.events.push(event),
-          onReconnect: reconnecting => h.reconnects.push(reconnecting)
+          onReconnect: reconnecting => h.reconnects.push(reconnecting),
+          ...options.callbacks
         },
         signal: h.controller.signal,
-        sleep: async ms => {
-          h.waits.push(ms);
-        }
+        sleep: options.realSleep
+          ? undefined
+          : async ms => {
+              h.waits.push(ms);
+            }
       })
   };
   const request: RequestFn = async (url, init) => {
@@ -245,29 +256,21 @@ describe('readResumableStream', () => {
   });
 
   it('stops when the run is aborted while waiting to reconnect', async () => {
-    const controller = new AbortController();
-    const calls: string[] = [];
-    const reading = readResumableStream(sse(['retry: 60000\n', ev(0)], dropped()), {
-      resumeUrl: URL_,
-      request: async url => {
-        calls.push(url);
-        return new Response(null, { status: 204 });
-      },
+    const h = harness([]);
+    const reading = h.read(sse(['retry: 60000\n', ev(0)], dropped()), {
+      realSleep: true,
       callbacks: {
-        onOpen: () => undefined,
-        onEvent: () => undefined,
         onReconnect: reconnecting => {
           if (reconnecting) {
-            setTimeout(() => controller.abort(), 5); // Stop, during the 60 s wait
+            setTimeout(() => h.controller.abort(), 5); // Stop, during the 60 s wait
           }
         }
-      },
-      signal: controller.signal
+      }
     });
     const started = Date.now();
     await expect(reading).rejects.toThrow();
     expect(Date.now() - started).toBeLessThan(5000);
-    expect(calls).toEqual([]);
+    expect(h.calls).toHaveLength(0);
   });
 
   it('stops when the run is aborted during the resume request', async () => {
@@ -291,23 +294,16 @@ describe('readResumableStream', () => {
   });
 
   it('never reconnects because a callback threw', async () => {
-    const calls: string[] = [];
-    const reading = readResumableStream(sse(evs(0, 3)), {
-      resumeUrl: URL_,
-      request: async url => {
-        calls.push(url);
-        return new Response(null, { status: 204 });
-      },
+    const h = harness([]);
+    const reading = h.read(sse(evs(0, 3)), {
       callbacks: {
-        onOpen: () => undefined,
         onEvent: () => {
           throw new Error('bad handler');
         }
-      },
-      signal: new AbortController().signal
+      }
     });
     await expect(reading).rejects.toThrow('bad handler');
-    expect(calls).toEqual([]);
+    expect(h.calls).toHaveLength(0);
   });
 });
 
@@ -326,25 +322,31 @@ describe('SSEParser across connections', () => {
     expect(parser.lastEventId).toBe('rid:-1');
   });
 
-  it('reset drops an unfinished event and keeps the id and retry hint', () => {
+  it.each([
+    {
+      what: 'an unfinished event and keeps the id and retry hint',
+      before: 'retry: 500\nid: rid:0\ndata: a\n\nid: rid:1\ndata: {"half',
+      after: '\ufeffid: rid:1\ndata: b\n\n',
+      read: [
+        ['rid:0', 'a'],
+        ['rid:1', 'b']
+      ],
+      retry: 500
+    },
+    {
+      what: 'the data of an event cut after a CR',
+      before: 'data: a\r',
+      after: '\ndata: b\n\n',
+      read: [['', 'b']],
+      retry: null
+    }
+  ])('reset drops $what', ({ before, after, read, retry }) => {
     const events: ISSEEvent[] = [];
     const parser = new SSEParser(e => events.push(e));
-    parser.feed('retry: 500\nid: rid:0\ndata: a\n\nid: rid:1\ndata: {"half');
+    parser.feed(before);
     parser.reset();
-    parser.feed('\ufeffid: rid:1\ndata: b\n\n');
-    expect(events.map(e => [e.id, e.data])).toEqual([
-      ['rid:0', 'a'],
-      ['rid:1', 'b']
-    ]);
-    expect(parser.retry).toBe(500);
-  });
-
-  it('reset drops the data of an event cut after a CR', () => {
-    const events: ISSEEvent[] = [];
-    const parser = new SSEParser(e => events.push(e));
-    parser.feed('data: a\r');
-    parser.reset();
-    parser.feed('\ndata: b\n\n');
-    expect(events.map(e => e.data)).toEqual(['b']);
+    parser.feed(after);
+    expect(events.map(e => [e.id, e.data])).toEqual(read);
+    expect(parser.retry).toBe(retry);
   });
 });

@@ -1,0 +1,35 @@
+"""The Inferless panel in a real JupyterLab, in Debian's chromium (browser_fixtures.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from browser_fixtures import artifacts, browser, jp_asyncio_loop, jp_server_cleanup
+from lab_panel import BASE_URL
+from lab_server import Lab, running_lab
+
+__all__ = ["artifacts", "browser", "jp_asyncio_loop", "jp_server_cleanup", "lab"]
+
+DEV_BUILD = Path(__file__).resolve().parents[2] / "jupyter_inferless" / "labextension"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """JupyterLab under a base_url (BASE_URL), serving the working tree's build of the panel.
+
+    An editable install keeps the copy of the lab extension that pip made, which
+    `jlpm build` (writing DEV_BUILD) does not update; lab extensions found through
+    JUPYTER_PATH win over installed ones.
+    """
+    base = tmp_path_factory.mktemp("lab")
+    with pytest.MonkeyPatch.context() as env:
+        if (DEV_BUILD / "package.json").exists():
+            extensions = base / "jupyter_path" / "labextensions"
+            extensions.mkdir(parents=True)
+            (extensions / "jupyter-inferless").symlink_to(DEV_BUILD)
+            env.setenv("JUPYTER_PATH", str(base / "jupyter_path"))
+        with running_lab(base, BASE_URL) as lab:
+            yield lab
