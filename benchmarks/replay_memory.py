@@ -1,7 +1,7 @@
 """Replay memory benchmark: what finished streams cost the server under the replay budget.
 
 A real Jupyter server with the extension, started with
-``--InferlessExtension.replay_budget_bytes`` set to the budget, runs a kernel that
+``--Broker.replay_budget_bytes`` set to the budget, runs a kernel that
 serves the ``replay`` model (tests/models.py's Padded: ``n`` events of about 4 KiB). S streams
 of M MiB each are read to their end one after another, so every one finishes with all
 of its events delivered and kept for replay as far as the budget allows. The server's
@@ -62,7 +62,7 @@ class ReplayServer(JupyterInferless):
 
     def argv(self) -> list[str]:
         """The server's command line, with the budget."""
-        return [*super().argv(), f"--InferlessExtension.replay_budget_bytes={self.budget}"]
+        return [*super().argv(), f"--Broker.replay_budget_bytes={self.budget}"]
 
 
 @dataclass

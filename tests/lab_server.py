@@ -90,7 +90,7 @@ class Lab:
 def running_lab(base: Path, base_url: str = "/", extra_args: tuple[str, ...] = ()) -> Iterator[Lab]:
     """A JupyterLab server subprocess on 127.0.0.1 with a token and a base_url.
 
-    ``extra_args`` are more command-line options, e.g. ``--InferlessExtension.retry_ms=300``.
+    ``extra_args`` are more command-line options, e.g. ``--Service.retry_ms=300``.
     """
     root = base / "notebooks"
     root.mkdir()

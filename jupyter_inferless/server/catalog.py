@@ -15,6 +15,7 @@ from .bridge import KernelBridge
 from .broker import Broker
 from .errors import ModelAmbiguous, ModelNotFound
 from .registry import ModelEntry
+from .wakeup import Wakeup
 
 log = logging.getLogger("ServerApp.jupyter_inferless")  # the server log's handlers
 KERNEL_ACTIONS = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"
@@ -52,26 +53,19 @@ class Catalog(LoggingConfigurable):
         self._watched: set[str] = set()
         self._background: set[asyncio.Future[None]] = set()
         self.version = 0
-        self._change: asyncio.Future[None] | None = None
+        self._change = Wakeup()
         self._started = False
 
     def changed(self) -> None:
         """The set of served models changed: wake whoever watches the catalog."""
         self.version += 1
-        if self._change is not None and not self._change.done():
-            self._change.set_result(None)
+        self._change.wake()
 
     async def wait_for_change(self, version: int, timeout: float) -> bool:
         """Wait until the catalog's version differs from ``version``; False on timeout."""
         if self.version != version:
             return True
-        if self._change is None or self._change.done():
-            self._change = asyncio.get_running_loop().create_future()
-        try:
-            await asyncio.wait_for(asyncio.shield(self._change), timeout)
-        except asyncio.TimeoutError:
-            return False
-        return True
+        return await self._change.wait(timeout)
 
     @property
     def started(self) -> bool:

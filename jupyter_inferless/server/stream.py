@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,6 +9,7 @@ from dataclasses import dataclass, field
 from ..protocol import RunError
 from .errors import EventsEvicted
 from .replay import EVENT_OVERHEAD, ReplayBudget
+from .wakeup import Wakeup
 
 MIB = 1024 * 1024
 
@@ -46,7 +46,7 @@ class Stream:
     budget: ReplayBudget | None = field(default=None, repr=False)
     on_end: Callable[[Stream], None] | None = field(default=None, repr=False)
     on_consumed: Callable[[Stream], None] | None = field(default=None, repr=False)
-    _waiter: asyncio.Future[None] | None = field(default=None, repr=False)
+    _waiter: Wakeup = field(default_factory=Wakeup, repr=False)
 
     @property
     def total(self) -> int:
@@ -110,13 +110,7 @@ class Stream:
         """Wait until there is an event at ``position`` or the end; False on timeout."""
         if position < self.total or self.ended:
             return True
-        if self._waiter is None or self._waiter.done():
-            self._waiter = asyncio.get_running_loop().create_future()
-        try:
-            await asyncio.wait_for(asyncio.shield(self._waiter), timeout)
-        except asyncio.TimeoutError:
-            return False
-        return True
+        return await self._waiter.wait(timeout)
 
     def _evict(self) -> int:
         """Keep the stream's own replay limits; return the cost freed."""
@@ -141,5 +135,4 @@ class Stream:
         return cost
 
     def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+        self._waiter.wake()

@@ -75,8 +75,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """JupyterLab under a non-root base_url, a short retry hint and heartbeat, serving
     Counter as 'counter' and Silent as 'silent'."""
     extra = (
-        f"--InferlessExtension.retry_ms={RETRY_MS}",
-        f"--InferlessExtension.heartbeat_interval={HEARTBEAT}",
+        f"--Service.retry_ms={RETRY_MS}",
+        f"--Service.heartbeat_interval={HEARTBEAT}",
     )
     code = COUNTER.serve("counter") + SILENT.serve("silent")
     base = tmp_path_factory.mktemp("eventsource")

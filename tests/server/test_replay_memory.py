@@ -74,7 +74,7 @@ def cost(stream: StreamResult) -> int:
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[Lab]:
     """A JupyterLab server with a replay budget, serving Padded as 'replay'."""
-    extra = (f"--InferlessExtension.replay_budget_bytes={BUDGET}",)
+    extra = (f"--Broker.replay_budget_bytes={BUDGET}",)
     with lab_serving(tmp_path, PADDED.serve("replay"), "replay", extra_args=extra) as server:
         yield server
 
