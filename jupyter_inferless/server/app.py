@@ -12,6 +12,7 @@ from traitlets import Unicode
 
 from .._version import __version__
 from ..headless import HeadlessRun
+from . import metrics
 from .broker import Broker
 from .catalog import Catalog
 from .handlers import handlers
@@ -59,6 +60,7 @@ class InferlessExtension(ExtensionApp):
             session_manager=serverapp.session_manager,
         )
         self.settings.update({"inferless_service": self.service})
+        metrics.CATALOGS.add(self.catalog)
         # jupyter_server calls _start_jupyter_server_extension only when it runs its own
         # loop; embedded servers (tests, other apps) start the catalog from here.
         IOLoop.current().add_callback(self._begin)
@@ -101,3 +103,4 @@ class InferlessExtension(ExtensionApp):
             self._headless.close()
         self.broker.stop()
         await self.catalog.stop()
+        metrics.CATALOGS.discard(self.catalog)

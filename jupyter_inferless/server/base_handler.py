@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from asyncio import Future
 from typing import Any
 
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from ..contract import decode_body, decode_query
-from . import http_errors
+from . import http_errors, metrics
 from .service import Service
 from .stream import Stream
 
@@ -28,6 +29,9 @@ class InferlessHandler(APIHandler):
     """
 
     auth_resource = AUTH_RESOURCE
+    metered = False
+    """Whether the status this handler answers counts in ``inferless_requests_total``."""
+    _status_counted = False
 
     @property
     def service(self) -> Service:
@@ -53,6 +57,15 @@ class InferlessHandler(APIHandler):
             message = "internal error; see the server log"
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"error": message}))
+
+    def flush(self, include_footers: bool = False) -> Future[None]:
+        """Send what was written; the first flush sends the status, which is counted here."""
+        if self.metered and not self._status_counted:
+            self._status_counted = True
+            name = self.path_kwargs.get("name", "")
+            served = any(name in bridge.models for bridge in self.service.catalog.bridges.values())
+            metrics.answered(name if served else metrics.UNKNOWN_MODEL, self.get_status())
+        return super().flush(include_footers)
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         """Log errors by path only: the query string may hold the token (EventSource GET)."""

@@ -25,6 +25,7 @@ from ..protocol import (
     RunError,
     run_error,
 )
+from . import metrics
 from .errors import KernelUnavailable
 from .frames import FrameReceiver
 from .registry import ModelRegistry
@@ -160,6 +161,7 @@ class KernelBridge:
             if run.lines:
                 stream.append(run.lines)
                 self.models.delivered(stream.model, len(run.lines))
+                metrics.received(stream.model, len(run.lines))
             if run.ended:
                 self._end(stream, run.error)
         if received.ack_soon:

@@ -10,6 +10,7 @@ from collections import OrderedDict
 from traitlets import Callable, Float, Int
 from traitlets.config import LoggingConfigurable
 
+from . import metrics
 from .errors import EventsEvicted
 from .replay import EVENT_OVERHEAD, ReplayBudget
 from .stream import MIB, Stream
@@ -139,3 +140,5 @@ class Broker(LoggingConfigurable):
     def _ended(self, stream: Stream) -> None:
         self._finished[stream.rid] = stream
         self.budget.ended(stream)
+        if stream.error is not None:
+            metrics.failed(stream.model, stream.error["kind"].value)

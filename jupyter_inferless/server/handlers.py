@@ -73,6 +73,8 @@ class ModelReadyHandler(InferlessHandler):
 class _OneShotHandler(InferlessHandler):
     """Shared by infer and generate: run to the end, answer one JSON."""
 
+    metered = True
+
     async def run(self, name: str, body: Any) -> dict[str, Any]:
         _, entry = self.service.model(name)
         if entry.schema.streaming:

@@ -9,7 +9,7 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from ..protocol import ErrorKind, RunError, run_error
-from . import sse
+from . import metrics, sse
 from .base_handler import InferlessHandler
 from .errors import EventsEvicted
 from .stream import Stream
@@ -51,6 +51,8 @@ class StreamWriter(InferlessHandler):
                     lines = stream.read(position)
                     self.write(sse.events(stream.rid, position, lines))
                     await self.flush()
+                    if position == 0:
+                        metrics.first_event(stream.model, self.request.request_time())
                     position += len(lines)
                     stream.advance(position)
                 elif stream.ended:
@@ -67,6 +69,7 @@ class StreamWriter(InferlessHandler):
             return
         except EventsEvicted as err:  # a slow second subscriber fell out of the window
             error = run_error(ErrorKind.EVENTS_EVICTED, str(err))
+            metrics.failed(stream.model, ErrorKind.EVENTS_EVICTED.value)
             self.write(error_event(stream.rid, position, error))
         finally:
             self.service.unsubscribe(stream)
@@ -133,6 +136,8 @@ class GenerateStreamHandler(StreamWriter):
     A request with a Last-Event-ID is a reconnect: it resumes the stream the id names
     (or gets 204 once that stream was delivered) and never starts a new run.
     """
+
+    metered = True
 
     @web.authenticated
     @authorized
