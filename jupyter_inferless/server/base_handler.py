@@ -62,7 +62,8 @@ class InferlessHandler(APIHandler):
         """Send what was written; the first flush sends the status, which is counted here."""
         if self.metered and not self._status_counted:
             self._status_counted = True
-            name = self.path_kwargs.get("name", "")
+            routed = getattr(self, "path_kwargs", None) or {}  # unset when refused before routing
+            name = routed.get("name", "")
             served = any(name in bridge.models for bridge in self.service.catalog.bridges.values())
             metrics.answered(name if served else metrics.UNKNOWN_MODEL, self.get_status())
         return super().flush(include_footers)
