@@ -195,6 +195,61 @@ TENSOR = Model(
     streaming=False,
 )
 
+ASYNC_ENGINE = Model(
+    "AsyncEngine",
+    """
+    import asyncio
+    import threading
+
+    class AsyncEngine:
+        '''Like an AsyncLLMEngine: initialize starts an engine task on the running loop and
+        makes its queue there; infer hands it a request and streams what it yields, n events
+        {"OUT": "tok", "i": i}, pause_ms apart. A request that ends (or is cancelled) stops
+        its generation. Records the loops and threads it ran on, and the events produced.'''
+
+        produced = 0
+        loops = set()
+        threads = set()
+        finalized_on = None
+
+        async def initialize(self):
+            self.requests = asyncio.Queue()
+            self.engine = asyncio.create_task(self.serve_requests())
+            type(self).loops.add(id(asyncio.get_running_loop()))
+
+        async def serve_requests(self):
+            while True:
+                n, pause, out, stop = await self.requests.get()
+                asyncio.create_task(self.generate(n, pause, out, stop))
+
+        async def generate(self, n, pause, out, stop):
+            for i in range(n):
+                await asyncio.sleep(pause)
+                if stop.is_set():
+                    return
+                type(self).produced += 1
+                await out.put(i)
+            await out.put(None)
+
+        async def infer(self, inputs, stream_output_handler):
+            type(self).loops.add(id(asyncio.get_running_loop()))
+            type(self).threads.add(threading.get_ident())
+            out, stop = asyncio.Queue(), asyncio.Event()
+            await self.requests.put((inputs["n"], inputs.get("pause_ms", 0) / 1000, out, stop))
+            try:
+                while (i := await out.get()) is not None:
+                    stream_output_handler.send_streamed_output({"OUT": "tok", "i": i})
+            finally:
+                stop.set()
+            stream_output_handler.finalise_streamed_output()
+
+        async def finalize(self):
+            self.engine.cancel()
+            type(self).finalized_on = id(asyncio.get_running_loop())
+    """,
+    {"n": spec("INT32", example=5), "pause_ms": spec("INT32", False, 0)},
+)
+
 
 def counter_output(i: int) -> dict[str, Any]:
     """Counter's event ``i``."""

@@ -8,7 +8,9 @@ Every frame carries a sequence number and is kept until the server acknowledges
 it: a frame IOPub drops is sent again (on the server's request, or after
 ``resend_after`` seconds without an acknowledgement). Each request has a credit
 of events and bytes granted by the server; a model that runs ahead of its client
-blocks in send_streamed_output until credit returns.
+blocks in send_streamed_output until credit returns. An async model must not block its
+event loop, so its events past the credit wait in the request's backlog instead (up to
+``max_backlog`` events; only beyond that does it block).
 
 A background thread sends, a ``step`` at a time; tests pass ``thread=False`` and a
 ``clock``, and call ``step`` themselves.
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 
 from ..contract.errors import StreamCancelled
@@ -41,6 +43,10 @@ class RequestChannel:
         self.credit_events, self.credit_bytes = credit
         self.window_bytes = credit[1]
         self.ended = False
+        self.waits_for_credit = True  # False for models on an event loop: see Outbox.hold_event
+        self.backlog: deque[str] = deque()
+        self.held_end: tuple[RunError | None] | None = None  # the end, behind the backlog
+        self.on_cancel: Callable[[], None] | None = None  # e.g. cancels an async model's task
 
     def blocked(self, size: int) -> bool:
         """Out of credit; an event larger than the whole window waits for all of it."""
@@ -49,8 +55,12 @@ class RequestChannel:
         return self.credit_bytes < min(size, self.window_bytes)
 
     def event(self, line: str) -> None:
-        """Queue one event, waiting for credit while the client is behind."""
-        self.outbox.put_event(self, line)
+        """Queue one event, waiting for credit while the client is behind (or, for a
+        model on an event loop, holding the event back)."""
+        if self.waits_for_credit:
+            self.outbox.put_event(self, line)
+        else:
+            self.outbox.hold_event(self, line)
 
     def end(self, error: RunError | None) -> None:
         """Queue the end of the stream."""
@@ -65,6 +75,8 @@ class RequestChannel:
                 self.cancel_reason = reason
             self.cancelled.set()
             self.outbox.cond.notify_all()
+        if self.on_cancel is not None:
+            self.on_cancel()
 
 
 class Outbox:
@@ -78,6 +90,7 @@ class Outbox:
         max_frame_bytes: int = 1 << 20,
         resend_after: float = 1.0,
         max_pending: int = 4096,
+        max_backlog: int = 65_536,
         clock: Callable[[], float] = time.monotonic,
         thread: bool = True,
     ) -> None:
@@ -86,9 +99,11 @@ class Outbox:
         self.max_frame_bytes = max_frame_bytes
         self.resend_after = resend_after
         self.max_pending = max_pending
+        self.max_backlog = max_backlog
         self.clock = clock
         self.cond = threading.Condition()  # re-entrant: put_event waits around try_put_event
         self.channels: dict[str, RequestChannel] = {}
+        self._backlogged: set[RequestChannel] = set()  # channels holding events back
         self._pending: list[Item] = []
         self._unacked: OrderedDict[int, tuple[FrameMessage, list[bytes]]] = OrderedDict()
         self._seq = 0
@@ -141,15 +156,58 @@ class Outbox:
             # switch interval (5 ms) before the event can leave.
             time.sleep(0)
 
+    def hold_event(self, channel: RequestChannel, line: str) -> None:
+        """Queue an event without waiting for credit: what the credit or the queue cannot
+        take waits, in order, in the request's backlog. Only a backlog of more than
+        ``max_backlog`` events makes the caller wait.
+        """
+        with self.cond:
+            if not channel.backlog and self.try_put_event(channel, line):
+                return
+            channel.backlog.append(line)
+            self._backlogged.add(channel)
+            while len(channel.backlog) > self.max_backlog:
+                if channel.cancelled.is_set() or self._closed:
+                    raise StreamCancelled("the request was cancelled")
+                self.cond.wait(0.5)
+
     def put_end(self, channel: RequestChannel, error: RunError | None) -> None:
-        """Queue the end of a request's stream."""
+        """Queue the end of a request's stream (after its backlog, unless cancelled)."""
         with self.cond:
             if channel.ended:
                 return
             channel.ended = True
+            if channel.backlog and not channel.cancelled.is_set():
+                channel.held_end = (error,)
+                return
+            channel.backlog.clear()
+            self._backlogged.discard(channel)
             self.channels.pop(channel.rid, None)
             self._pending.append((channel.rid, None, error))
             self.cond.notify_all()
+
+    def _release_backlogs(self) -> None:
+        """Move held events that now have credit and room into the queue (under cond)."""
+        for channel in list(self._backlogged):
+            while channel.backlog and not channel.cancelled.is_set():
+                line = channel.backlog[0]
+                size = len(line) + 1
+                if channel.blocked(size) or len(self._pending) >= self.max_pending:
+                    break
+                channel.backlog.popleft()
+                channel.credit_events -= 1
+                channel.credit_bytes -= size
+                self._pending.append((channel.rid, line, None))
+            if channel.cancelled.is_set():
+                channel.backlog.clear()
+            if channel.backlog:
+                continue
+            self._backlogged.discard(channel)
+            if channel.held_end is not None:
+                error = channel.cancel_reason if channel.cancelled.is_set() else channel.held_end[0]
+                self.channels.pop(channel.rid, None)
+                self._pending.append((channel.rid, None, error))
+                channel.held_end = None
 
     def ack(self, seq: int, credit: dict[str, list[int]], resend: bool) -> None:
         """The server has every frame up to ``seq``; grant credit; maybe resend the rest."""
@@ -164,15 +222,20 @@ class Outbox:
                     channel.credit_bytes += size
             if resend and self._unacked:
                 self._resend_now = True
+            self._release_backlogs()
             self.cond.notify_all()
 
     def close(self) -> None:
         """Stop sending; blocked models see StreamCancelled."""
         with self.cond:
             self._closed = True
-            for channel in self.channels.values():
+            channels = list(self.channels.values())
+            for channel in channels:
                 channel.cancelled.set()
             self.cond.notify_all()
+        for channel in channels:
+            if channel.on_cancel is not None:
+                channel.on_cancel()
 
     def step(self) -> bool:
         """Send what is due: every unacknowledged frame again when a resend is due, then
@@ -188,6 +251,7 @@ class Outbox:
             if resend:
                 self._last_progress = self.clock()
             items = self._take()
+            self._release_backlogs()
             self.cond.notify_all()  # producers waiting for room in the queue
         for message, buffers in frames:
             self.publish(message, buffers)

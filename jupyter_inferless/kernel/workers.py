@@ -1,10 +1,12 @@
-"""Run a model's requests on worker threads, bounded by its concurrency."""
+"""Run a model's requests, bounded by its concurrency: a sync ``infer`` on worker
+threads, an ``async def infer`` as tasks on the model's one event loop."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +38,8 @@ class ServedModel:
             max_workers=self.max_concurrency, thread_name_prefix=f"inferless-{self.name}"
         )
         self._lock = threading.Lock()
+        self._slots: asyncio.Semaphore | None = None  # an async model's concurrency, on its loop
+        self._tasks: set[Future[None]] = set()  # an async model's requests
 
     def describe(self) -> ModelDescription:
         """The model as the server lists it."""
@@ -55,7 +59,14 @@ class ServedModel:
         """Queue a request; it runs when a worker is free."""
         with self._lock:
             self.active[rid] = channel
-        self.executor.submit(self._run, rid, inputs, channel)
+        if self.adapter.infer_is_async:
+            channel.waits_for_credit = False  # never block the model's event loop
+            task = self.adapter.loop.submit(self._run_async(rid, inputs, channel))
+            with self._lock:
+                self._tasks.add(task)
+            task.add_done_callback(self._forget)
+        else:
+            self.executor.submit(self._run, rid, inputs, channel)
 
     def cancel_all(self, reason: RunError) -> None:
         """Cancel every request of this model; their streams end with ``reason``."""
@@ -68,7 +79,14 @@ class ServedModel:
         """Cancel requests, wait for the workers, then call the model's finalize()."""
         self.cancel_all(reason)
         self.executor.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            tasks = list(self._tasks)
+        wait(tasks)
         self.adapter.finalize()
+
+    def _forget(self, task: Future[None]) -> None:
+        with self._lock:
+            self._tasks.discard(task)
 
     def _run(self, rid: str, inputs: dict[str, Any], channel: RequestChannel) -> None:
         handler = StreamOutputHandler(channel, channel.cancelled)
@@ -76,21 +94,61 @@ class ServedModel:
             if channel.cancelled.is_set():
                 raise StreamCancelled("the request was cancelled before it started")
             self.adapter.infer(inputs, handler)
-        except StreamCancelled:
-            handler.fail(channel.cancel_reason)
-        except BaseException as err:  # the model's own failure: report it, keep serving
-            log.error("model %r failed on request %s", self.name, rid, exc_info=True)
-            kind = ErrorKind.OUTPUT_ERROR if isinstance(err, OutputError) else ErrorKind.MODEL_ERROR
-            if not handler.fail(run_error_from(err, kind)):
-                log.warning("model %r raised after finalising request %s", self.name, rid)
+        except BaseException as err:
+            self._failed(rid, handler, channel, err)
         else:
-            if not handler.finished:
-                log.warning(
-                    "model %r: infer returned without finalise_streamed_output(); "
-                    "the stream was finalised for it",
-                    self.name,
-                )
-                handler.finalise_streamed_output()
+            self._returned(handler)
         finally:
             with self._lock:
                 self.active.pop(rid, None)
+
+    async def _run_async(self, rid: str, inputs: dict[str, Any], channel: RequestChannel) -> None:
+        """One request of an async model, as a task on its loop; a cancel cancels the task
+        too, so a model awaiting something (not sending) stops at once."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.max_concurrency)
+        handler = StreamOutputHandler(channel, channel.cancelled)
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        if task is not None:
+
+            def cancel_task() -> None:
+                loop.call_soon_threadsafe(task.cancel)
+
+            channel.on_cancel = cancel_task
+        try:
+            async with self._slots:
+                if channel.cancelled.is_set():
+                    raise StreamCancelled("the request was cancelled before it started")
+                await self.adapter.ainfer(inputs, handler)
+        except asyncio.CancelledError:
+            handler.fail(channel.cancel_reason)
+        except BaseException as err:
+            self._failed(rid, handler, channel, err)
+        else:
+            self._returned(handler)
+        finally:
+            channel.on_cancel = None
+            with self._lock:
+                self.active.pop(rid, None)
+
+    def _failed(
+        self, rid: str, handler: StreamOutputHandler, channel: RequestChannel, err: BaseException
+    ) -> None:
+        """End the stream in-band: with the cancel's reason, or the model's own failure."""
+        if isinstance(err, StreamCancelled):
+            handler.fail(channel.cancel_reason)
+            return
+        log.error("model %r failed on request %s", self.name, rid, exc_info=err)
+        kind = ErrorKind.OUTPUT_ERROR if isinstance(err, OutputError) else ErrorKind.MODEL_ERROR
+        if not handler.fail(run_error_from(err, kind)):
+            log.warning("model %r raised after finalising request %s", self.name, rid)
+
+    def _returned(self, handler: StreamOutputHandler) -> None:
+        if not handler.finished:
+            log.warning(
+                "model %r: infer returned without finalise_streamed_output(); "
+                "the stream was finalised for it",
+                self.name,
+            )
+            handler.finalise_streamed_output()

@@ -57,6 +57,10 @@ def play(script: list[tuple[Any, ...]], **options: Any) -> tuple[list[Shown], li
             channels[args[0]] = outbox.open(args[0], args[1] if len(args) > 1 else BIG)
         elif op == "event":
             taken.append(outbox.try_put_event(channels[args[0]], args[1]))
+        elif op == "hold":
+            outbox.hold_event(channels[args[0]], args[1])
+        elif op == "cancel":
+            channels[args[0]].cancel()
         elif op == "end":
             channels[args[0]].end(args[1] if len(args) > 1 else None)
         elif op == "step":
@@ -244,6 +248,80 @@ def test_resend(script: list[tuple[Any, ...]], seqs: list[int]) -> None:
     first = {}
     for seq, runs, buffer in frames:
         assert first.setdefault(seq, (runs, buffer)) == (runs, buffer), "a resend is identical"
+
+
+@pytest.mark.parametrize(
+    ("script", "frames"),
+    [
+        pytest.param(
+            [("open", "a", (2, 100)), ("hold", "a", "x"), ("hold", "a", "y"), ("hold", "a", "z"),
+             ("step",)],
+            [(1, (("a", 2, False, None),), "x\ny\n")],
+            id="past the credit, events wait in the backlog",
+        ),
+        pytest.param(
+            [("open", "a", (2, 100)), ("hold", "a", "x"), ("hold", "a", "y"), ("hold", "a", "z"),
+             ("end", "a"), ("step",), ("ack", 1, {"a": [5, 100]}), ("step",)],
+            [(1, (("a", 2, False, None),), "x\ny\n"), (2, (("a", 1, True, None),), "z\n")],
+            id="credit releases the backlog in order, then the end held behind it",
+        ),
+        pytest.param(
+            [("open", "a", (1, 100)), ("open", "b"), ("hold", "a", "x"), ("hold", "a", "y"),
+             ("hold", "b", "1"), ("step",)],
+            [(1, (("a", 1, False, None), ("b", 1, False, None)), "x\n1\n")],
+            id="one request's backlog does not hold back another",
+        ),
+        pytest.param(
+            [("open", "a", (1, 100)), ("hold", "a", "x"), ("hold", "a", "y"), ("end", "a"),
+             ("cancel", "a"), ("step",), ("ack", 1, {"a": [5, 100]}), ("step",)],
+            [(1, (("a", 1, False, None),), "x\n"), (2, (("a", 0, True, "cancelled"),), "")],
+            id="a cancel drops the backlog and ends with the cancel",
+        ),
+        pytest.param(
+            [("open", "a", (1, 100)), ("hold", "a", "x"), ("hold", "a", "y"), ("step",),
+             ("hold", "a", "z"), ("ack", 1, {"a": [1, 100]}), ("step",)],
+            [(1, (("a", 1, False, None),), "x\n"), (2, (("a", 1, False, None),), "y\n")],
+            id="a held event never overtakes the backlog",
+        ),
+    ],
+)  # fmt: skip
+def test_backlog(script: list[tuple[Any, ...]], frames: list[Shown]) -> None:
+    assert play(script)[0] == frames
+
+
+def test_a_backlog_beyond_its_bound_waits_until_released_or_cancelled() -> None:
+    outbox, sent, _ = make(max_backlog=2)
+    channel = outbox.open("a", (1, 100))
+    for line in "xyz":
+        outbox.hold_event(channel, line)  # x is sent with the credit, y and z are held
+    done = threading.Event()
+
+    def hold_one_more() -> None:
+        outbox.hold_event(channel, "w")
+        done.set()
+
+    threading.Thread(target=hold_one_more, daemon=True).start()
+    assert not done.wait(0.2), "a third held event waits"
+    outbox.step()
+    outbox.ack(1, {"a": [3, 100]}, False)
+    assert done.wait(5), "credit releases the backlog and the waiting model"
+    outbox.step()
+    assert [show(*frame)[2] for frame in sent] == ["x\n", "y\nz\nw\n"]
+    for line in "abc":
+        outbox.hold_event(channel, line)
+    failed: list[BaseException] = []
+
+    def blocked_then_cancelled() -> None:
+        try:
+            outbox.hold_event(channel, "d")
+        except StreamCancelled as err:
+            failed.append(err)
+
+    waiter = threading.Thread(target=blocked_then_cancelled, daemon=True)
+    waiter.start()
+    channel.cancel()
+    waiter.join(5)
+    assert failed, "a cancel wakes a model waiting on its backlog"
 
 
 def test_cancel_ends_with_the_first_reason_and_refuses_events() -> None:

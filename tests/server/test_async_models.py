@@ -1,0 +1,78 @@
+"""Async models: one long-lived event loop per model, requests as tasks on it, cancels that
+reach an awaiting task, and a slow client that never blocks the loop for the others."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from models import ASYNC_ENGINE, counter_outputs
+from server_config import server_config
+
+STREAM = "inferless/v2/models/engine/generate_stream"
+CREDIT_EVENTS = 64
+
+
+@pytest.fixture
+def jp_server_config() -> dict[str, Any]:
+    """A small credit, so that a client that reads nothing stops the server granting more."""
+    return server_config(credit_events=CREDIT_EVENTS)
+
+
+@pytest.fixture
+def engine(serving):
+    """A kernel serving AsyncEngine as ``engine`` (max concurrency 64)."""
+    return serving(ASYNC_ENGINE.serve("engine", max_concurrency=64, queue_size=0), "engine")
+
+
+async def test_one_loop_from_initialize_to_finalize_for_64_concurrent_requests(engine, kernel):
+    results = await asyncio.gather(
+        *(engine.stream(STREAM, {"n": 20, "pause_ms": 5}) for _ in range(64))
+    )
+    for result in results:
+        assert result.status == 200
+        assert result.outputs == counter_outputs(20)
+    counts = await kernel.run("print(len(AsyncEngine.loops), len(AsyncEngine.threads))")
+    # initialize's queue and task are used by every request: one loop, one thread, not 64.
+    assert counts.split() == ["1", "1"]
+    await kernel.run("%inferless stop engine")
+    finalized = await kernel.run(
+        "import threading\n"
+        "print(AsyncEngine.finalized_on in AsyncEngine.loops,\n"
+        "      any(t.name.startswith('inferless-loop-') for t in threading.enumerate()))"
+    )
+    assert finalized.split() == ["True", "False"], (
+        "finalize runs on the model's loop, then the loop ends"
+    )
+
+
+async def test_delete_cancels_a_task_that_is_awaiting(engine, kernel):
+    _, headers = await engine.stream_then_drop(STREAM, {"n": 50, "pause_ms": 1500}, keep=1)
+    rid = headers["x-request-id"]
+    status, _ = await engine.call(f"inferless/api/streams/{rid}", method="DELETE")
+    assert status == 202
+    rest = await engine.stream(
+        f"inferless/api/streams/{rid}", method="GET", headers={"Last-Event-ID": f"{rid}:0"}
+    )
+    assert rest.events[-1].json["kind"] == "cancelled"
+    # The task was cancelled while it awaited the engine's next event: the engine never
+    # produced that event (without the task's cancel, the stream would end only after it).
+    produced = await kernel.run("print(AsyncEngine.produced)")
+    assert produced.strip() == "1"
+
+
+async def test_a_client_that_reads_nothing_never_blocks_the_loop(engine):
+    total = CREDIT_EVENTS * 20
+    kept, headers = await engine.stream_then_drop(STREAM, {"n": total}, keep=1)
+    rid = headers["x-request-id"]
+    # The first stream is past its credit and its client is gone: its events wait in the
+    # kernel. Other requests on the same loop still stream to their end.
+    others = await asyncio.gather(*(engine.stream(STREAM, {"n": 30}) for _ in range(4)))
+    assert all(result.outputs == counter_outputs(30) for result in others)
+    rest = await engine.stream(
+        f"inferless/api/streams/{rid}", method="GET", headers={"Last-Event-ID": f"{rid}:0"}
+    )
+    assert [event.position for event in kept + rest.events] == list(range(total))
+    assert rest.outputs == counter_outputs(1, total)
