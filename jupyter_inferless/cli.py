@@ -29,12 +29,31 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--name", help="model name for a model directory (default: its folder)")
     serve.add_argument("--token", help="the server's token (default: a random one)")
     serve.add_argument("--allow-root", action="store_true", help="allow running as root")
+    export = commands.add_parser(
+        "export",
+        help="write an Inferless model directory for a model a notebook serves",
+        description="Write OUTDIR/app.py (the model's class and what it needs from the "
+        "notebook), input_schema.py, inferless-runtime-config.yaml (the imported packages, "
+        "pinned to the versions installed here) and README.md. Refuses, naming it, what a "
+        "model directory cannot carry: variables made interactively, definitions from cells "
+        "that also do other work, local files, names no cell defines.",
+    )
+    export.add_argument("notebook", type=Path, help="the notebook (.ipynb) that serves the model")
+    export.add_argument("outdir", type=Path, help="the model directory to write")
+    export.add_argument(
+        "--model", help="the served name of the model (needed when the notebook serves several)"
+    )
+    export.add_argument(
+        "--force", action="store_true", help="write into OUTDIR even when it is not empty"
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``jupyter-inferless``."""
     args = _parser().parse_args(argv)
+    if args.command == "export":
+        return export(args.notebook, args.outdir, args.model, args.force)
     path: Path = args.path
     if not path.exists():
         print(f"error: {path} does not exist", file=sys.stderr)
@@ -65,6 +84,22 @@ def serve(target: Path, port: int, name: str | None, token: str | None, allow_ro
         ]
     )
     return HeadlessRun.exit_code
+
+
+def export(notebook: Path, outdir: Path, model: str | None, force: bool) -> int:
+    """Export a notebook's served model to a model directory; 2 when it is refused."""
+    from .export import ExportError, export_notebook
+
+    if notebook.suffix != ".ipynb":
+        print(f"error: {notebook} is not a notebook (.ipynb)", file=sys.stderr)
+        return 2
+    try:
+        exported = export_notebook(notebook, outdir, model, force)
+    except (ExportError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(exported.describe())
+    return 0
 
 
 if __name__ == "__main__":

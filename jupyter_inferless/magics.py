@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from pathlib import Path
 from typing import Any
 
 from IPython.core.magic import Magics, line_magic, magics_class
@@ -30,7 +31,10 @@ USAGE = """usage:
   %inferless list
   %inferless stop NAME
   %inferless stream NAME [key=value ...]
+  %inferless export NAME OUTDIR [--force]
 TARGET is a class or instance in the notebook, or a model directory / app.py path.
+export writes a served model as an Inferless model directory (app.py, input_schema.py,
+inferless-runtime-config.yaml, README.md) from the cells run so far.
 stream shows the model's stream inline; values are read by the model's INPUT_SCHEMA
 (quote values with spaces: prompt="a fine house")."""
 
@@ -49,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     stream = commands.add_parser("stream", add_help=False)
     stream.add_argument("name")
     stream.add_argument("inputs", nargs="*")
+    export = commands.add_parser("export", add_help=False)
+    export.add_argument("name")
+    export.add_argument("outdir")
+    export.add_argument("--force", action="store_true")
     return parser
 
 
@@ -68,7 +76,7 @@ def unload_ipython_extension(shell: Any) -> None:
 
 @magics_class
 class InferlessMagics(Magics):
-    """``%inferless serve|list|stop|stream``."""
+    """``%inferless serve|list|stop|stream|export``."""
 
     @line_magic
     def inferless(self, line: str) -> Any:
@@ -90,12 +98,41 @@ class InferlessMagics(Magics):
             served = runtime.serve(args.target, options)
             print(describe_served(runtime, served.name))
             return None
+        if args.command == "export":
+            print(export_served_model(self.shell, runtime, args.name, args.outdir, args.force))
+            return None
         if args.command == "stop":
             runtime.stop(args.name)
             print(f"stopped {args.name!r}")
             return None
         print(describe_listing(runtime))
         return None
+
+
+def export_served_model(shell: Any, runtime: Runtime, name: str, outdir: str, force: bool) -> str:
+    """``%inferless export``: the served model, from the cells run so far and the live model
+    (its class, schema and streaming flag as served); what was written."""
+    from .export import ExportError, LiveModel, export_served
+
+    model = runtime.models.get(name)
+    if model is None:
+        served = ", ".join(sorted(runtime.models)) or "none"
+        raise ExportError(f"no model named {name!r} is served by this kernel (served: {served})")
+    cls = type(model.adapter.instance)
+    if model.source == "notebook" and shell.user_ns.get(cls.__name__) is not cls:
+        raise ExportError(
+            f"cannot export {name!r}: its class {cls.__name__} is no longer what the name "
+            f"{cls.__name__} holds in the notebook; serve it again, then export"
+        )
+    schema = None
+    if model.schema.declared:
+        schema = {spec.name: spec.to_json() for spec in model.schema.inputs}
+        for spec in schema.values():
+            del spec["name"]
+    live = LiveModel(name, cls.__name__, model.source, schema, model.schema.streaming)
+    inputs = list(shell.history_manager.input_hist_raw)
+    exported = export_served(inputs, live, Path(outdir).expanduser(), Path.cwd(), force)
+    return exported.describe()
 
 
 def describe_served(runtime: Runtime, name: str) -> str:

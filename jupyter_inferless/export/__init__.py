@@ -1,0 +1,22 @@
+"""Export a served model to an Inferless model directory.
+
+``jupyter inferless export NOTEBOOK OUTDIR`` and ``%inferless export NAME OUTDIR`` write
+app.py (the model's class and what it needs from the notebook, transitively),
+input_schema.py, inferless-runtime-config.yaml (the imported packages, pinned) and a
+README.md. What export cannot carry (variables made interactively, definitions from cells
+that also do other work, local files, names defined by no cell) is refused with an
+:class:`ExportError` naming it.
+
+One job per module: ``cells`` (notebook or history → Python), ``statements`` (what each
+top-level statement binds and reads), ``serving`` (which models a notebook serves),
+``closure`` (what the model needs, and the refusals), ``packages`` (pins), ``appfile``
+(app.py), ``directory`` (a served model directory; INPUT_SCHEMA as written), ``writer``
+(the files), ``plan`` (all of it, for a notebook or a kernel).
+"""
+
+from __future__ import annotations
+
+from .errors import ExportError
+from .plan import Exported, LiveModel, export_notebook, export_served
+
+__all__ = ["ExportError", "Exported", "LiveModel", "export_notebook", "export_served"]
