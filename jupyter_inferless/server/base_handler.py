@@ -55,8 +55,19 @@ class InferlessHandler(APIHandler):
             message = error.get_message() or message
         elif error is not None:
             message = "internal error; see the server log"
+        if self.get_status() == 405:  # RFC 9110: a 405 lists the methods the resource has
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"error": message}))
+
+    def allowed_methods(self) -> list[str]:
+        """The methods this handler answers (those it defines)."""
+        return [
+            method
+            for method in self.SUPPORTED_METHODS
+            if getattr(type(self), method.lower())
+            is not getattr(web.RequestHandler, method.lower())
+        ]
 
     def flush(self, include_footers: bool = False) -> Future[None]:
         """Send what was written; the first flush sends the status, which is counted here."""

@@ -13,7 +13,7 @@ from tornado import web
 
 from .._version import __version__
 from ..contract import INFER_VERB, STREAM_VERB
-from . import binary_tensors
+from . import binary_tensors, openapi
 from .base_handler import InferlessHandler
 from .binary_tensors import HEADER_LENGTH
 from .service import v2_metadata, v2_outputs
@@ -132,6 +132,15 @@ class GenerateHandler(_OneShotHandler):
         self.finish({"model_name": name, "model_version": version or "1", **output})
 
 
+class OpenAPIHandler(InferlessHandler):
+    """The OpenAPI 3.1 document of these endpoints, with the models served now."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.finish(openapi.document(self.base_url, self.service.catalog.models()))
+
+
 class NotFoundHandler(InferlessHandler):
     """Any other path under inferless/: a JSON 404, after authentication like the rest."""
 
@@ -184,5 +193,6 @@ def handlers() -> list[tuple[str, type[InferlessHandler]]]:
         (MODEL, ModelMetadataHandler),
         (r"/inferless/api/streams/(?P<rid>[^/]+)", StreamResourceHandler),
         (r"/inferless/v2/?", ServerMetadataHandler),
+        ("/" + openapi.DOCUMENT_PATH.replace(".", r"\."), OpenAPIHandler),
         (r"/inferless(?:/.*)?", NotFoundHandler),  # last: what no route above matched
     ]

@@ -40,6 +40,11 @@ export class InferlessModel {
     return this._changed;
   }
 
+  /** The server's OpenAPI document (the panel links it). */
+  get openApiUrl(): string {
+    return this._api.openApiUrl();
+  }
+
   get models(): readonly IModelInfo[] {
     return this._models;
   }

@@ -8,7 +8,7 @@ import { button, h, plural } from './dom';
 import { controlKind, FieldValue } from './form';
 import { Change, InferlessModel } from './model';
 import { RunView } from './runview';
-import { IInputSpec, IModelInfo } from './types';
+import { IInputSpec, IModelInfo, openApiLink } from './types';
 
 export const PANEL_ID = 'jupyter-inferless-panel';
 
@@ -30,6 +30,7 @@ export class InferlessPanel extends Widget {
     super();
     this.id = PANEL_ID;
     this.addClass('jp-Inferless');
+    this._refresh.before(h('a', openApiLink(model.openApiUrl), 'OpenAPI'));
     this.node.append(this._header, this._list, this._detail);
     this._refresh.addEventListener('click', () => void this.model.refresh());
     this.model.changed.connect(this._onChange, this);

@@ -9,7 +9,7 @@ import { ServerConnection } from '@jupyterlab/services';
 
 import { abortableSleep, errorMessage, readResumableStream } from './resume';
 import { SSEParser, readEventStream } from './sse';
-import { IInferlessApi, IModelInfo, IStreamCallbacks, RequestError } from './types';
+import { IInferlessApi, IModelInfo, IStreamCallbacks, OPENAPI_PATH, RequestError } from './types';
 
 /** Reconnect delays for the model list: the server's `retry:` hint, backing off to this. */
 const MAX_RECONNECT_MS = 30000;
@@ -26,6 +26,10 @@ export class InferlessClient implements IInferlessApi {
 
   streamUrl(model: string): string {
     return this.url('inferless/v2/models', encodeURIComponent(model), 'generate_stream');
+  }
+
+  openApiUrl(): string {
+    return this.url(OPENAPI_PATH);
   }
 
   async listModels(): Promise<IModelInfo[]> {

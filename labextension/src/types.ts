@@ -4,6 +4,20 @@
  * Nothing here imports JupyterLab, so the model and its tests run without it.
  */
 
+/** The server's OpenAPI document, under its base_url. */
+export const OPENAPI_PATH = 'inferless/api/openapi.json';
+
+/** The attributes of the panel's link to the OpenAPI document: a new tab, no opener. */
+export function openApiLink(url: string): Record<string, string> {
+  return {
+    href: url,
+    target: '_blank',
+    rel: 'noopener noreferrer',
+    class: 'jp-Inferless-openapi',
+    title: 'The OpenAPI 3.1 document of these endpoints and the served models'
+  };
+}
+
 /** One input of a model's INPUT_SCHEMA, as `GET inferless/api/models` lists it. */
 export interface IInputSpec {
   name: string;
@@ -48,6 +62,8 @@ export interface IStreamCallbacks {
 export interface IInferlessApi {
   /** Where a model's stream is POSTed (absolute, with the server's base_url). */
   streamUrl(model: string): string;
+  /** The server's OpenAPI document of every endpoint and served model. */
+  openApiUrl(): string;
   /** The model list once. */
   listModels(): Promise<IModelInfo[]>;
   /**

@@ -44,6 +44,9 @@ export class FakeApi implements IInferlessApi {
   streamUrl(model: string): string {
     return `http://host/base/inferless/v2/models/${model}/generate_stream`;
   }
+  openApiUrl(): string {
+    return 'http://host/base/inferless/api/openapi.json';
+  }
   async listModels(): Promise<IModelInfo[]> {
     return this.listed;
   }

@@ -1,0 +1,313 @@
+"""The OpenAPI 3.1 document of the extension's HTTP surface, built from the served models.
+
+``document`` is called per request with the models the catalog serves now, so a model
+appears as soon as it is served and is gone once stopped. Each model gets its own paths,
+whose request schemas are its INPUT_SCHEMA (``openapi_inputs``); refusals, headers and
+security are in ``openapi_parts``. Pure: no I/O, no tornado.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from .._version import __version__
+from ..contract import INFER_VERB, STREAM_VERB, ModelSchema
+from .openapi_inputs import query_parameters, request_body, tensors_body
+from .openapi_parts import (
+    EVENT,
+    MODEL_INFO,
+    MODEL_METADATA,
+    OUTPUT_TENSOR,
+    SECURITY,
+    SERVER_METADATA,
+    Schema,
+    components,
+    event_stream,
+    json_content,
+    ok,
+    ref,
+)
+from .openapi_parts import refusals as refused
+
+OPENAPI_VERSION = "3.1.0"
+DOCUMENT_PATH = "inferless/api/openapi.json"
+STARTS = (429, 503)  # refusals of a request that would start a run
+VERSION: Schema = {
+    "name": "version",
+    "in": "path",
+    "required": True,
+    "description": "A Triton model version; every model is served as version 1, any is accepted.",
+    "schema": {"type": "string", "pattern": "^[0-9]{1,9}$"},
+}
+
+
+class Served(Protocol):
+    """What the document needs of a served model (the catalog's ModelEntry)."""
+
+    name: str
+    schema: ModelSchema
+    max_concurrency: int
+    queue_size: int
+
+
+def document(base_url: str, models: Iterable[Served]) -> dict[str, Any]:
+    """The OpenAPI 3.1 document, its server relative to ``base_url``."""
+    paths = fixed_paths()
+    parts = components()
+    seen: set[str] = set()
+    for model in sorted(models, key=lambda model: model.name):
+        if model.name in seen:
+            continue  # a name several kernels serve: one entry (they answer 409)
+        seen.add(model.name)
+        parts["schemas"].update(model_schemas(model))
+        paths.update(model_paths(model))
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "jupyter_inferless",
+            "version": __version__,
+            "description": "Models served from notebook kernels, over Inferless/Triton "
+            "(KServe v2) endpoints and Server-Sent Events. The paths under "
+            "`/inferless/v2/models/NAME` are those of the models served when this document "
+            "was built: serve another and it appears here. A streaming model's infer and "
+            "generate take its inputs but answer 400 (use generate_stream). Every error "
+            'before a stream starts is JSON `{"error": "..."}`; a stream that fails after '
+            'its 200 ends with the event `{"error": "...", "kind": "..."}`.',
+        },
+        "servers": [{"url": base_url.rstrip("/") or "/", "description": "this Jupyter server"}],
+        "security": SECURITY,
+        "paths": paths,
+        "components": parts,
+    }
+
+
+def fixed_paths() -> dict[str, Schema]:
+    """The routes that do not depend on the served models."""
+    stream_id = {"name": "rid", "in": "path", "required": True, "schema": {"type": "string"}}
+    state = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "cancelled": {"type": "boolean"},
+            "state": {"enum": ["ended", "cancelling"]},
+        },
+        "required": ["id", "cancelled", "state"],
+    }
+    models = {"type": "object", "properties": {"models": {"type": "array", "items": MODEL_INFO}}}
+    models["required"] = ["models"]
+    return {
+        "/inferless/v2": _get("server_metadata", "v2 server metadata", SERVER_METADATA),
+        "/inferless/v2/health/live": _get("health_live", "v2 liveness", _flag("live")),
+        "/inferless/v2/health/ready": _get("health_ready", "v2 readiness", _flag("ready")),
+        "/inferless/api/models": _get("list_models", "Every served model", models),
+        "/inferless/api/models/events": {
+            "get": {
+                "operationId": "watch_models",
+                "summary": "The model list pushed as SSE: on every change, counters each second",
+                "responses": {
+                    "200": event_stream("The list, as each event's data", models, stream=False),
+                    **refused(403),
+                },
+            }
+        },
+        "/" + DOCUMENT_PATH: _get("openapi", "This document", {"type": "object"}),
+        "/inferless/api/streams/{rid}": {
+            "parameters": [stream_id],
+            "get": {
+                "operationId": "resume_stream",
+                "summary": "Attach to a stream, or resume it after Last-Event-ID",
+                "parameters": _last_event_id(),
+                "responses": {**_stream_responses(), **refused(400, 403, 404, 410)},
+            },
+            "delete": {
+                "operationId": "cancel_stream",
+                "summary": "Cancel the request, down to the model's loop",
+                "responses": {
+                    **ok("The stream had already ended", state),
+                    "202": {"description": "Cancelling", "content": json_content(state)},
+                    **refused(403, 404),
+                },
+            },
+        },
+    }
+
+
+def model_schemas(model: Served) -> dict[str, Schema]:
+    """The model's request bodies, which its plain and versioned paths share."""
+    return {
+        f"inputs.{model.name}": request_body(model.schema),
+        f"tensors.{model.name}": tensors_body(model.schema, infer=True),
+    }
+
+
+def model_paths(model: Served) -> dict[str, Schema]:
+    """The paths of one model: plain and under ``versions/{version}``."""
+    paths: dict[str, Schema] = {}
+    for versioned in (False, True):
+        base = f"/inferless/v2/models/{model.name}" + ("/versions/{version}" if versioned else "")
+        suffix = "_versioned" if versioned else ""
+        operations = {
+            "": {"get": _metadata(model)},
+            "/ready": {"get": _ready(model)},
+            "/" + STREAM_VERB: {"post": _stream(model, query=False), "get": _stream(model, True)},
+        }
+        if model.schema.streaming:  # its infer and generate answer 400
+            tensors = {
+                "required": True,
+                "content": json_content(ref("schemas", f"tensors.{model.name}")),
+            }
+            operations["/" + INFER_VERB] = {"post": _streams_only(model, INFER_VERB, tensors)}
+            operations["/generate"] = {"post": _streams_only(model, "generate", _body(model))}
+        else:
+            operations["/" + INFER_VERB] = {"post": _infer(model)}
+            operations["/generate"] = {"post": _generate(model)}
+        for tail, item in operations.items():
+            for method, operation in item.items():
+                operation["operationId"] = f"{model.name}{tail or '/metadata'}:{method}{suffix}"
+                operation["tags"] = [model.name]
+            paths[base + tail] = {**item, "parameters": [VERSION] if versioned else []}
+    return paths
+
+
+def _metadata(model: Served) -> Schema:
+    return {
+        "summary": f"v2 metadata of {model.name}",
+        "responses": {
+            **ok("Its inputs and streaming flag", MODEL_METADATA),
+            **refused(403, 404, 409),
+        },
+    }
+
+
+def _ready(model: Served) -> Schema:
+    ready = _flag("ready", {"name": {"const": model.name}})
+    return {
+        "summary": f"Whether {model.name} is ready (it is, while served)",
+        "responses": {**ok("Ready", ready), **refused(403, 404, 409)},
+    }
+
+
+def _infer(model: Served) -> Schema:
+    infer_reply = {
+        "type": "object",
+        "properties": {
+            "model_name": {"const": model.name},
+            "model_version": {"type": "string"},
+            "id": {"type": "string"},
+            "outputs": {"type": "array", "items": OUTPUT_TENSOR},
+        },
+        "required": ["model_name", "model_version", "outputs"],
+    }
+    binary = "The JSON header of Inference-Header-Content-Length bytes, then binary outputs"
+    response = {
+        "description": "The model's output as v2 tensors",
+        "headers": {
+            "Inference-Header-Content-Length": {
+                "description": "With binary outputs: the length of the JSON header",
+                "schema": {"type": "string", "pattern": "^[0-9]+$"},
+            }
+        },
+        "content": {
+            **json_content(infer_reply),
+            "application/octet-stream": {"schema": {"description": binary}},
+        },
+    }
+    operation: Schema = {"summary": f"v2 infer: run {model.name} to its end"}
+    operation["responses"] = {"200": response, **_start_refusals(model)}
+    operation["description"] = (
+        "Also Triton's binary tensor extension: an `Inference-Header-Content-Length` header "
+        "gives the length of the JSON request that starts the body; the raw bytes of each "
+        "input whose `parameters.binary_data_size` says how many follow, in order."
+    )
+    operation["requestBody"] = {
+        "required": True,
+        "content": json_content(ref("schemas", f"tensors.{model.name}")),
+    }
+    return operation
+
+
+def _generate(model: Served) -> Schema:
+    reply = {
+        "type": "object",
+        "description": "model_name and model_version, then the keys of the model's output",
+        "properties": {"model_name": {"type": "string"}, "model_version": {"type": "string"}},
+        "required": ["model_name", "model_version"],
+    }
+    response = {"description": "The model's output", "content": json_content(reply)}
+    return {
+        "summary": f"Triton generate: run {model.name} to its end",
+        "requestBody": _body(model),
+        "responses": {"200": response, **_start_refusals(model)},
+    }
+
+
+def _streams_only(model: Served, verb: str, body: Schema) -> Schema:
+    return {
+        "summary": f"{verb}: refused, {model.name} streams its output",
+        "description": f"{model.name} is a streaming model: a {verb} request is answered 400, "
+        f"naming {STREAM_VERB}, which takes the same inputs and streams the outputs.",
+        "requestBody": body,
+        "responses": refused(400, 403, 404, 409, 413),
+    }
+
+
+def _stream(model: Served, query: bool) -> Schema:
+    data = {"anyOf": [EVENT, ref("schemas", "InBandError")]}
+    streamed = (
+        "Server-Sent Events, one per send_streamed_output"
+        if model.schema.streaming
+        else ("Server-Sent Events: one event, the model's output")
+    )
+    operation: Schema = {
+        "summary": f"Stream {model.name}" + (" (GET form, for EventSource)" if query else ""),
+        "parameters": _last_event_id(),
+        "responses": {
+            **_stream_responses(streamed, data),
+            **_start_refusals(model, post=not query),
+            **refused(410),
+        },
+    }
+    if query:
+        operation["parameters"] = query_parameters(model.schema) + operation["parameters"]
+    else:
+        operation["requestBody"] = _body(model)
+    return operation
+
+
+def _body(model: Served) -> Schema:
+    required = any(spec.required for spec in model.schema.inputs)
+    return {"required": required, "content": json_content(ref("schemas", f"inputs.{model.name}"))}
+
+
+def _start_refusals(model: Served, post: bool = True) -> dict[str, Schema]:
+    responses = refused(400, 403, 404, 409, *((413,) if post else ()), *STARTS)
+    capacity = model.max_concurrency + model.queue_size
+    busy = f"{model.name} runs {model.max_concurrency} and queues {model.queue_size}: "
+    responses["429"] = {**responses["429"], "description": busy + f"a request beyond {capacity}."}
+    return responses
+
+
+def _stream_responses(streamed: str = "The stream's events", data: Schema | None = None) -> Schema:
+    data = data or {"anyOf": [EVENT, ref("schemas", "InBandError")]}
+    ended = "The stream named by Last-Event-ID ended and was delivered (or, GET form, ended empty)"
+    return {"200": event_stream(streamed, data), "204": {"description": ended}}
+
+
+def _last_event_id() -> list[Schema]:
+    return [ref("parameters", "LastEventIdHeader"), ref("parameters", "LastEventIdQuery")]
+
+
+def _get(operation_id: str, summary: str, schema: Schema) -> Schema:
+    return {
+        "get": {
+            "operationId": operation_id,
+            "summary": summary,
+            "responses": {**ok(summary, schema), **refused(403)},
+        }
+    }
+
+
+def _flag(name: str, extra: Schema | None = None) -> Schema:
+    properties = {name: {"const": True}, **(extra or {})}
+    return {"type": "object", "properties": properties, "required": list(properties)}
