@@ -37,6 +37,12 @@ EXPECTED: dict[str, list[str]] = {
         "{'generated_text': 'There '}",
         "stopped 'shouter'",
     ],
+    "hf_generation.ipynb": [
+        "serving 'tiny-gpt2' (InferlessPythonModel, streaming) on",
+        "the stream ended: cancelled",
+        "tokens of the 1000 asked for",
+        "cancelled after",
+    ],
     "progressive_results.ipynb": [
         "serving 'monte-carlo-pi' (InferlessPythonModel, streaming) on",
         "step   estimate      error",
@@ -51,6 +57,7 @@ INLINE_VIEWS = {
     "text_generation.ipynb": 2,
     "model_directory.ipynb": 1,
     "progressive_results.ipynb": 2,
+    "hf_generation.ipynb": 2,
 }
 """How many cells of each notebook show an inline stream view."""
 

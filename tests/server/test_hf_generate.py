@@ -1,0 +1,164 @@
+"""A transformers model served from a real kernel: a cancel stops generate() within a token."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("transformers", reason="transformers is missing: pip install '.[hf]'")
+
+from models import Model, spec
+from server_config import server_config
+
+STREAM = "inferless/v2/models/hf/generate_stream"
+MAX_NEW_TOKENS = 3000
+GRACE = 1.0
+BUILDER = (Path(__file__).parents[1] / "tiny_causal_lm.py").read_text()
+
+HF_GENERATE = Model(
+    "HFGenerate",
+    f'''
+    import sys
+    import time
+    import types
+
+    import torch
+    from transformers import StoppingCriteria
+
+    from jupyter_inferless.hf import stream_generate
+
+    tiny_causal_lm = types.ModuleType("tiny_causal_lm")
+    exec(compile({BUILDER!r}, "tiny_causal_lm.py", "exec"), tiny_causal_lm.__dict__)
+    sys.modules["tiny_causal_lm"] = tiny_causal_lm
+
+
+    class TokenClock(StoppingCriteria):
+        """Never stops generate(): notes when each token was made, then pauses (a bigger
+        model's pace)."""
+
+        def __init__(self, pause):
+            self.pause = pause
+            self.times = []
+
+        def __call__(self, input_ids, scores, **kwargs):
+            self.times.append(time.monotonic())
+            time.sleep(self.pause)
+            return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+
+    class HFGenerate:
+        """The tiny GPT-2 streamed by stream_generate; HFGenerate.runs keeps each request's
+        handler, token clock and how its infer ended."""
+
+        runs = []
+
+        def initialize(self):
+            self.model, self.tokenizer = tiny_causal_lm.build()
+
+        def infer(self, inputs, stream_output_handler):
+            clock = TokenClock(inputs.get("pause_ms", 0) / 1000)
+            run = {{"handler": stream_output_handler, "clock": clock, "ended": None}}
+            HFGenerate.runs.append(run)
+            try:
+                stream_generate(
+                    self.model,
+                    self.tokenizer,
+                    stream_output_handler,
+                    inputs["prompt"],
+                    max_new_tokens=inputs["max_new_tokens"],
+                    do_sample=False,
+                    stopping_criteria=[clock],
+                )
+            except BaseException as err:
+                run["ended"] = type(err).__name__
+                raise
+            run["ended"] = "finished"
+    ''',
+    {
+        "prompt": spec("STRING", example="There is a fine house"),
+        "max_new_tokens": spec("INT32", example=32),
+        "pause_ms": spec("INT32", False, 0),
+    },
+)
+
+REPORT_LAST_RUN = """
+import json, time
+deadline = time.monotonic() + 20
+while HFGenerate.runs[-1]["ended"] is None and time.monotonic() < deadline:
+    time.sleep(0.05)
+run = HFGenerate.runs[-1]
+cancelled_at = run["handler"]._sink.cancelled_at
+times = run["clock"].times
+print(json.dumps({
+    "ended": run["ended"],
+    "tokens": len(times),
+    "after_cancel": None if cancelled_at is None else sum(t > cancelled_at for t in times),
+    "cancelled_at": cancelled_at,
+    "events": run["handler"].events_sent,
+}))
+"""
+
+
+@pytest.fixture
+def jp_server_config() -> dict[str, Any]:
+    """A short grace period, so that a client leaving cancels within the test."""
+    return server_config(disconnect_grace=GRACE)
+
+
+@pytest.fixture
+def hf(serving):
+    """A kernel serving the tiny transformers model as ``hf``."""
+    return serving(HF_GENERATE.serve("hf"), "hf")
+
+
+async def last_run(kernel) -> dict[str, Any]:
+    """How the kernel's last request ended: tokens generated, and after the cancel."""
+    report: dict[str, Any] = json.loads(await kernel.run(REPORT_LAST_RUN))
+    print(f"tokens generated after the cancel reached the kernel: {report}")
+    return report
+
+
+async def test_a_generation_streams_to_its_end(hf, kernel):
+    result = await hf.stream(STREAM, {"prompt": "There is a fine house", "max_new_tokens": 40})
+    assert result.status == 200
+    assert len(result.outputs) == 40 and all(set(out) == {"OUT"} for out in result.outputs)
+    report = await last_run(kernel)
+    assert report["ended"] == "finished" and report["tokens"] == 40
+
+
+async def test_delete_stops_generate_within_one_token(hf, kernel):
+    body = {"prompt": "There is a fine house", "max_new_tokens": MAX_NEW_TOKENS, "pause_ms": 5}
+    _, headers = await hf.stream_then_drop(STREAM, body, keep=5)
+    rid = headers["x-request-id"]
+    status, reply = await hf.call(f"inferless/api/streams/{rid}", method="DELETE")
+    assert status == 202 and reply["cancelled"] is True
+    rest = await hf.stream(
+        f"inferless/api/streams/{rid}", method="GET", headers={"Last-Event-ID": "4"}
+    )
+    assert rest.events[-1].json["kind"] == "cancelled"
+    report = await last_run(kernel)
+    assert report["ended"] == "StreamCancelled"
+    assert report["after_cancel"] <= 1, report
+    assert report["tokens"] < MAX_NEW_TOKENS
+
+
+async def test_a_client_gone_past_the_grace_period_stops_generate_within_one_token(hf, kernel):
+    body = {"prompt": "There is a fine house", "max_new_tokens": MAX_NEW_TOKENS, "pause_ms": 5}
+    _, headers = await hf.stream_then_drop(STREAM, body, keep=5)
+    dropped_at = time.monotonic()
+    await asyncio.sleep(GRACE)
+    report = await last_run(kernel)  # waits for the request's infer to end
+    assert report["ended"] == "StreamCancelled"
+    assert report["cancelled_at"] - dropped_at >= GRACE * 0.9  # cancelled by the grace period
+    assert report["after_cancel"] <= 1, report
+    assert report["tokens"] < MAX_NEW_TOKENS
+    rid = headers["x-request-id"]
+    rest = await hf.stream(
+        f"inferless/api/streams/{rid}", method="GET", headers={"Last-Event-ID": "4"}
+    )
+    assert rest.events[-1].json["kind"] == "cancelled"
