@@ -227,7 +227,7 @@ class JupyterInferless(ServerProcess):
                 )
             self.kernel_id = self._start_kernel(http)
             self.remember_children()
-            self._run_in_kernel(self.kernel_code)
+            self.run_code(self.kernel_code)
             self._poll(
                 lambda: _lists_model(http, self.model_name), 10.0, f"list model {self.model_name!r}"
             )
@@ -243,16 +243,27 @@ class JupyterInferless(ServerProcess):
         """The kernel's connection file (once the kernel is started)."""
         return self.jupyter_dir / "runtime" / f"kernel-{self.kernel_id}.json"
 
-    def _run_in_kernel(self, code: str) -> None:
+    def run_code(self, code: str) -> str:
+        """Run ``code`` in the kernel; return what it printed."""
         conn = self.connection_file
         self._poll(conn.exists, 10.0, f"write {conn.name}")
         client = connect(conn)
         try:
-            run_cell(client, code, timeout=60)
+            return run_cell(client, code, timeout=60)
         except CellError as err:
             raise ServerStartError(f"{self.name}: kernel code failed: {err}") from None
         finally:
             client.stop_channels()
+
+    def pids(self) -> dict[str, int]:
+        """Process ids of the server and of its kernel."""
+        if self.proc is None or self.kernel_id is None:
+            raise ServerStartError(f"{self.name}: not running")
+        for child in psutil.Process(self.proc.pid).children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                if any(self.kernel_id in arg for arg in child.cmdline()):
+                    return {"server": self.proc.pid, "kernel": child.pid}
+        raise ServerStartError(f"{self.name}: kernel {self.kernel_id} process not found")
 
     def stop(self) -> None:
         """Shut the kernel down through the API, then stop the server."""

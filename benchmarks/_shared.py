@@ -14,12 +14,14 @@ if TESTS not in sys.path:
     sys.path.append(TESTS)
 
 from kernels import CellError, connect, run_cell  # noqa: E402
-from models import COUNTER, PADDED, Model, counter_output  # noqa: E402
+from models import ASYNC_TICKER, COUNTER, PADDED, TICKER, Model, counter_output  # noqa: E402
 from sse_parser import Event, SSEParser  # noqa: E402
 
 __all__ = [
+    "ASYNC_TICKER",
     "COUNTER",
     "PADDED",
+    "TICKER",
     "CellError",
     "Event",
     "Model",

@@ -37,6 +37,7 @@ fi
 if [ "$code" -ne 0 ]; then exit "$code"; fi
 .venv/bin/python benchmarks/sse_throughput.py --smoke
 .venv/bin/python benchmarks/load.py --smoke
+.venv/bin/python benchmarks/token_rate.py --smoke
 .venv/bin/python benchmarks/replay_memory.py --smoke
 .venv/bin/python benchmarks/hf_generate.py --smoke
 # The sdist and wheel, built and installed without Node; Jupyter finds both extensions.

@@ -111,6 +111,46 @@ PACED = Model(
     },
 )
 
+TICKER = Model(
+    "Ticker",
+    '''
+    import time
+
+    class Ticker:
+        """n events {"OUT": "tok", "i": i, "t": time.time() at the send}, pause_ms apart
+        (time.sleep between two events), as a model sends tokens at a steady rate."""
+
+        def infer(self, inputs, stream_output_handler):
+            pause = inputs.get("pause_ms", 0) / 1000
+            for i in range(inputs["n"]):
+                if i and pause:
+                    time.sleep(pause)
+                stream_output_handler.send_streamed_output({"OUT": "tok", "i": i, "t": time.time()})
+            stream_output_handler.finalise_streamed_output()
+    ''',
+    {"n": spec("INT32", example=5), "pause_ms": spec("INT32", False, 0)},
+)
+
+ASYNC_TICKER = Model(
+    "AsyncTicker",
+    '''
+    import asyncio
+    import time
+
+    class AsyncTicker:
+        """Ticker's events from an async infer: await asyncio.sleep between two events."""
+
+        async def infer(self, inputs, stream_output_handler):
+            pause = inputs.get("pause_ms", 0) / 1000
+            for i in range(inputs["n"]):
+                if i and pause:
+                    await asyncio.sleep(pause)
+                stream_output_handler.send_streamed_output({"OUT": "tok", "i": i, "t": time.time()})
+            stream_output_handler.finalise_streamed_output()
+    ''',
+    {"n": spec("INT32", example=5), "pause_ms": spec("INT32", False, 0)},
+)
+
 PADDED = Model(
     "Padded",
     """
