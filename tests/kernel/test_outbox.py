@@ -307,8 +307,8 @@ def test_a_backlog_beyond_its_bound_waits_until_released_or_cancelled() -> None:
     assert done.wait(5), "credit releases the backlog and the waiting model"
     outbox.step()
     assert [show(*frame)[2] for frame in sent] == ["x\n", "y\nz\nw\n"]
-    for line in "abc":
-        outbox.hold_event(channel, line)
+    for line in "ab":
+        outbox.hold_event(channel, line)  # no credit left: both wait, the backlog is full
     failed: list[BaseException] = []
 
     def blocked_then_cancelled() -> None:
