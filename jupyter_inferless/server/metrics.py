@@ -7,6 +7,7 @@ The gauges are read at scrape time from CATALOGS (the counters admission control
 from __future__ import annotations
 
 import contextlib
+import functools
 import weakref
 from collections.abc import Iterable
 from typing import Any, Protocol
@@ -75,7 +76,13 @@ def answered(model: str, status: int) -> None:
 
 def received(model: str, events: int) -> None:
     """A batch of ``events`` events of ``model`` arrived from its kernel."""
-    EVENTS.labels(model).inc(events)
+    _events_of(model).inc(events)
+
+
+@functools.lru_cache(maxsize=1024)
+def _events_of(model: str) -> Any:
+    """The model's events counter: looked up once, as it is counted for every frame."""
+    return EVENTS.labels(model)
 
 
 def failed(model: str, kind: str) -> None:

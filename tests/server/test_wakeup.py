@@ -1,0 +1,75 @@
+"""Wakeup: waits end on a wake or after their timeout, never early, and leave nothing behind."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from jupyter_inferless.server import wakeup
+from jupyter_inferless.server.wakeup import RESOLUTION, Wakeup
+
+
+def run(coroutine: Any) -> Any:
+    """Run a scenario on a new loop."""
+    return asyncio.run(coroutine)
+
+
+def test_a_wake_ends_every_current_wait_and_not_later_ones():
+    async def scenario() -> tuple[list[bool], bool]:
+        signal = Wakeup()
+        waits = [asyncio.ensure_future(signal.wait(10)) for _ in range(3)]
+        await asyncio.sleep(0)
+        signal.wake()
+        woken = await asyncio.gather(*waits)
+        later = await signal.wait(0.01)
+        return woken, later
+
+    woken, later = run(scenario())
+    assert woken == [True, True, True]
+    assert later is False, "a wait that starts after the wake waits for the next one"
+
+
+def test_a_timeout_never_ends_early_and_comes_within_the_resolution():
+    async def scenario() -> tuple[bool, float]:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        result = await Wakeup().wait(0.12)
+        return result, loop.time() - started
+
+    result, took = run(scenario())
+    assert result is False
+    assert 0.12 <= took < 0.12 + RESOLUTION + 0.5  # generous: a busy machine is slow to wake
+
+
+def test_waits_share_one_timer_per_slot_and_are_forgotten_when_they_end():
+    async def scenario() -> tuple[int, int, int, int]:
+        loop = asyncio.get_running_loop()
+        signals = [Wakeup() for _ in range(500)]
+        waits = [asyncio.ensure_future(s.wait(30)) for s in signals]
+        await asyncio.sleep(0)
+        deadlines = wakeup._DEADLINES[loop]
+        slots, timers = len(deadlines.slots), len(loop._scheduled)  # type: ignore[attr-defined]
+        for s in signals:
+            s.wake()
+        await asyncio.gather(*waits)
+        held = sum(len(waiters) for waiters in deadlines.slots.values())
+        idle = Wakeup()
+        for _ in range(20):  # timeouts without a wake leave no waiter behind
+            await idle.wait(0.001)
+        return slots, timers, held, len(idle._waiters)
+
+    slots, timers, held, left = run(scenario())
+    assert slots <= 2 and timers <= 3, "500 waits with one timeout share a timer"
+    assert held == 0 and left == 0
+
+
+def test_a_cancelled_wait_is_forgotten():
+    async def scenario() -> int:
+        signal = Wakeup()
+        waiting = asyncio.ensure_future(signal.wait(30))
+        await asyncio.sleep(0)
+        waiting.cancel()
+        await asyncio.gather(waiting, return_exceptions=True)
+        return len(signal._waiters)
+
+    assert run(scenario()) == 0
