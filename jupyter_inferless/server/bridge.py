@@ -30,14 +30,14 @@ from .errors import KernelUnavailable
 from .frames import FrameReceiver
 from .registry import ModelRegistry
 from .stream import Stream
-from .transport import OnMessage, Transport
+from .transport import OnLost, OnMessage, Transport
 from .transport.zmq import ZmqTransport
 
 HELLO_TIMEOUT = 5.0  # seconds to wait for the kernel's hello before linking again
 log = logging.getLogger("ServerApp.jupyter_inferless")  # the server log's handlers
 
-Connect = Callable[[str, Any, OnMessage], Transport]
-"""Makes the transport to a kernel: (kernel id, kernel manager, on_message)."""
+Connect = Callable[[str, Any, OnMessage, OnLost], Transport]
+"""Makes the transport to a kernel: (kernel id, kernel manager, on_message, on_lost)."""
 
 
 class KernelBridge:
@@ -67,7 +67,7 @@ class KernelBridge:
         self._attaching: asyncio.Future[None] | None = None
         self._opened_at = 0.0
         self._ack_handle: asyncio.TimerHandle | None = None
-        self.transport = connect(kernel_id, kernel_manager, self._on_message)
+        self.transport = connect(kernel_id, kernel_manager, self._on_message, self._on_lost)
 
     # -- requests ---------------------------------------------------------------
 
@@ -103,6 +103,12 @@ class KernelBridge:
             self._on_change()
         self.transport.forget()
         self.runtime_id = None
+
+    def _on_lost(self, reason: str) -> None:
+        """The transport heard the kernel go (a remote kernel's restart or death)."""
+        if self.transport.comm_id is not None or self.streams:
+            log.warning("kernel %s: %s", self.kernel_id, reason)
+            self.lost(reason)
 
     async def close(self) -> None:
         """Close the comm (cancelling its requests in the kernel) and the transport."""

@@ -7,18 +7,26 @@ import logging
 from typing import Any
 
 import traitlets
+from jupyter_server.gateway.managers import GatewayKernelManager
 from traitlets import Instance, Int, Unicode
 from traitlets.config import LoggingConfigurable
 
 from ..protocol import DEFAULT_CREDIT_BYTES, DEFAULT_CREDIT_EVENTS, ErrorKind
-from .bridge import KernelBridge
+from .bridge import Connect, KernelBridge
 from .broker import Broker
 from .errors import ModelAmbiguous, ModelNotFound
 from .registry import ModelEntry
+from .transport.gateway import GatewayTransport
+from .transport.zmq import ZmqTransport
 from .wakeup import Wakeup
 
 log = logging.getLogger("ServerApp.jupyter_inferless")  # the server log's handlers
 KERNEL_ACTIONS = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"
+
+
+def transport_for(kernel_manager: Any) -> Connect:
+    """How to reach a kernel: a Kernel Gateway's over its websocket, a local one over ZMQ."""
+    return GatewayTransport if isinstance(kernel_manager, GatewayKernelManager) else ZmqTransport
 
 
 class Catalog(LoggingConfigurable):
@@ -118,6 +126,7 @@ class Catalog(LoggingConfigurable):
                 credit=(self.credit_events, self.credit_bytes),
                 server_token=self.server_token,
                 on_change=self.changed,
+                connect=transport_for(km),
             )
             if kernel_id not in self._watched:
                 self._watched.add(kernel_id)

@@ -2,8 +2,9 @@
 
 A transport delivers every comm message the kernel publishes for us, opens the serving
 comm (on a kernel subshell when the kernel has them) and sends comm messages on it.
-``zmq.ZmqTransport`` reaches a kernel of this server's kernel manager over its ZMQ
-channels; a transport to a remote kernel gateway would offer the same.
+``zmq.ZmqTransport`` reaches a local kernel of this server's kernel manager over its ZMQ
+channels; ``gateway.GatewayTransport`` reaches a remote kernel of a Kernel Gateway over
+its websocket. A transport that hears the kernel die calls ``on_lost``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from ...protocol import OpenData, ServerMessage
 
 OnMessage = Callable[[str | None, dict[str, Any], list[Any]], None]
 """Called with (comm id, data, buffers) for each comm message the kernel publishes for us."""
+
+OnLost = Callable[[str], None]
+"""Called with a reason when the transport hears that the kernel is gone."""
 
 
 class Transport(Protocol):

@@ -18,7 +18,7 @@ import zmq.asyncio
 from jupyter_client.session import Session
 
 from ...protocol import LINK_COMM_PREFIX, TARGET_NAME, TOPIC_PREFIX, OpenData, ServerMessage
-from . import OnMessage
+from . import OnLost, OnMessage
 
 CONTROL_TIMEOUT = 5.0  # seconds to wait for a control reply
 log = logging.getLogger("ServerApp.jupyter_inferless")  # the server log's handlers
@@ -47,7 +47,14 @@ def _connect(kernel_manager: Any, channel: str, kind: int) -> zmq.asyncio.Socket
 class ZmqTransport:
     """One kernel's channels, reached through its connection info."""
 
-    def __init__(self, kernel_id: str, kernel_manager: Any, on_message: OnMessage) -> None:
+    def __init__(
+        self,
+        kernel_id: str,
+        kernel_manager: Any,
+        on_message: OnMessage,
+        on_lost: OnLost | None = None,
+    ) -> None:
+        """``on_lost`` is unused: the kernel manager's restart callbacks hear a local death."""
         self.kernel_id = kernel_id
         self.session = Session(
             key=kernel_manager.session.key,
