@@ -41,12 +41,13 @@ if TESTS not in sys.path:
     sys.path.append(TESTS)
 
 import torch  # noqa: E402
-from tiny_causal_lm import build  # noqa: E402
 from transformers import LogitsProcessor, LogitsProcessorList  # noqa: E402
 
 from jupyter_inferless.hf import stream_generate  # noqa: E402
 from jupyter_inferless.kernel.model import StreamOutputHandler  # noqa: E402
 from jupyter_inferless.protocol import RunError  # noqa: E402
+
+from tiny_causal_lm import build  # noqa: E402
 
 TARGET = 0.95
 PROMPT = "There is a fine house in the forest"

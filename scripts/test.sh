@@ -40,5 +40,6 @@ if [ "$code" -ne 0 ]; then exit "$code"; fi
 .venv/bin/python benchmarks/token_rate.py --smoke
 .venv/bin/python benchmarks/replay_memory.py --smoke
 .venv/bin/python benchmarks/hf_generate.py --smoke
+.venv/bin/python benchmarks/gateway.py --smoke
 # The sdist and wheel, built and installed without Node; Jupyter finds both extensions.
 bash scripts/check-wheel.sh

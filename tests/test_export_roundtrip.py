@@ -11,8 +11,8 @@ from pathlib import Path
 
 import nbformat
 import yaml
-from headless_service import headless_service
 
+from headless_service import headless_service
 from kernels import NotebookKernel
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,13 +11,14 @@ import pytest
 pytest.importorskip("transformers", reason="transformers is missing: pip install '.[hf]'")
 
 import torch
-from tiny_causal_lm import build, bytes_alone
 from transformers import StoppingCriteria
 
 from jupyter_inferless.contract import StreamCancelled
 from jupyter_inferless.hf import MAX_HELD_TOKENS, IncrementalDecoder, stream_generate
 from jupyter_inferless.kernel.model import StreamOutputHandler
 from jupyter_inferless.protocol import RunError
+
+from tiny_causal_lm import build, bytes_alone
 
 PROMPT = "There is a fine house"
 MAX_NEW_TOKENS = 2000
