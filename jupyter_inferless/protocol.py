@@ -2,7 +2,7 @@
 that builds each, for both processes. Standard library only, no I/O.
 
 Server → kernel, comm messages on a kernel subshell:
-  comm_open data  open_data()       {protocol, server_url, server_token}
+  comm_open data  open_data()       {protocol, server_url, server_token, text_frames}
   infer           infer()           {op, rid, model, inputs, credit: [events, bytes]}
   ack             ack()             {op, seq, credit: {rid: [events, bytes]}, resend}
   cancel          cancel()          {op, rid}
@@ -11,7 +11,10 @@ Kernel → server, on IOPub under the topic ``comm-<comm id>``:
   hello           hello()           {op, runtime, models: [ModelDescription]}
   models          models_changed()  the same, after every serve or stop
   frame           frame()           {op, seq, runs: [Run]}, and one buffer of the events'
-                                    JSON lines, each ended by a newline, in run order
+                                    JSON lines, each ended by a newline, in run order; with
+                                    text_frames, those lines are the frame's ``text`` instead
+                                    and no buffer travels (a gateway's relay of the notebook's
+                                    own websocket passes no binary message)
 A run that ends badly carries a RunError: its ErrorKind and the text clients see.
 """
 
@@ -68,6 +71,7 @@ class OpenData(TypedDict):
     protocol: int
     server_url: str
     server_token: str
+    text_frames: bool
 
 
 class InferMessage(TypedDict):
@@ -146,12 +150,17 @@ class Run(TypedDict):
     error: RunError | None
 
 
-class FrameMessage(TypedDict):
-    """Events of one or more requests, in the order they were produced."""
-
+class _Frame(TypedDict):
     op: Literal["frame"]
     seq: int
     runs: list[Run]
+
+
+class FrameMessage(_Frame, total=False):
+    """Events of one or more requests, in the order they were produced; ``text`` holds
+    their lines when the link asked for text frames."""
+
+    text: str
 
 
 ServerMessage = InferMessage | AckMessage | CancelMessage
@@ -177,9 +186,14 @@ def parse_run_error(raw: Any) -> RunError | None:
     return {"kind": kind, "message": str(raw.get("message"))}
 
 
-def open_data(server_url: str, server_token: str) -> OpenData:
-    """The server's comm_open data."""
-    return {"protocol": PROTOCOL_VERSION, "server_url": server_url, "server_token": server_token}
+def open_data(server_url: str, server_token: str, text_frames: bool = False) -> OpenData:
+    """The server's comm_open data; ``text_frames`` asks for frames without a buffer."""
+    return {
+        "protocol": PROTOCOL_VERSION,
+        "server_url": server_url,
+        "server_token": server_token,
+        "text_frames": text_frames,
+    }
 
 
 def infer(rid: str, model: str, inputs: dict[str, Any], credit: tuple[int, int]) -> InferMessage:
@@ -244,6 +258,9 @@ def run(rid: str) -> Run:
     return {"rid": rid, "events": 0, "ended": False, "error": None}
 
 
-def frame(seq: int, runs: list[Run]) -> FrameMessage:
-    """Frame ``seq``; its events travel in one buffer beside it."""
-    return {"op": "frame", "seq": seq, "runs": runs}
+def frame(seq: int, runs: list[Run], text: str | None = None) -> FrameMessage:
+    """Frame ``seq``; its events travel in one buffer beside it, or as its ``text``."""
+    message: FrameMessage = {"op": "frame", "seq": seq, "runs": runs}
+    if text is not None:
+        message["text"] = text
+    return message

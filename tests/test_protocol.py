@@ -86,7 +86,12 @@ def test_kinds_travel_as_their_values() -> None:
     [
         (
             protocol.open_data("http://h/", "t"),
-            {"protocol": protocol.PROTOCOL_VERSION, "server_url": "http://h/", "server_token": "t"},
+            {
+                "protocol": protocol.PROTOCOL_VERSION,
+                "server_url": "http://h/",
+                "server_token": "t",
+                "text_frames": False,
+            },
         ),
         (
             protocol.infer("r", "m", {"n": 1}, (16, 1024)),

@@ -56,7 +56,7 @@ class Link:
         self.server_url: str | None = data.get("server_url") or None
         self.server_token: str = data.get("server_token") or ""
         self.publish = iopub_publisher(kernel, self.comm_id, open_msg)
-        self.outbox = Outbox(self.publish)
+        self.outbox = Outbox(self.publish, text_frames=bool(data.get("text_frames")))
         self._start = start
         self._on_close = on_close
         comm.on_msg(self.on_msg)

@@ -91,6 +91,7 @@ class Outbox:
         resend_after: float = 1.0,
         max_pending: int = 4096,
         max_backlog: int = 65_536,
+        text_frames: bool = False,
         clock: Callable[[], float] = time.monotonic,
         thread: bool = True,
     ) -> None:
@@ -100,6 +101,7 @@ class Outbox:
         self.resend_after = resend_after
         self.max_pending = max_pending
         self.max_backlog = max_backlog
+        self.text_frames = text_frames
         self.clock = clock
         self.cond = threading.Condition()  # re-entrant: put_event waits around try_put_event
         self.channels: dict[str, RequestChannel] = {}
@@ -302,12 +304,15 @@ class Outbox:
             else:
                 current["events"] += 1
                 lines.append(line)
-        buffer = ("\n".join(lines) + "\n").encode() if lines else b""
+        text = "\n".join(lines) + "\n" if lines else ""
         with self.cond:
             self._seq += 1
-            message = frame(self._seq, runs)
+            if self.text_frames:
+                message, buffers = frame(self._seq, runs, text), []
+            else:
+                message, buffers = frame(self._seq, runs), [text.encode()]
             if not self._unacked:
                 self._last_progress = self.clock()
-            self._unacked[self._seq] = (message, [buffer])
-        self.publish(message, [buffer])
+            self._unacked[self._seq] = (message, buffers)
+        self.publish(message, buffers)
         self._last_send = self.clock()

@@ -147,7 +147,9 @@ class KernelBridge:
     async def _attach(self) -> None:
         try:
             self.frames.reset()
-            data = protocol.open_data(self.server_url, self._server_token)
+            data = protocol.open_data(
+                self.server_url, self._server_token, self.transport.text_frames
+            )
             if await self.transport.open_comm(data):
                 self._opened_at = time.monotonic()
         finally:

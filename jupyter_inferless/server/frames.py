@@ -75,7 +75,10 @@ class FrameReceiver:
             return Received(resend_now=first)
         self.seq = seq
         self.resend_asked = False
-        lines = bytes(buffers[0]).split(b"\n") if buffers else []
+        if buffers:
+            lines = bytes(buffers[0]).split(b"\n")
+        else:
+            lines = frame.get("text", "").encode().split(b"\n")
         runs = []
         offset = 0
         for run in frame["runs"]:

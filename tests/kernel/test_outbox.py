@@ -289,6 +289,18 @@ def test_backlog(script: list[tuple[Any, ...]], frames: list[Shown]) -> None:
     assert play(script)[0] == frames
 
 
+def test_text_frames_carry_the_events_in_the_message_and_no_buffer() -> None:
+    outbox, sent, _ = make(text_frames=True)
+    channel = outbox.open("a", BIG)
+    outbox.try_put_event(channel, '{"i":0}')
+    outbox.try_put_event(channel, '{"i":1}')
+    channel.end(None)
+    outbox.step()
+    ((message, buffers),) = sent
+    assert buffers == [] and message["text"] == '{"i":0}\n{"i":1}\n'
+    assert [(r["rid"], r["events"], r["ended"]) for r in message["runs"]] == [("a", 2, True)]
+
+
 def test_a_backlog_beyond_its_bound_waits_until_released_or_cancelled() -> None:
     outbox, sent, _ = make(max_backlog=2)
     channel = outbox.open("a", (1, 100))

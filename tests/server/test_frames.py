@@ -84,6 +84,8 @@ def test_runs(runs: list[Run], buffer: bytes, expected: list[RunEvents]) -> None
     received = FrameReceiver(WINDOW).receive(a_frame(1, *runs), [buffer] if buffer else [])
     assert received.runs == expected
     assert all(isinstance(r.error["kind"], ErrorKind) for r in received.runs if r.error)
+    as_text = frame(1, list(runs), buffer.decode())  # a text frame (gateway links)
+    assert FrameReceiver(WINDOW).receive(as_text, []).runs == expected
 
 
 @pytest.mark.parametrize(

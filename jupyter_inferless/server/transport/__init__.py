@@ -27,6 +27,9 @@ class Transport(Protocol):
     comm_id: str | None
     """The serving comm, once opened."""
 
+    text_frames: bool
+    """Whether the kernel must send frames without a binary buffer (their events as text)."""
+
     async def open_comm(self, data: OpenData) -> bool:
         """Open the serving comm; False (and logged) when the kernel did not answer."""
 

@@ -92,6 +92,9 @@ class GatewayTransport:
         self.kernel_id = kernel_id
         self.session = Session(username="jupyter_inferless", check_pid=False)
         self.comm_id: str | None = None
+        # jupyter_server's relay of the notebook's own websocket to a gateway forwards
+        # every message as text: a binary buffer would break the notebook's connection.
+        self.text_frames = True
         self.subshell_id: str | None = None
         self._on_message = on_message
         self._on_lost: Callable[[str], None] = on_lost or (lambda reason: None)

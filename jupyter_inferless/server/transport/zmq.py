@@ -63,6 +63,7 @@ class ZmqTransport:
             check_pid=False,
         )
         self.comm_id: str | None = None
+        self.text_frames = False  # our own sockets carry buffers
         self.subshell_id: str | None = None
         self._on_message = on_message
         self._iopub = _connect(kernel_manager, "iopub", zmq.SUB)
