@@ -26,6 +26,11 @@ done
 if [ ! -x .venv-inferless-cli/bin/python ]; then "${PYTHON:-python3}" -m venv .venv-inferless-cli; fi
 .venv-inferless-cli/bin/python -m pip install --quiet "inferless-cli==2.0.22"
 export INFERLESS_CLI_PYTHON="$PWD/.venv-inferless-cli/bin/python"
+# Jupyter Enterprise Gateway, which tests/server/test_enterprise_gateway.py runs as a service.
+# EG 3.3 pins jupyter_server<2, jupyter_client<7 and pyzmq<25, so it has a venv of its own too.
+if [ ! -x .venv-enterprise-gateway/bin/python ]; then "${PYTHON:-python3}" -m venv .venv-enterprise-gateway; fi
+.venv-enterprise-gateway/bin/python -m pip install --quiet -r tests/enterprise-gateway-requirements.txt
+export ENTERPRISE_GATEWAY_PYTHON="$PWD/.venv-enterprise-gateway/bin/python"
 set +e
 .venv/bin/python -m pytest "$@"
 code=$?

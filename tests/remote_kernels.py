@@ -1,7 +1,8 @@
-"""Remote kernels: a real Jupyter Kernel Gateway as a subprocess, and a notebook's client of
-a kernel's websocket (``api/kernels/ID/channels``), which works for the gateway's kernels.
+"""Remote kernels: a real Jupyter Kernel Gateway or Enterprise Gateway as a subprocess, and a
+notebook's client of a kernel's websocket (``api/kernels/ID/channels``), which works for
+either gateway's kernels.
 
-The gateway listens on 127.0.0.1 with a token and lists its kernels (jupyter_server's
+A gateway listens on 127.0.0.1 with a token and lists its kernels (jupyter_server's
 gateway mode needs that); its runtime and data dirs are in a temporary folder.
 """
 
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from jupyter_server.gateway.gateway_client import GatewayClient
+from jupyter_server.serverapp import ServerApp
 from jupyter_server.services.kernels.connection.base import deserialize_binary_message
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
@@ -76,9 +79,8 @@ class Gateway:
             return False
 
 
-@contextmanager
-def running_gateway(base: Path) -> Iterator[Gateway]:
-    """``jupyter kernelgateway`` on 127.0.0.1 with a token, listing its kernels."""
+def _jupyter_env(base: Path) -> dict[str, str]:
+    """The environment of a gateway: this one, with Jupyter's and IPython's dirs in ``base``."""
     base.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
@@ -89,17 +91,15 @@ def running_gateway(base: Path) -> Iterator[Gateway]:
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("JPY_PARENT_PID", None)
-    port, token = _free_port(), secrets.token_hex(16)
-    command = [
-        sys.executable,
-        "-m",
-        "kernel_gateway",
-        "--KernelGatewayApp.ip=127.0.0.1",
-        f"--KernelGatewayApp.port={port}",
-        "--KernelGatewayApp.port_retries=0",
-        f"--KernelGatewayApp.auth_token={token}",
-        "--JupyterWebsocketPersonality.list_kernels=True",
-    ]
+    return env
+
+
+@contextmanager
+def _serving(
+    command: list[str], base: Path, env: dict[str, str], port: int, token: str, what: str
+) -> Iterator[Gateway]:
+    """Run a gateway's ``command`` until the context ends; yield it once it answers. On the
+    way out it is terminated (a gateway shuts its kernels down), and any kernel left is killed."""
     log = base / "gateway.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -110,7 +110,7 @@ def running_gateway(base: Path) -> Iterator[Gateway]:
         deadline = time.monotonic() + 60
         while not gateway._alive():
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the kernel gateway did not start:\n{gateway.log_tail()}")
+                raise RuntimeError(f"{what} did not start:\n{gateway.log_tail()}")
             time.sleep(0.2)
         yield gateway
     finally:
@@ -124,6 +124,92 @@ def running_gateway(base: Path) -> Iterator[Gateway]:
         for kernel in kernels:
             if kernel.is_running():
                 kernel.kill()
+
+
+@contextmanager
+def running_gateway(base: Path) -> Iterator[Gateway]:
+    """``jupyter kernelgateway`` on 127.0.0.1 with a token, listing its kernels."""
+    env = _jupyter_env(base)
+    port, token = _free_port(), secrets.token_hex(16)
+    command = [
+        sys.executable,
+        "-m",
+        "kernel_gateway",
+        "--KernelGatewayApp.ip=127.0.0.1",
+        f"--KernelGatewayApp.port={port}",
+        "--KernelGatewayApp.port_retries=0",
+        f"--KernelGatewayApp.auth_token={token}",
+        "--JupyterWebsocketPersonality.list_kernels=True",
+    ]
+    with _serving(command, base, env, port, token, "the kernel gateway") as gateway:
+        yield gateway
+
+
+# Enterprise Gateway 3.3 pins jupyter_server<2, jupyter_client<7 and pyzmq<25, so it runs
+# from a venv of its own (scripts/test.sh makes it): this variable names its python.
+ENTERPRISE_GATEWAY_PYTHON = "ENTERPRISE_GATEWAY_PYTHON"
+# Enterprise Gateway refuses to start kernels for root (EG_UNAUTHORIZED_USERS), and a start
+# request that names no KERNEL_USERNAME is the user it runs as: the tests may run as root.
+# Set in its environment and inherited (EG_INHERITED_ENVS), it is every request's default.
+KERNEL_USERNAME = "inferless-tests"
+# What Enterprise Gateway's kernels get from its own environment (by default, nothing).
+EG_INHERITED_ENVS = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "KERNEL_USERNAME",
+    "IPYTHONDIR",
+    "JUPYTER_CONFIG_DIR",
+    "JUPYTER_DATA_DIR",
+    "JUPYTER_RUNTIME_DIR",
+    "PYTHONUNBUFFERED",
+)
+
+
+def enterprise_gateway_python() -> str | None:
+    """The python of Enterprise Gateway's venv, if it is set up."""
+    return os.environ.get(ENTERPRISE_GATEWAY_PYTHON) or None
+
+
+def write_kernelspec(kernels_dir: Path, name: str = "python3") -> Path:
+    """A kernelspec running this interpreter's ipykernel (with jupyter_inferless), under
+    Enterprise Gateway's default process proxy (a local process)."""
+    spec_dir = kernels_dir / name
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (jupyter_inferless)",
+        "language": "python",
+        "metadata": {"debugger": False},
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=2))
+    return spec_dir
+
+
+@contextmanager
+def running_enterprise_gateway(base: Path, python: str) -> Iterator[Gateway]:
+    """Jupyter Enterprise Gateway (``python -m enterprise_gateway``, ``python`` from its own
+    venv) on 127.0.0.1 with a token, listing its kernels. Its kernelspec ``python3``, in its
+    own data dir (searched first), runs our ipykernel as a local process."""
+    env = {
+        **_jupyter_env(base),
+        "KERNEL_USERNAME": KERNEL_USERNAME,
+        "EG_INHERITED_ENVS": ",".join(EG_INHERITED_ENVS),
+    }
+    write_kernelspec(base / "data" / "kernels")
+    port, token = _free_port(), secrets.token_hex(16)
+    command = [
+        python,
+        "-m",
+        "enterprise_gateway",
+        "--EnterpriseGatewayApp.ip=127.0.0.1",
+        f"--EnterpriseGatewayApp.port={port}",
+        "--EnterpriseGatewayApp.port_retries=0",
+        f"--EnterpriseGatewayApp.auth_token={token}",
+        "--EnterpriseGatewayApp.list_kernels=True",
+    ]
+    with _serving(command, base, env, port, token, "Enterprise Gateway") as gateway:
+        yield gateway
 
 
 class ChannelsClient:
@@ -187,3 +273,27 @@ class ChannelsClient:
         if self._ws is not None:
             self._ws.close()
             self._ws = None
+
+
+def clean_up_gateway_mode(loop: asyncio.AbstractEventLoop) -> None:
+    """pytest-jupyter's cleanup of the server, run while the gateway still runs; then gateway
+    mode is reset (GatewayClient is a singleton), so no later test's server inherits it."""
+    app = ServerApp.instance()
+    try:
+        loop.run_until_complete(app._cleanup())
+    except (RuntimeError, SystemExit) as err:
+        print("ignoring cleanup error", err)
+    if hasattr(app, "kernel_manager"):
+        app.kernel_manager.context.destroy()
+    ServerApp.clear_instance()
+    GatewayClient.clear_instance()
+
+
+async def shut_down_remote_kernel(api: Any, kernel_id: str) -> None:
+    """Shut a kernel down through the server; a kernel the gateway is restarting refuses
+    (500) until it is back."""
+    for _ in range(40):
+        status, _ = await api.call(f"api/kernels/{kernel_id}", method="DELETE")
+        if status in (204, 404):
+            return
+        await asyncio.sleep(0.5)
