@@ -160,11 +160,15 @@ def describe_served(runtime: Runtime, name: str) -> str:
         f"  POST {base}/{endpoint_path(name, info['streaming'])}",
         *[f"  {note}" for note in info["notes"]],
     ]
+    verdict = runtime.verdict(name)
+    if verdict is not None and verdict["replicas"] > 1:
+        lines.append(f"  one of {verdict['replicas']} replicas: the server spreads the requests")
     return "\n".join(lines)
 
 
 def describe_listing(runtime: Runtime) -> str:
-    """The lines printed by ``%inferless list``."""
+    """The lines printed by ``%inferless list``: each model of this kernel, with the
+    replicas the linked server counts for its name (or why it refuses this one)."""
     if not runtime.models:
         return "no models are served from this kernel"
     rows = []
@@ -174,5 +178,16 @@ def describe_listing(runtime: Runtime) -> str:
         rows.append(
             f"{info['name']}: {info['class']} ({kind}) on {info['device']['device']}, "
             f"{active} active, max concurrency {info['max_concurrency']}"
+            + _replicas_text(runtime, info["name"])
         )
     return "\n".join(rows)
+
+
+def _replicas_text(runtime: Runtime, name: str) -> str:
+    verdict = runtime.verdict(name)
+    if verdict is None:
+        return ""  # no server linked (or it has not answered yet)
+    if verdict["refused"]:
+        return f"; refused by the server: {verdict['refused']}"
+    count = verdict["replicas"]
+    return f", {count} replica{'' if count == 1 else 's'} on the server"

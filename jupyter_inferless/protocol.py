@@ -6,10 +6,14 @@ Server → kernel, comm messages on a kernel subshell:
   infer           infer()           {op, rid, model, inputs, credit: [events, bytes]}
   ack             ack()             {op, seq, credit: {rid: [events, bytes]}, resend}
   cancel          cancel()          {op, rid}
+  replicas        replicas()        {op, models: {name: Verdict}}: what the server made of
+                                    the kernel's models (replicas, refusal), sent again
+                                    whenever that changes or a new generation is seen
 Kernel → server, on IOPub under the topic ``comm-<comm id>``:
   announce        announce()        {op, runtime, protocol}, on ANNOUNCE_COMM_ID
   hello           hello()           {op, runtime, models: [ModelDescription]}
-  models          models_changed()  the same, after every serve or stop
+  models          models_changed()  the same, after every serve or stop; each description
+                                    carries its ``generation`` (a new one per serve)
   frame           frame()           {op, seq, runs: [Run]}, and one buffer of the events'
                                     JSON lines, each ended by a newline, in run order; with
                                     text_frames, those lines are the frame's ``text`` instead
@@ -23,7 +27,7 @@ from __future__ import annotations
 import enum
 from typing import Any, Literal, TypedDict
 
-PROTOCOL_VERSION = 2  # 2: a run's error is a RunError {kind, message}, runs are objects
+PROTOCOL_VERSION = 3  # 3: the server answers the models with replicas; 2: RunError {kind, ...}
 TARGET_NAME = "jupyter_inferless"
 ANNOUNCE_COMM_ID = "jupyter_inferless.announce"
 LINK_COMM_PREFIX = "jupyter_inferless.link."
@@ -100,6 +104,22 @@ class CancelMessage(TypedDict):
     rid: str
 
 
+class Verdict(TypedDict):
+    """What the server made of one served model: the generation it saw, how many kernels
+    serve the name as one model (replicas), and why this kernel's is refused (or None)."""
+
+    generation: int
+    replicas: int
+    refused: str | None
+
+
+class ReplicasMessage(TypedDict):
+    """The server's verdict on each of the kernel's models, by name."""
+
+    op: Literal["replicas"]
+    models: dict[str, Verdict]
+
+
 class AnnounceMessage(TypedDict):
     """A kernel's runtime, waiting for a server to link."""
 
@@ -121,6 +141,7 @@ ModelDescription = TypedDict(
         "queue_size": int,
         "status": str,
         "notes": list[str],
+        "generation": int,
     },
 )
 
@@ -163,7 +184,7 @@ class FrameMessage(_Frame, total=False):
     text: str
 
 
-ServerMessage = InferMessage | AckMessage | CancelMessage
+ServerMessage = InferMessage | AckMessage | CancelMessage | ReplicasMessage
 """What the server sends on the serving comm."""
 
 
@@ -211,6 +232,16 @@ def cancel(rid: str) -> CancelMessage:
     return {"op": "cancel", "rid": rid}
 
 
+def replicas(models: dict[str, Verdict]) -> ReplicasMessage:
+    """The server's verdict on a kernel's models."""
+    return {"op": "replicas", "models": models}
+
+
+def verdict(generation: int, count: int, refused: str | None) -> Verdict:
+    """One model's verdict: its generation, the replicas of its name, the refusal."""
+    return {"generation": generation, "replicas": count, "refused": refused}
+
+
 def announce(runtime: str) -> AnnounceMessage:
     """A runtime's announcement."""
     return {"op": "announce", "runtime": runtime, "protocol": PROTOCOL_VERSION}
@@ -237,8 +268,10 @@ def model_description(
     max_concurrency: int,
     queue_size: int,
     notes: list[str],
+    generation: int = 0,
 ) -> ModelDescription:
-    """A served model, as the server lists it."""
+    """A served model, as the server lists it; ``generation`` tells one serve of the name
+    from the next, so the server's verdict can be matched to it."""
     return {
         "name": name,
         "class": class_name,
@@ -250,6 +283,7 @@ def model_description(
         "queue_size": queue_size,
         "status": "ready",
         "notes": notes,
+        "generation": generation,
     }
 
 

@@ -103,6 +103,10 @@ def test_kinds_travel_as_their_values() -> None:
         ),
         (protocol.cancel("r"), {"op": "cancel", "rid": "r"}),
         (
+            protocol.replicas({"m": protocol.verdict(3, 2, None)}),
+            {"op": "replicas", "models": {"m": {"generation": 3, "replicas": 2, "refused": None}}},
+        ),
+        (
             protocol.announce("rt"),
             {"op": "announce", "runtime": "rt", "protocol": protocol.PROTOCOL_VERSION},
         ),

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
-from ..protocol import AckMessage, InferMessage, OpenData
+from ..protocol import AckMessage, InferMessage, OpenData, ReplicasMessage, Verdict
 from .outbox import Outbox, RequestChannel
 
 log = logging.getLogger("jupyter_inferless.kernel")
@@ -50,6 +50,7 @@ class Link:
         open_msg: dict[str, Any],
         start: StartRequest,
         on_close: Callable[[Link], None],
+        on_verdicts: Callable[[Link], None] = lambda link: None,
     ) -> None:
         self.comm_id: str = comm.comm_id
         data = cast(OpenData, open_msg.get("content", {}).get("data") or {})
@@ -57,8 +58,10 @@ class Link:
         self.server_token: str = data.get("server_token") or ""
         self.publish = iopub_publisher(kernel, self.comm_id, open_msg)
         self.outbox = Outbox(self.publish, text_frames=bool(data.get("text_frames")))
+        self.verdicts: dict[str, Verdict] = {}  # the server's, on each served model
         self._start = start
         self._on_close = on_close
+        self._on_verdicts = on_verdicts
         comm.on_msg(self.on_msg)
         comm.on_close(self.on_close)
 
@@ -75,6 +78,9 @@ class Link:
             self._start(request, self.outbox.open(str(request["rid"]), (int(events), int(size))))
         elif op == "cancel":
             self.outbox.cancel(str(data.get("rid")))
+        elif op == "replicas":
+            self.verdicts = dict(cast(ReplicasMessage, data)["models"])
+            self._on_verdicts(self)
         else:
             log.warning("unknown message from the server: %r", op)
 

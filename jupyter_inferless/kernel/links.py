@@ -3,7 +3,8 @@
 While no server is linked, the kernel announces its runtime on the pseudo-comm
 ``ANNOUNCE_COMM_ID`` (every 0.2 s for 5 s after a change, then every 5 s); a server's
 bridge answers by opening the serving comm. Each linked server is told of every
-change to the served models.
+change to the served models, and answers with its verdict on each (``verdict``): how
+many kernels serve the name as one model, or why it refuses this kernel's.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..protocol import ANNOUNCE_COMM_ID, TARGET_NAME, ModelDescription, announce, hello
+from ..protocol import ANNOUNCE_COMM_ID, TARGET_NAME, ModelDescription, Verdict, announce, hello
 from ..protocol import models_changed as models_message
 from .link import Link, StartRequest, iopub_publisher
 
@@ -41,6 +42,8 @@ class LinkManager:
         self._start = start
         self._announce = iopub_publisher(kernel, ANNOUNCE_COMM_ID, None)
         self._linked = threading.Event()
+        self._heard = threading.Condition()  # a server's verdicts arrived
+        self._refused: dict[str, str] = {}  # the refusals logged, by model name
         self._kick = threading.Event()
         self._fast_until = time.monotonic() + FAST_FOR
         kernel.comm_manager.register_target(TARGET_NAME, self._on_open)
@@ -74,8 +77,37 @@ class LinkManager:
         self._fast_until = time.monotonic() + FAST_FOR
         self._kick.set()
 
+    def verdict(self, name: str, generation: int = 0, wait: float = 0.0) -> Verdict | None:
+        """The linked servers' verdict on model ``name`` (a refusal first), of its
+        ``generation`` or a later one; waits up to ``wait`` s for every server's."""
+        deadline = time.monotonic() + wait
+        with self._heard:
+            while True:
+                links = list(self.links.values())
+                verdicts = [link.verdicts.get(name) for link in links]
+                heard = [v for v in verdicts if v is not None and v["generation"] >= generation]
+                remaining = deadline - time.monotonic()
+                if len(heard) == len(links) or remaining <= 0:
+                    break
+                self._heard.wait(remaining)
+        refused = [v for v in heard if v["refused"]]
+        return next(iter(refused or heard), None)
+
+    def _on_verdicts(self, link: Link) -> None:
+        """A server told its verdicts: wake a waiting serve; log a new refusal."""
+        with self._heard:
+            self._heard.notify_all()
+        for name, verdict in link.verdicts.items():
+            refusal = verdict["refused"]
+            if refusal and self._refused.get(name) != refusal:
+                log.warning("the server refuses %r from this kernel: %s", name, refusal)
+            if refusal:
+                self._refused[name] = refusal
+            else:
+                self._refused.pop(name, None)
+
     def _on_open(self, comm: Any, open_msg: dict[str, Any]) -> None:
-        link = Link(self.kernel, comm, open_msg, self._start, self._on_close)
+        link = Link(self.kernel, comm, open_msg, self._start, self._on_close, self._on_verdicts)
         self.links[link.comm_id] = link
         link.publish(hello(self.runtime_id, self._describe()))
         self._linked.set()

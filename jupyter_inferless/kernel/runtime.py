@@ -7,6 +7,7 @@ it when the served models change and runs the requests its links receive.
 from __future__ import annotations
 
 import atexit
+import itertools
 import logging
 import uuid
 from dataclasses import dataclass
@@ -19,7 +20,8 @@ from ..contract import (
     endpoint_path,
     parse_input_schema,
 )
-from ..protocol import ErrorKind, InferMessage, ModelDescription, RunError, run_error
+from ..contract.errors import InferlessError
+from ..protocol import ErrorKind, InferMessage, ModelDescription, RunError, Verdict, run_error
 from .device import cuda_note, describe_device
 from .link import Link
 from .links import LinkManager
@@ -31,6 +33,11 @@ log = logging.getLogger("jupyter_inferless.kernel")
 SHUTTING_DOWN = run_error(ErrorKind.KERNEL_GONE, "the kernel is shutting down or restarting")
 STOPPED = run_error(ErrorKind.CANCELLED, "the model was stopped")
 REPLACED = run_error(ErrorKind.CANCELLED, "the model was replaced")
+VERDICT_WAIT = 2.0  # seconds serve() waits for the linked servers' verdict on the model
+
+
+class ReplicaRefused(InferlessError, ValueError):
+    """A server already serves the name from another kernel with another schema."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,7 @@ class Runtime:
         self.namespace = namespace
         self.runtime_id = uuid.uuid4().hex
         self.models: dict[str, ServedModel] = {}
+        self._generations = itertools.count(1)
         self.link_manager = LinkManager(kernel, self.runtime_id, self.describe_models, self._run)
         self._finalize_at_shutdown(kernel)
 
@@ -102,7 +110,12 @@ class Runtime:
         return cls._instance
 
     def serve(self, target: Any, options: ServeOptions) -> Served:
-        """Initialise a model and serve it; see :func:`jupyter_inferless.serve`."""
+        """Initialise a model and serve it; see :func:`jupyter_inferless.serve`.
+
+        Then waits (up to VERDICT_WAIT) for the linked servers' verdict: when one serves
+        the name from another kernel with another schema, the model is stopped again and
+        ReplicaRefused names the difference.
+        """
         resolved = resolve(target, self.namespace)
         adapter = ModelAdapter(resolved.target)
         name = check_model_name(options.name or default_name(target, adapter))
@@ -134,9 +147,14 @@ class Runtime:
             options.queue_size,
             resolved.source,
             [note] if note else [],
+            next(self._generations),
         )
         self.models[name] = model
         self.link_manager.models_changed()
+        verdict = self.link_manager.verdict(name, model.generation, VERDICT_WAIT)
+        if verdict is not None and verdict["refused"]:
+            self.stop(name)
+            raise ReplicaRefused(f"{verdict['refused']}; {name!r} is not served from this kernel")
         return Served(name, schema.streaming, device["device"], self.server_url)
 
     def stop(self, name: str, reason: RunError = STOPPED) -> None:
@@ -180,6 +198,11 @@ class Runtime:
     def links(self) -> dict[str, Link]:
         """The linked servers' links, by comm id."""
         return self.link_manager.links
+
+    def verdict(self, name: str) -> Verdict | None:
+        """The linked server's verdict on a served model: its replicas, or its refusal."""
+        model = self.models.get(name)
+        return self.link_manager.verdict(name, model.generation if model else 0)
 
     def server_access(self, wait: float = 0.0) -> tuple[str, str] | None:
         """URL and token of a linked Jupyter server, for clients inside this kernel.

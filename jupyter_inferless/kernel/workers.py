@@ -30,6 +30,7 @@ class ServedModel:
     queue_size: int
     source: str
     notes: list[str] = field(default_factory=list)
+    generation: int = 0  # this serve of the name, as the server's verdict names it
     active: dict[str, RequestChannel] = field(default_factory=dict)
     executor: ThreadPoolExecutor = field(init=False)
 
@@ -53,6 +54,7 @@ class ServedModel:
             max_concurrency=self.max_concurrency,
             queue_size=self.queue_size,
             notes=self.notes,
+            generation=self.generation,
         )
 
     def submit(self, rid: str, inputs: dict[str, Any], channel: RequestChannel) -> None:

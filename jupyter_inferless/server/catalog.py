@@ -1,4 +1,9 @@
-"""Every kernel of the server, its bridge, and the models all of them serve."""
+"""Every kernel of the server, its bridge, and the models all of them serve.
+
+A name several kernels serve is one model with replicas (``replicas.py``); after every
+change of the served models each kernel is told what the server made of its own
+(``protocol.replicas``): how many replicas each name has, and why one is refused.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +16,13 @@ from jupyter_server.gateway.managers import GatewayKernelManager
 from traitlets import Instance, Int, Unicode
 from traitlets.config import LoggingConfigurable
 
-from ..protocol import DEFAULT_CREDIT_BYTES, DEFAULT_CREDIT_EVENTS, ErrorKind
+from .. import protocol
+from ..protocol import DEFAULT_CREDIT_BYTES, DEFAULT_CREDIT_EVENTS, ErrorKind, Verdict
 from .bridge import Connect, KernelBridge
 from .broker import Broker
-from .errors import ModelAmbiguous, ModelNotFound
+from .errors import ModelNotFound
 from .registry import ModelEntry
+from .replicas import Replicas, group
 from .transport.gateway import GatewayTransport
 from .transport.zmq import ZmqTransport
 from .wakeup import Wakeup
@@ -63,11 +70,15 @@ class Catalog(LoggingConfigurable):
         self.version = 0
         self._change = Wakeup()
         self._started = False
+        self._told: dict[tuple[str, str | None], dict[str, Verdict]] = {}
+        self._stopping = False
 
     def changed(self) -> None:
-        """The set of served models changed: wake whoever watches the catalog."""
+        """The set of served models changed: wake whoever watches the catalog, and tell
+        each kernel what the server now makes of its models."""
         self.version += 1
         self._change.wake()
+        self._tell()
 
     async def wait_for_change(self, version: int, timeout: float) -> bool:
         """Wait until the catalog's version differs from ``version``; False on timeout."""
@@ -89,29 +100,48 @@ class Catalog(LoggingConfigurable):
 
     async def stop(self) -> None:
         """Close every bridge; open streams end with an error."""
+        self._stopping = True  # the kernels need no more verdicts
         for kernel_id in list(self.bridges):
             await self._drop(kernel_id, "the server is shutting down", ErrorKind.SERVER_SHUTDOWN)
 
-    def models(self) -> list[ModelEntry]:
-        """Every model every linked kernel serves."""
-        return [entry for bridge in self.bridges.values() for entry in bridge.models]
+    def served(self) -> dict[str, Replicas]:
+        """Every served name and its replicas, in the order the names were first served."""
+        return group((bridge, entry) for bridge in self.bridges.values() for entry in bridge.models)
 
-    def find(self, name: str) -> tuple[KernelBridge, ModelEntry]:
-        """The bridge and entry serving ``name``; ModelNotFound or ModelAmbiguous otherwise."""
-        found = [
+    def models(self) -> list[ModelEntry]:
+        """Every replica of every served model (refused ones are not)."""
+        return [r.entry for model in self.served().values() for r in model.replicas]
+
+    def find(self, name: str) -> Replicas:
+        """The model called ``name`` and its replicas; ModelNotFound otherwise."""
+        found = group(
             (bridge, bridge.models[name])
             for bridge in self.bridges.values()
             if name in bridge.models
-        ]
-        if not found:
-            served = ", ".join(sorted(entry.name for entry in self.models())) or "none"
+        )
+        if name not in found:
+            served = ", ".join(sorted(self.served())) or "none"
             raise ModelNotFound(f"no model named {name!r} is served (served: {served})")
-        if len(found) > 1:
-            kernels = ", ".join(bridge.kernel_id for bridge, _ in found)
-            raise ModelAmbiguous(
-                f"model {name!r} is served by several kernels ({kernels}); stop all but one"
-            )
-        return found[0]
+        return found[name]
+
+    def _tell(self) -> None:
+        """Send each linked kernel the verdicts on its models, when they changed."""
+        if self._stopping:
+            return
+        served = self.served()
+        told = {}
+        for kernel_id, bridge in self.bridges.items():
+            key = (kernel_id, bridge.transport.comm_id)
+            if key[1] is None or not len(bridge.models):
+                continue
+            verdicts = {entry.name: served[entry.name].verdict(entry) for entry in bridge.models}
+            told[key] = verdicts
+            if self._told.get(key) != verdicts:
+                try:
+                    bridge.transport.send(protocol.replicas(verdicts))
+                except Exception:  # a kernel that is going: its end is heard elsewhere
+                    log.debug("could not tell kernel %s its replicas", kernel_id, exc_info=True)
+        self._told = told
 
     def _sync(self) -> None:
         running = set(self.kernel_manager.list_kernel_ids())

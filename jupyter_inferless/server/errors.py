@@ -9,11 +9,10 @@ is ``InferlessError``::
     ├── ModelNameError, InputError      contract: a model name or inputs break a rule
     └── ServerError
         ├── ModelLookupError            catalog
-        │   ├── ModelNotFound           no kernel serves the name
-        │   └── ModelAmbiguous          several kernels serve it
+        │   └── ModelNotFound           no kernel serves the name
         ├── TensorRequestError          binary_tensors: a binary body or outputs request
         ├── InputRejected               service: the kernel protocol cannot carry the inputs
-        ├── Busy                        service: the model's queue is full (retry_after)
+        ├── Busy                        service: every replica's queue is full (retry_after)
         ├── KernelUnavailable           bridge: the kernel is not linked (retry_after)
         ├── EventsEvicted               broker: the events asked for left the replay buffer
         └── RunFailed                   service: the run ended with an in-band error (kind)
@@ -30,15 +29,11 @@ class ServerError(InferlessError):
 
 
 class ModelLookupError(ServerError, LookupError):
-    """No kernel, or more than one, serves the name."""
+    """The name names no served model."""
 
 
 class ModelNotFound(ModelLookupError):
     """No kernel serves a model of that name."""
-
-
-class ModelAmbiguous(ModelLookupError):
-    """Several kernels serve a model of that name."""
 
 
 class TensorRequestError(ServerError, ValueError):
@@ -50,7 +45,7 @@ class InputRejected(ServerError, ValueError):
 
 
 class Busy(ServerError):
-    """The model runs and queues as many requests as it may; try again later."""
+    """Every replica of the model runs and queues as many requests as it may; try later."""
 
     def __init__(self, message: str, retry_after: int = 1) -> None:
         super().__init__(message)

@@ -42,7 +42,8 @@ class HealthHandler(InferlessHandler):
 
 
 class ModelListHandler(InferlessHandler):
-    """Every served model, with its kernel, notebook, device, schema and counters."""
+    """Every served model, with its schema, replicas (kernel, notebook, device, counters)
+    and refused kernels."""
 
     @web.authenticated
     @authorized
@@ -56,8 +57,7 @@ class ModelMetadataHandler(InferlessHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str, version: str | None = None) -> None:
-        _, entry = self.service.model(name)
-        self.finish(v2_metadata(entry))
+        self.finish(v2_metadata(self.service.model(name).entry))
 
 
 class ModelReadyHandler(InferlessHandler):
@@ -76,8 +76,7 @@ class _OneShotHandler(InferlessHandler):
     metered = True
 
     async def run(self, name: str, body: Any) -> dict[str, Any]:
-        _, entry = self.service.model(name)
-        if entry.schema.streaming:
+        if self.service.model(name).schema.streaming:
             raise web.HTTPError(
                 400, f"model {name!r} streams its output; POST to .../{name}/{STREAM_VERB}"
             )
@@ -138,7 +137,7 @@ class OpenAPIHandler(InferlessHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.finish(openapi.document(self.base_url, self.service.catalog.models()))
+        self.finish(openapi.document(self.base_url, self.service.catalog.served().values()))
 
 
 class NotFoundHandler(InferlessHandler):

@@ -13,7 +13,6 @@ from .errors import (
     Busy,
     InputRejected,
     KernelUnavailable,
-    ModelAmbiguous,
     ModelNotFound,
     RunFailed,
     TensorRequestError,
@@ -25,7 +24,6 @@ STATUS: dict[type[Exception], int] = {
     TensorRequestError: 400,
     InputRejected: 400,
     ModelNotFound: 404,
-    ModelAmbiguous: 409,
     Busy: 429,
     KernelUnavailable: 503,
 }

@@ -37,7 +37,7 @@ REQUESTS = _once(
     Counter,
     "inferless_requests_total",
     "Inference requests (generate_stream, infer, generate) by the HTTP status answered: "
-    "200 once a stream starts or a one-shot answers; refusals 400, 404, 409, 429, 503, ...",
+    "200 once a stream starts or a one-shot answers; refusals 400, 404, 429, 503, ...",
     ["model", "code"],
 )
 EVENTS = _once(

@@ -43,23 +43,26 @@ VERSION: Schema = {
 
 
 class Served(Protocol):
-    """What the document needs of a served model (the catalog's ModelEntry)."""
+    """What the document needs of a served model (the catalog's Replicas: the replicas'
+    concurrency and queue summed)."""
 
     name: str
-    schema: ModelSchema
-    max_concurrency: int
-    queue_size: int
+
+    @property
+    def schema(self) -> ModelSchema: ...
+
+    @property
+    def max_concurrency(self) -> int: ...
+
+    @property
+    def queue_size(self) -> int: ...
 
 
 def document(base_url: str, models: Iterable[Served]) -> dict[str, Any]:
     """The OpenAPI 3.1 document, its server relative to ``base_url``."""
     paths = fixed_paths()
     parts = components()
-    seen: set[str] = set()
-    for model in sorted(models, key=lambda model: model.name):
-        if model.name in seen:
-            continue  # a name several kernels serve: one entry (they answer 409)
-        seen.add(model.name)
+    for model in sorted(models, key=lambda model: model.name):  # a name: one model
         parts["schemas"].update(model_schemas(model))
         paths.update(model_paths(model))
     return {
@@ -175,7 +178,7 @@ def _metadata(model: Served) -> Schema:
         "summary": f"v2 metadata of {model.name}",
         "responses": {
             **ok("Its inputs and streaming flag", MODEL_METADATA),
-            **refused(403, 404, 409),
+            **refused(403, 404),
         },
     }
 
@@ -184,7 +187,7 @@ def _ready(model: Served) -> Schema:
     ready = _flag("ready", {"name": {"const": model.name}})
     return {
         "summary": f"Whether {model.name} is ready (it is, while served)",
-        "responses": {**ok("Ready", ready), **refused(403, 404, 409)},
+        "responses": {**ok("Ready", ready), **refused(403, 404)},
     }
 
 
@@ -248,7 +251,7 @@ def _streams_only(model: Served, verb: str, body: Schema) -> Schema:
         "description": f"{model.name} is a streaming model: a {verb} request is answered 400, "
         f"naming {STREAM_VERB}, which takes the same inputs and streams the outputs.",
         "requestBody": body,
-        "responses": refused(400, 403, 404, 409, 413),
+        "responses": refused(400, 403, 404, 413),
     }
 
 
@@ -281,9 +284,10 @@ def _body(model: Served) -> Schema:
 
 
 def _start_refusals(model: Served, post: bool = True) -> dict[str, Schema]:
-    responses = refused(400, 403, 404, 409, *((413,) if post else ()), *STARTS)
+    responses = refused(400, 403, 404, *((413,) if post else ()), *STARTS)
     capacity = model.max_concurrency + model.queue_size
-    busy = f"{model.name} runs {model.max_concurrency} and queues {model.queue_size}: "
+    busy = f"{model.name} runs {model.max_concurrency} and queues {model.queue_size} "
+    busy += "(over all its replicas): "
     responses["429"] = {**responses["429"], "description": busy + f"a request beyond {capacity}."}
     return responses
 

@@ -26,10 +26,13 @@ RESPONSES: dict[int, tuple[str, str]] = {
         "cookie that another site may have made.",
     ),
     404: ("NotFound", "No such model (no kernel serves it now), or no such stream."),
-    409: ("Ambiguous", "Several kernels serve a model of that name: stop all but one."),
     410: ("Gone", "The events after that id are no longer kept."),
     413: ("TooLarge", "The body is larger than the server accepts (c.Service.max_body_bytes)."),
-    429: ("Busy", "The model runs and queues as many requests as it may; retry after a while."),
+    429: (
+        "Busy",
+        "Every replica of the model runs and queues as many requests as it may; retry after "
+        "a while.",
+    ),
     503: (
         "Unavailable",
         "The model's kernel is not linked (restarting or gone; with Retry-After), or, for "
@@ -240,7 +243,41 @@ MODEL_INFO: Schema = {
         "schema": {"type": "object", "properties": {"inputs": {"type": "array"}}},
         "max_concurrency": {"type": "integer"},
         "queue_size": {"type": "integer"},
-        "counters": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "counters": {
+            "type": "object",
+            "description": "The replicas' counters, summed",
+            "additionalProperties": {"type": "integer"},
+        },
+        "replicas": {
+            "type": "array",
+            "description": "The kernels serving the model, in the order they joined; "
+            "requests go to the least loaded with room",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "kernel_id": {"type": "string"},
+                    "notebook": {"type": ["string", "null"]},
+                    "device": {"type": "object"},
+                    "max_concurrency": {"type": "integer"},
+                    "queue_size": {"type": "integer"},
+                    "counters": {"type": "object", "additionalProperties": {"type": "integer"}},
+                },
+                "required": ["kernel_id", "counters"],
+            },
+        },
+        "refused": {
+            "type": "array",
+            "description": "Kernels serving the name with another schema: they get no requests",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "kernel_id": {"type": "string"},
+                    "notebook": {"type": ["string", "null"]},
+                    "reason": {"type": "string"},
+                },
+                "required": ["kernel_id", "reason"],
+            },
+        },
     },
-    "required": ["name", "kernel_id", "streaming", "schema", "counters"],
+    "required": ["name", "kernel_id", "streaming", "schema", "counters", "replicas", "refused"],
 }

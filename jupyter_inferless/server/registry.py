@@ -2,14 +2,19 @@
 
 Admission control reads ``active`` and ``capacity``; the model list shows the counters.
 The counters outlive a model's re-description (every serve or stop re-sends the list).
+``joined`` orders the kernels that serve one name (``replicas.py``): a new serve of the
+name joins anew, a re-description keeps its place.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 
 from ..contract import DEFAULT_MAX_CONCURRENCY, ModelSchema
 from ..protocol import ModelDescription
+
+_JOINED = itertools.count()  # one order over every kernel's models
 
 
 class ModelEntry:
@@ -22,6 +27,8 @@ class ModelEntry:
         self.schema = ModelSchema.from_json(description["schema"])
         self.max_concurrency = int(description.get("max_concurrency", DEFAULT_MAX_CONCURRENCY))
         self.queue_size = int(description.get("queue_size", 0))
+        self.generation = int(description.get("generation", 0))
+        self.joined = next(_JOINED)
         self.active = 0
         self.requests = 0
         self.events = 0
@@ -32,13 +39,19 @@ class ModelEntry:
         """Requests that may run or wait at once; more are refused as busy."""
         return self.max_concurrency + self.queue_size
 
+    @property
+    def load(self) -> float:
+        """Open requests (running and queued) per request it may run at once."""
+        return self.active / max(1, self.max_concurrency)
+
     def counters(self) -> dict[str, int]:
-        """The counters the model list shows."""
+        """The counters the model list shows: ``active`` runs or waits, ``queued`` waits."""
         return {
             "requests": self.requests,
             "events": self.events,
             "errors": self.errors,
             "active": self.active,
+            "queued": max(0, self.active - self.max_concurrency),
         }
 
 
@@ -58,6 +71,8 @@ class ModelRegistry:
             if old is not None:
                 entry.requests, entry.events, entry.errors = old.requests, old.events, old.errors
                 entry.active = old.active
+                if old.generation == entry.generation:
+                    entry.joined = old.joined
             entries[entry.name] = entry
         self._entries = entries
 

@@ -16,11 +16,11 @@ from traitlets import Float, Instance, Int
 from traitlets.config import LoggingConfigurable
 
 from ..contract import ModelSchema, check_model_name
-from .bridge import KernelBridge
 from .broker import Broker
 from .catalog import Catalog
 from .errors import Busy, InputRejected, RunFailed
 from .registry import ModelEntry
+from .replicas import Replicas
 from .stream import Stream
 
 
@@ -48,18 +48,10 @@ class Service(LoggingConfigurable):
         self._grace: dict[str, asyncio.TimerHandle] = {}
 
     async def list_models(self) -> list[dict[str, Any]]:
-        """Every served model: its description, kernel, notebook and counters."""
+        """Every served model: its description, replicas (kernel, notebook, device,
+        counters), refused kernels, and the counters summed."""
         sessions = await self.notebook_paths()
-        models = []
-        for entry in self.catalog.models():
-            described: dict[str, Any] = dict(entry.description)
-            described.update(
-                kernel_id=entry.kernel_id,
-                notebook=sessions.get(entry.kernel_id),
-                counters=entry.counters(),
-            )
-            models.append(described)
-        return models
+        return [model.listing(sessions) for model in self.catalog.served().values()]
 
     async def notebook_paths(self) -> dict[str, str]:
         """Kernel id to the path of the notebook (session) using it."""
@@ -68,24 +60,29 @@ class Service(LoggingConfigurable):
         sessions = await self.session_manager.list_sessions()
         return {s["kernel"]["id"]: s.get("path") for s in sessions if s.get("kernel")}
 
-    def model(self, name: str) -> tuple[KernelBridge, ModelEntry]:
-        """The model called ``name``; ModelNameError, ModelNotFound or ModelAmbiguous."""
+    def model(self, name: str) -> Replicas:
+        """The model called ``name`` and its replicas; ModelNameError or ModelNotFound."""
         check_model_name(name)
         return self.catalog.find(name)
 
     def start(self, name: str, decode: Callable[[ModelSchema], dict[str, Any]]) -> Stream:
-        """Validate inputs with the model's schema (InputError) and start the request.
+        """Validate inputs with the model's schema (InputError) and start the request on
+        the least-loaded replica with room.
 
-        Busy when the model's queue is full; KernelUnavailable when its kernel is not
+        Busy when every replica's queue is full; KernelUnavailable when the kernel is not
         linked; InputRejected for inputs the kernel protocol cannot carry.
         """
-        bridge, entry = self.model(name)
-        inputs = decode(entry.schema)
-        if entry.active >= entry.capacity:
+        model = self.model(name)
+        inputs = decode(model.schema)
+        replica = model.pick()
+        if replica is None:
+            counts = model.counters()
+            several = f" on all {len(model.replicas)} replicas" if len(model.replicas) > 1 else ""
             raise Busy(
-                f"model {name!r} is busy: {entry.active} requests running or queued "
-                f"(max concurrency {entry.max_concurrency}, queue {entry.queue_size})"
+                f"model {name!r} is busy: {counts['active']} requests running or queued"
+                f"{several} (max concurrency {model.max_concurrency}, queue {model.queue_size})"
             )
+        bridge = replica.bridge
         stream = self.broker.create(name, bridge.kernel_id)
         try:
             bridge.start(stream, inputs)

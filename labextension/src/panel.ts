@@ -4,9 +4,10 @@
  */
 import { Widget } from '@lumino/widgets';
 
-import { button, h, plural } from './dom';
+import { button, h } from './dom';
 import { controlKind, FieldValue } from './form';
 import { Change, InferlessModel } from './model';
+import { countersText, replicaLines, whereText } from './replicas';
 import { RunView } from './runview';
 import { IInputSpec, IModelInfo, openApiLink } from './types';
 
@@ -90,8 +91,8 @@ export class InferlessPanel extends Widget {
   }
 
   private _modelRow(model: IModelInfo, selected: boolean): HTMLElement {
-    const counters = model.counters ?? {};
-    const where = model.notebook || `kernel ${model.kernel_id.slice(0, 8)}`;
+    const [replicas, ...perReplica] = replicaLines(model);
+    const where = replicas ?? whereText(model.kernel_id, model.notebook);
     const row = h(
       'button',
       {
@@ -113,15 +114,9 @@ export class InferlessPanel extends Widget {
         { class: 'jp-Inferless-modelMeta' },
         `${model.status ?? 'unknown'} · ${deviceText(model.device)}`
       ),
-      h(
-        'span',
-        { class: 'jp-Inferless-counters' },
-        [
-          plural(counters.requests ?? 0, 'request'),
-          plural(counters.events ?? 0, 'event'),
-          plural(counters.errors ?? 0, 'error'),
-          ...(counters.active ? [`${counters.active} active`] : [])
-        ].join(' · ')
+      h('span', { class: 'jp-Inferless-counters' }, countersText(model.counters)),
+      ...perReplica.map(line =>
+        h('span', { class: 'jp-Inferless-counters jp-Inferless-replica' }, line)
       )
     );
     row.addEventListener('click', () => this.model.select(model.name));

@@ -27,16 +27,50 @@ export interface IInputSpec {
   example?: unknown;
 }
 
-/** One served model, as `GET inferless/api/models` (and its event stream) lists it. */
+/** A model's (or one replica's) counters; `active` runs or waits, `queued` waits. */
+export interface ICounters {
+  requests?: number;
+  events?: number;
+  errors?: number;
+  active?: number;
+  queued?: number;
+}
+
+/** Where a model runs: torch's device and its name. */
+export type DeviceInfo = { device?: string; name?: string } | string | null;
+
+/** One kernel serving a model: a replica, with its own counters. */
+export interface IReplicaInfo {
+  kernel_id: string;
+  notebook?: string | null;
+  device?: DeviceInfo;
+  max_concurrency?: number;
+  queue_size?: number;
+  counters?: ICounters;
+}
+
+/** A kernel serving the name with another schema: it gets no requests. */
+export interface IRefusedReplica {
+  kernel_id: string;
+  notebook?: string | null;
+  reason: string;
+}
+
+/**
+ * One served model, as `GET inferless/api/models` (and its event stream) lists it: the
+ * first replica's description, the replicas' counters summed, each replica and refusal.
+ */
 export interface IModelInfo {
   name: string;
   kernel_id: string;
   notebook?: string | null;
   status?: string;
-  device?: { device?: string; name?: string } | string | null;
+  device?: DeviceInfo;
   streaming: boolean;
   schema: { inputs: IInputSpec[]; streaming?: boolean; declared?: boolean };
-  counters?: { requests?: number; events?: number; errors?: number; active?: number };
+  counters?: ICounters;
+  replicas?: IReplicaInfo[];
+  refused?: IRefusedReplica[];
 }
 
 /** One server-sent event. */

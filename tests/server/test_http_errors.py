@@ -17,7 +17,6 @@ from jupyter_inferless.server import errors, http_errors
         (errors.TensorRequestError("bad header"), 400, None),
         (errors.InputRejected("the inputs cannot be sent to the kernel"), 400, None),
         (errors.ModelNotFound("no model named 'x' is served"), 404, None),
-        (errors.ModelAmbiguous("served by several kernels"), 409, None),
         (errors.Busy("model 'x' is busy"), 429, 1),
         (errors.KernelUnavailable("kernel k is not linked"), 503, 1),
         (errors.Busy("later", retry_after=5), 429, 5),

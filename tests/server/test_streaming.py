@@ -78,7 +78,10 @@ async def test_model_is_listed_within_a_second_of_serve_and_gone_after_stop(kern
     assert model["kernel_id"] == kernel.kernel_id
     assert model["streaming"] is True
     assert model["device"]["device"] == "cpu"
-    assert model["counters"] == {"requests": 0, "events": 0, "errors": 0, "active": 0}
+    zero = {"requests": 0, "events": 0, "errors": 0, "active": 0, "queued": 0}
+    assert model["counters"] == zero
+    assert [replica["kernel_id"] for replica in model["replicas"]] == [kernel.kernel_id]
+    assert model["replicas"][0]["counters"] == zero and model["refused"] == []
     await kernel.run("%inferless stop paced")
     await api.wait_for_model("paced", present=False)
     status, body = await api.call("inferless/v2/models/paced/ready")
