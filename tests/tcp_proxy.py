@@ -161,6 +161,15 @@ class CuttingProxy:
                 writer.close()
 
 
+async def _cancel_tasks() -> None:
+    """Cancel and await every other task of the running loop."""
+    current = asyncio.current_task()
+    tasks = [task for task in asyncio.all_tasks() if task is not current]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 @contextlib.contextmanager
 def proxy_in_thread(target_port: int, **options: Any) -> Iterator[CuttingProxy]:
     """A CuttingProxy running on its own event loop in a background thread.
@@ -177,6 +186,8 @@ def proxy_in_thread(target_port: int, **options: Any) -> Iterator[CuttingProxy]:
     finally:
         with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(proxy.close(), loop).result(10)
+        with contextlib.suppress(Exception):  # no connection task may outlive its loop
+            asyncio.run_coroutine_threadsafe(_cancel_tasks(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()

@@ -12,7 +12,7 @@ import asyncio
 import math
 import weakref
 
-RESOLUTION = 0.05
+RESOLUTION = 0.005
 """Seconds: the granularity of the timeouts."""
 
 
