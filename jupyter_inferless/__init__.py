@@ -71,8 +71,9 @@ def stop(name: str) -> None:
 def stream(name: str, /, **inputs: Any) -> StreamView:
     """Stream a served model inline: text as it arrives, a status line, a Stop button.
 
-    Runs in the background over the attached Jupyter server's HTTP API, so the cell
-    returns at once; the view is shown and returned (``view.wait()``, ``view.text``).
+    Runs in the background over this kernel's link to its Jupyter server (no URL or
+    token needed), so the cell returns at once; the view is shown and returned
+    (``view.wait()``, ``view.text``).
     Inputs are checked against the model's INPUT_SCHEMA before the request is sent.
     """
     from .widget import stream as stream_view
@@ -80,20 +81,35 @@ def stream(name: str, /, **inputs: Any) -> StreamView:
     return stream_view(name, **inputs)
 
 
-def connection() -> tuple[str, str]:
-    """The attached Jupyter server's URL and token, for clients running in this kernel.
+def connection(token: str | None = None) -> tuple[str, str]:
+    """The attached Jupyter server's URL and a token, for HTTP clients in this kernel.
 
-    Raises RuntimeError when no server with the extension has linked to this kernel.
+    The server hands its kernels no credential. The token is ``token``, else
+    ``$JUPYTER_INFERLESS_TOKEN``, else ``$JUPYTER_TOKEN`` (a server started with
+    ``JUPYTER_TOKEN`` set passes it on to the kernels it starts). Raises RuntimeError when
+    no server with the extension has linked to this kernel, or when there is no token.
+    The inline view (:func:`stream`) needs neither: it streams over the kernel's link.
     """
+    import os
+
+    from .client import TOKEN_VARIABLES
     from .kernel.runtime import Runtime
 
-    access = Runtime.current().server_access(wait=5.0)
-    if access is None:
+    url = Runtime.current().server_url(wait=5.0)
+    if url is None:
         raise RuntimeError(
             "no Jupyter server with jupyter_inferless is attached to this kernel yet; "
             "serve a model first, from a kernel the server started"
         )
-    return access
+    token = token or next(filter(None, map(os.environ.get, TOKEN_VARIABLES)), None)
+    if not token:
+        raise RuntimeError(
+            "no token for the Jupyter server: it gives its kernels none (with a password "
+            "login or JupyterHub there may be none at all). Pass connection(token=...), or set "
+            "JUPYTER_TOKEN (or JUPYTER_INFERLESS_TOKEN) in the environment the server starts "
+            "its kernels with; jupyter_inferless.stream() needs no token"
+        )
+    return url, token
 
 
 def device() -> Any:

@@ -5,12 +5,17 @@ ExtensionApp way (``launch_instance``) with ``serve_path`` set. Once the server 
 extension starts a kernel, runs the notebook (or serves the model directory) in it and
 prints each model's endpoints. Ctrl-C stops the server: the extension ends open streams,
 and the kernel's graceful shutdown runs every model's ``finalize()``.
+
+The server hands its kernels no token; this command, which launched the server and prints
+its token, gives it to the one kernel it starts as ``$JUPYTER_TOKEN`` (unless set), as a
+user does, so that a notebook's own HTTP clients (``jupyter_inferless.connection()``) work.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shlex
 import signal
 import sys
@@ -77,7 +82,11 @@ class HeadlessRun:
 
     async def _start_kernel(self) -> None:
         manager = self.serverapp.kernel_manager
-        self.kernel_id = await manager.start_kernel(path=ApiPath(""))
+        env = dict(os.environ)
+        token = self.serverapp.identity_provider.token
+        if token and not env.get("JUPYTER_TOKEN"):
+            env["JUPYTER_TOKEN"] = token  # for the notebook's own clients: connection()
+        self.kernel_id = await manager.start_kernel(path=ApiPath(""), env=env)
         self.client = manager.get_kernel(self.kernel_id).client()
         self.client.start_channels()
         await self.client.wait_for_ready(timeout=60)

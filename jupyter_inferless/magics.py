@@ -152,8 +152,7 @@ def describe_served(runtime: Runtime, name: str) -> str:
         or "any (no INPUT_SCHEMA)"
     )
     kind = "streaming" if info["streaming"] else "non-streaming"
-    access = runtime.server_access(wait=1.0)
-    base = (access[0] if access else "<jupyter server>/").rstrip("/")
+    base = (runtime.server_url(wait=1.0) or "<jupyter server>/").rstrip("/")
     lines = [
         f"serving {name!r} ({info['class']}, {kind}) on {where}",
         f"  inputs: {inputs}",

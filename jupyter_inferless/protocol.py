@@ -2,13 +2,19 @@
 that builds each, for both processes. Standard library only, no I/O.
 
 Server → kernel, comm messages on a kernel subshell:
-  comm_open data  open_data()       {protocol, server_url, server_token, text_frames}
+  comm_open data  open_data()       {protocol, server_url, text_frames}; the URL is only
+                                    printed (endpoints, curl lines): no credential travels
   infer           infer()           {op, rid, model, inputs, credit: [events, bytes]}
   ack             ack()             {op, seq, credit: {rid: [events, bytes]}, resend}
   cancel          cancel()          {op, rid}
   replicas        replicas()        {op, models: {name: Verdict}}: what the server made of
                                     the kernel's models (replicas, refusal), sent again
                                     whenever that changes or a new generation is seen
+  watched         watched()         {op, vid, rid, lines: [JSON text], ended, error, refused}:
+                                    the new events of the kernel's watch ``vid`` (one message
+                                    per wakeup; none new: a heartbeat), or its refusal
+                                    {status, message} before any run
+  listed          listed()          {op, qid, models}: the model list the kernel asked for
 Kernel → server, on IOPub under the topic ``comm-<comm id>``:
   announce        announce()        {op, runtime, protocol}, on ANNOUNCE_COMM_ID
   hello           hello()           {op, runtime, models: [ModelDescription]}
@@ -19,6 +25,10 @@ Kernel → server, on IOPub under the topic ``comm-<comm id>``:
                                     text_frames, those lines are the frame's ``text`` instead
                                     and no buffer travels (a gateway's relay of the notebook's
                                     own websocket passes no binary message)
+  watch           watch()           {op, vid, model, inputs}: stream ``model`` to this
+                                    kernel's view ``vid`` (the inline view), like a client
+  unwatch         unwatch()         {op, vid}: cancel that run, like a DELETE
+  list            list_models()     {op, qid}: ask for the model list (answered by listed)
 A run that ends badly carries a RunError: its ErrorKind and the text clients see.
 """
 
@@ -27,7 +37,9 @@ from __future__ import annotations
 import enum
 from typing import Any, Literal, TypedDict
 
-PROTOCOL_VERSION = 3  # 3: the server answers the models with replicas; 2: RunError {kind, ...}
+PROTOCOL_VERSION = 4
+"""4: the kernel's views stream over the link (watch, list), no token in comm_open;
+3: the server answers the models with replicas; 2: RunError {kind, ...}."""
 TARGET_NAME = "jupyter_inferless"
 ANNOUNCE_COMM_ID = "jupyter_inferless.announce"
 LINK_COMM_PREFIX = "jupyter_inferless.link."
@@ -74,7 +86,6 @@ class OpenData(TypedDict):
 
     protocol: int
     server_url: str
-    server_token: str
     text_frames: bool
 
 
@@ -184,8 +195,64 @@ class FrameMessage(_Frame, total=False):
     text: str
 
 
-ServerMessage = InferMessage | AckMessage | CancelMessage | ReplicasMessage
+class WatchMessage(TypedDict):
+    """The kernel asks the server to stream ``model`` with ``inputs`` to its view ``vid``."""
+
+    op: Literal["watch"]
+    vid: str
+    model: str
+    inputs: dict[str, Any]
+
+
+class UnwatchMessage(TypedDict):
+    """The kernel's view ``vid`` was stopped: cancel its run."""
+
+    op: Literal["unwatch"]
+    vid: str
+
+
+class ListMessage(TypedDict):
+    """The kernel asks for the served models; the answer is ``listed`` with its ``qid``."""
+
+    op: Literal["list"]
+    qid: str
+
+
+class Refusal(TypedDict):
+    """Why the server refused a watch before any run: the HTTP status a client would get
+    for the same request, and the message."""
+
+    status: int
+    message: str
+
+
+class WatchedMessage(TypedDict):
+    """A watch's new events (JSON lines, in order), then its end (``ended``, ``error``);
+    or, with ``refused``, its refusal. ``rid`` is the run's request id ("" when refused)."""
+
+    op: Literal["watched"]
+    vid: str
+    rid: str
+    lines: list[str]
+    ended: bool
+    error: RunError | None
+    refused: Refusal | None
+
+
+class ListedMessage(TypedDict):
+    """The served models, as ``GET inferless/api/models`` lists them."""
+
+    op: Literal["listed"]
+    qid: str
+    models: list[dict[str, Any]]
+
+
+ServerMessage = (
+    InferMessage | AckMessage | CancelMessage | ReplicasMessage | WatchedMessage | ListedMessage
+)
 """What the server sends on the serving comm."""
+KernelRequest = WatchMessage | UnwatchMessage | ListMessage
+"""What the kernel asks the server for on the serving comm, for its own views."""
 
 
 def run_error(kind: ErrorKind, detail: str) -> RunError:
@@ -207,14 +274,9 @@ def parse_run_error(raw: Any) -> RunError | None:
     return {"kind": kind, "message": str(raw.get("message"))}
 
 
-def open_data(server_url: str, server_token: str, text_frames: bool = False) -> OpenData:
+def open_data(server_url: str, text_frames: bool = False) -> OpenData:
     """The server's comm_open data; ``text_frames`` asks for frames without a buffer."""
-    return {
-        "protocol": PROTOCOL_VERSION,
-        "server_url": server_url,
-        "server_token": server_token,
-        "text_frames": text_frames,
-    }
+    return {"protocol": PROTOCOL_VERSION, "server_url": server_url, "text_frames": text_frames}
 
 
 def infer(rid: str, model: str, inputs: dict[str, Any], credit: tuple[int, int]) -> InferMessage:
@@ -298,3 +360,49 @@ def frame(seq: int, runs: list[Run], text: str | None = None) -> FrameMessage:
     if text is not None:
         message["text"] = text
     return message
+
+
+def watch(vid: str, model: str, inputs: dict[str, Any]) -> WatchMessage:
+    """Ask the server to stream ``model`` to the kernel's view ``vid``."""
+    return {"op": "watch", "vid": vid, "model": model, "inputs": inputs}
+
+
+def unwatch(vid: str) -> UnwatchMessage:
+    """Ask the server to cancel the run of view ``vid``."""
+    return {"op": "unwatch", "vid": vid}
+
+
+def list_models(qid: str) -> ListMessage:
+    """Ask the server for its model list."""
+    return {"op": "list", "qid": qid}
+
+
+def refusal(status: int, message: str) -> Refusal:
+    """A watch refused before its run: the status an HTTP client would get, and why."""
+    return {"status": status, "message": message}
+
+
+def watched(
+    vid: str,
+    rid: str,
+    lines: list[str],
+    *,
+    ended: bool = False,
+    error: RunError | None = None,
+    refused: Refusal | None = None,
+) -> WatchedMessage:
+    """New events of view ``vid``'s run ``rid``, maybe its end; or its refusal."""
+    return {
+        "op": "watched",
+        "vid": vid,
+        "rid": rid,
+        "lines": lines,
+        "ended": ended or refused is not None,
+        "error": error,
+        "refused": refused,
+    }
+
+
+def listed(qid: str, models: list[dict[str, Any]]) -> ListedMessage:
+    """The answer to ``list``."""
+    return {"op": "listed", "qid": qid, "models": models}

@@ -1,8 +1,10 @@
 """Every notebook in notebooks/ runs top to bottom in a kernel of a real server with the extension.
 
 The notebooks are copied into the server's root directory and executed with nbclient in a
-kernel the server started, so the extension links to it and the notebooks' own HTTP calls
-(curl, the client, the inline view) reach the server's real endpoints.
+kernel the server started, so the extension links to it: the inline views stream over the
+kernel's link, and the notebooks' own HTTP calls (curl, the client) reach the server's real
+endpoints with the token the test puts in ``$JUPYTER_TOKEN``, as a user gives one to the
+kernels (the server hands them none).
 """
 
 from __future__ import annotations
@@ -108,8 +110,12 @@ def test_notebooks_are_saved_without_outputs(name):
 
 
 @pytest.mark.parametrize("name", notebook_names())
-async def test_a_notebook_runs_top_to_bottom(name, jp_serverapp, http_server_client, jp_root_dir):
-    # http_server_client makes the server listen: the notebooks call it over HTTP.
+async def test_a_notebook_runs_top_to_bottom(
+    name, jp_serverapp, http_server_client, jp_root_dir, monkeypatch
+):
+    # http_server_client makes the server listen: the notebooks call it over HTTP, with the
+    # token their kernel inherits from the environment (connection() reads it).
+    monkeypatch.setenv("JUPYTER_TOKEN", jp_serverapp.identity_provider.token)
     notebook = await execute(jp_serverapp, jp_root_dir, name)
     code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
     errors = [

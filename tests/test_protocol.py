@@ -54,6 +54,20 @@ def test_parse_run_error(raw: Any, expected: tuple[ErrorKind, str] | None) -> No
     assert parsed is None or type(parsed["kind"]) is ErrorKind
 
 
+def test_a_watch_ends_with_its_error_kind_as_a_value() -> None:
+    error = run_error(ErrorKind.CANCELLED, "x")
+    wire = json.loads(json.dumps(protocol.watched("v", "r", [], ended=True, error=error)))
+    assert wire["ended"] and wire["error"] == {"kind": "cancelled", "message": "cancelled: x"}
+
+
+def test_no_credential_travels_to_the_kernel() -> None:
+    assert set(protocol.open_data("http://h/", text_frames=True)) == {
+        "protocol",
+        "server_url",
+        "text_frames",
+    }
+
+
 def test_kinds_travel_as_their_values() -> None:
     ended = {**protocol.run("r"), "ended": True, "error": run_error(ErrorKind.CANCELLED, "x")}
     wire = json.loads(json.dumps(protocol.frame(7, [ended])))
@@ -85,11 +99,10 @@ def test_kinds_travel_as_their_values() -> None:
     ("made", "expected"),
     [
         (
-            protocol.open_data("http://h/", "t"),
+            protocol.open_data("http://h/"),
             {
                 "protocol": protocol.PROTOCOL_VERSION,
                 "server_url": "http://h/",
-                "server_token": "t",
                 "text_frames": False,
             },
         ),
@@ -112,6 +125,40 @@ def test_kinds_travel_as_their_values() -> None:
         ),
         (protocol.hello("rt", []), {"op": "hello", "runtime": "rt", "models": []}),
         (protocol.models_changed("rt", []), {"op": "models", "runtime": "rt", "models": []}),
+        (
+            protocol.watch("v", "m", {"n": 1}),
+            {"op": "watch", "vid": "v", "model": "m", "inputs": {"n": 1}},
+        ),
+        (protocol.unwatch("v"), {"op": "unwatch", "vid": "v"}),
+        (protocol.list_models("q"), {"op": "list", "qid": "q"}),
+        (
+            protocol.watched("v", "r", ['{"OUT": "a"}']),
+            {
+                "op": "watched",
+                "vid": "v",
+                "rid": "r",
+                "lines": ['{"OUT": "a"}'],
+                "ended": False,
+                "error": None,
+                "refused": None,
+            },
+        ),
+        (
+            protocol.watched("v", "", [], refused=protocol.refusal(404, "no model 'x'")),
+            {
+                "op": "watched",
+                "vid": "v",
+                "rid": "",
+                "lines": [],
+                "ended": True,
+                "error": None,
+                "refused": {"status": 404, "message": "no model 'x'"},
+            },
+        ),
+        (
+            protocol.listed("q", [{"name": "m"}]),
+            {"op": "listed", "qid": "q", "models": [{"name": "m"}]},
+        ),
     ],
 )
 def test_messages(made: dict[str, Any], expected: dict[str, Any]) -> None:

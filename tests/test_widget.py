@@ -222,3 +222,24 @@ async def test_a_model_of_another_kernel_is_coerced_by_the_servers_schema(
         assert "unknown input 'extra'" in out
     finally:
         await stop_kernel(jp_serverapp, other)
+
+
+async def test_the_kernel_is_handed_no_token_and_the_view_needs_none(kernel, api, jp_serverapp):
+    token = jp_serverapp.identity_provider.token
+    assert token
+    await serve(kernel, api, "paced")
+    out = await kernel.run(
+        "import os\n"
+        "from jupyter_inferless.kernel import Runtime\n"
+        "link = next(iter(Runtime.current().links.values()))\n"
+        "print(hasattr(link, 'server_token'), repr(vars(link)))\n"
+        'os.environ.pop("JUPYTER_TOKEN", None), os.environ.pop("JUPYTER_INFERLESS_TOKEN", None)\n'
+        'view = jupyter_inferless.stream("paced", n=3, pause_ms=1)'
+    )
+    assert out.startswith("False") and token not in out
+    end = await finished(kernel)
+    assert end["state"] == "done" and end["text"] == paced_text(3), end
+    out = await kernel.run("jupyter_inferless.connection()", allow_error=True)
+    assert "no token for the Jupyter server" in out and "JUPYTER_TOKEN" in out, out
+    out = await kernel.run("print(jupyter_inferless.connection(token='t'))")
+    assert out.strip().startswith("('http") and out.strip().endswith(", 't')"), out

@@ -51,17 +51,18 @@ class Link:
         start: StartRequest,
         on_close: Callable[[Link], None],
         on_verdicts: Callable[[Link], None] = lambda link: None,
+        on_answer: Callable[[dict[str, Any]], None] = lambda data: None,
     ) -> None:
         self.comm_id: str = comm.comm_id
         data = cast(OpenData, open_msg.get("content", {}).get("data") or {})
-        self.server_url: str | None = data.get("server_url") or None
-        self.server_token: str = data.get("server_token") or ""
+        self.server_url: str | None = data.get("server_url") or None  # for printed endpoints
         self.publish = iopub_publisher(kernel, self.comm_id, open_msg)
         self.outbox = Outbox(self.publish, text_frames=bool(data.get("text_frames")))
         self.verdicts: dict[str, Verdict] = {}  # the server's, on each served model
         self._start = start
         self._on_close = on_close
         self._on_verdicts = on_verdicts
+        self._on_answer = on_answer
         comm.on_msg(self.on_msg)
         comm.on_close(self.on_close)
 
@@ -81,6 +82,8 @@ class Link:
         elif op == "replicas":
             self.verdicts = dict(cast(ReplicasMessage, data)["models"])
             self._on_verdicts(self)
+        elif op in ("watched", "listed"):  # answers to this kernel's own views
+            self._on_answer(data)
         else:
             log.warning("unknown message from the server: %r", op)
 

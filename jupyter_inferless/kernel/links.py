@@ -5,6 +5,9 @@ While no server is linked, the kernel announces its runtime on the pseudo-comm
 bridge answers by opening the serving comm. Each linked server is told of every
 change to the served models, and answers with its verdict on each (``verdict``): how
 many kernels serve the name as one model, or why it refuses this kernel's.
+
+The kernel's own views ask a linked server over the same link (``watch``, ``list``); the
+server's answers go to ``mailboxes``. No credential of the server reaches the kernel.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 from ..protocol import ANNOUNCE_COMM_ID, TARGET_NAME, ModelDescription, Verdict, announce, hello
 from ..protocol import models_changed as models_message
 from .link import Link, StartRequest, iopub_publisher
+from .mailboxes import Mailboxes
 
 log = logging.getLogger("jupyter_inferless.kernel")
 FAST_ANNOUNCE = 0.2  # seconds between announcements just after a change
@@ -38,6 +42,7 @@ class LinkManager:
         self.kernel = kernel
         self.runtime_id = runtime_id
         self.links: dict[str, Link] = {}
+        self.mailboxes = Mailboxes()  # the servers' answers to this kernel's views
         self._describe = describe
         self._start = start
         self._announce = iopub_publisher(kernel, ANNOUNCE_COMM_ID, None)
@@ -49,22 +54,19 @@ class LinkManager:
         kernel.comm_manager.register_target(TARGET_NAME, self._on_open)
         threading.Thread(target=self._beacon, name="inferless-announce", daemon=True).start()
 
-    def server_access(self, wait: float = 0.0) -> tuple[str, str] | None:
-        """URL and token of a linked Jupyter server, for clients inside this kernel.
+    def link(self, wait: float = 0.0) -> Link | None:
+        """A linked server's link, for this kernel's own requests (the first linked).
 
         A server links within moments of ``%load_ext``; ``wait`` gives it that long.
         """
         self._linked.wait(wait)
-        for link in list(self.links.values()):
-            if link.server_url:
-                return link.server_url, link.server_token
-        return None
+        return next(iter(list(self.links.values())), None)
 
-    @property
-    def server_url(self) -> str | None:
-        """The URL of a linked Jupyter server, when one is linked."""
-        access = self.server_access()
-        return access[0] if access else None
+    def server_url(self, wait: float = 0.0) -> str | None:
+        """The URL a linked Jupyter server gave for itself (to print), when one is linked."""
+        self._linked.wait(wait)
+        urls = (link.server_url for link in list(self.links.values()) if link.server_url)
+        return next(urls, None)
 
     def models_changed(self) -> None:
         """Tell every linked server which models are served now; announce faster."""
@@ -107,13 +109,22 @@ class LinkManager:
                 self._refused.pop(name, None)
 
     def _on_open(self, comm: Any, open_msg: dict[str, Any]) -> None:
-        link = Link(self.kernel, comm, open_msg, self._start, self._on_close, self._on_verdicts)
+        link = Link(
+            self.kernel,
+            comm,
+            open_msg,
+            self._start,
+            self._on_close,
+            self._on_verdicts,
+            self.mailboxes.deliver,
+        )
         self.links[link.comm_id] = link
         link.publish(hello(self.runtime_id, self._describe()))
         self._linked.set()
 
     def _on_close(self, link: Link) -> None:
         self.links.pop(link.comm_id, None)
+        self.mailboxes.link_closed(link.comm_id)
         if not self.links:
             self._linked.clear()
 

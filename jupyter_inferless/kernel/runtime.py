@@ -155,7 +155,7 @@ class Runtime:
         if verdict is not None and verdict["refused"]:
             self.stop(name)
             raise ReplicaRefused(f"{verdict['refused']}; {name!r} is not served from this kernel")
-        return Served(name, schema.streaming, device["device"], self.server_url)
+        return Served(name, schema.streaming, device["device"], self.server_url())
 
     def stop(self, name: str, reason: RunError = STOPPED) -> None:
         """Stop serving a model: cancel its requests, then call its finalize()."""
@@ -204,17 +204,12 @@ class Runtime:
         model = self.models.get(name)
         return self.link_manager.verdict(name, model.generation if model else 0)
 
-    def server_access(self, wait: float = 0.0) -> tuple[str, str] | None:
-        """URL and token of a linked Jupyter server, for clients inside this kernel.
+    def server_url(self, wait: float = 0.0) -> str | None:
+        """The URL of a linked Jupyter server (for what is printed), when one is linked.
 
         A server links within moments of ``%load_ext``; ``wait`` gives it that long.
         """
-        return self.link_manager.server_access(wait)
-
-    @property
-    def server_url(self) -> str | None:
-        """The URL of a linked Jupyter server, when one is linked."""
-        return self.link_manager.server_url
+        return self.link_manager.server_url(wait)
 
     def _run(self, request: InferMessage, channel: RequestChannel) -> None:
         """Run a request a server sent; runs on the link's subshell, so keep it short."""

@@ -16,6 +16,7 @@ from . import metrics
 from .broker import Broker
 from .catalog import Catalog
 from .handlers import handlers
+from .kernel_requests import KernelRequests
 from .service import Service
 
 
@@ -50,7 +51,6 @@ class InferlessExtension(ExtensionApp):
             kernel_manager=serverapp.kernel_manager,
             broker=self.broker,
             server_url=serverapp.connection_url,
-            server_token=serverapp.identity_provider.token or "",
         )
         self.service = Service(
             parent=self,
@@ -59,6 +59,7 @@ class InferlessExtension(ExtensionApp):
             broker=self.broker,
             session_manager=serverapp.session_manager,
         )
+        self.catalog.kernel_requests = KernelRequests(self.service)
         self.settings.update({"inferless_service": self.service})
         metrics.CATALOGS.add(self.catalog)
         # jupyter_server calls _start_jupyter_server_extension only when it runs its own

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from .. import protocol
 from ..protocol import (
@@ -38,6 +38,18 @@ log = logging.getLogger("ServerApp.jupyter_inferless")  # the server log's handl
 
 Connect = Callable[[str, Any, OnMessage, OnLost], Transport]
 """Makes the transport to a kernel: (kernel id, kernel manager, on_message, on_lost)."""
+KERNEL_REQUESTS = frozenset({"watch", "unwatch", "list"})
+"""What a kernel asks the server for its own views (``kernel_requests.py`` answers)."""
+
+
+class RequestHandler(Protocol):
+    """Answers a kernel's own requests (``kernel_requests.KernelRequests``)."""
+
+    def handle(self, bridge: KernelBridge, data: dict[str, Any]) -> None:
+        """A request of the bridge's kernel."""
+
+    def dropped(self, bridge: KernelBridge) -> None:
+        """The bridge's link went away."""
 
 
 class KernelBridge:
@@ -51,13 +63,13 @@ class KernelBridge:
         *,
         credit: tuple[int, int] = (DEFAULT_CREDIT_EVENTS, DEFAULT_CREDIT_BYTES),
         ack_interval: float = 0.02,
-        server_token: str = "",
         on_change: Callable[[], None] | None = None,
+        requests: RequestHandler | None = None,
         connect: Connect = ZmqTransport,
     ) -> None:
         self.kernel_id = kernel_id
-        self.server_url = server_url
-        self._server_token = server_token  # lets the kernel's own widgets call this server
+        self.server_url = server_url  # told to the kernel for the endpoints it prints
+        self.requests = requests
         self._on_change = on_change or (lambda: None)
         self.ack_interval = ack_interval
         self.models = ModelRegistry(kernel_id)
@@ -103,6 +115,8 @@ class KernelBridge:
             self._on_change()
         self.transport.forget()
         self.runtime_id = None
+        if self.requests is not None:  # after forget: nothing more is sent to the kernel
+            self.requests.dropped(self)
 
     def _on_lost(self, reason: str) -> None:
         """The transport heard the kernel go (a remote kernel's restart or death)."""
@@ -129,6 +143,8 @@ class KernelBridge:
                 self.runtime_id = data.get("runtime")
                 self.models.update(data.get("models") or [])
                 self._on_change()
+            elif op in KERNEL_REQUESTS and self.requests is not None:
+                self.requests.handle(self, data)
 
     def _on_announce(self, data: dict[str, Any]) -> None:
         if data.get("protocol") != PROTOCOL_VERSION:
@@ -147,9 +163,7 @@ class KernelBridge:
     async def _attach(self) -> None:
         try:
             self.frames.reset()
-            data = protocol.open_data(
-                self.server_url, self._server_token, self.transport.text_frames
-            )
+            data = protocol.open_data(self.server_url, self.transport.text_frames)
             if await self.transport.open_comm(data):
                 self._opened_at = time.monotonic()
         finally:

@@ -59,8 +59,10 @@ class Catalog(LoggingConfigurable):
     )
     kernel_manager = traitlets.Any(help="The server's kernel manager.")
     broker = Instance(Broker)
-    server_url = Unicode(help="The server's URL, told to the kernels.")
-    server_token = Unicode("", help="The server's token, so a kernel's own views can call it.")
+    server_url = Unicode(help="The server's URL, told to the kernels for what they print.")
+    kernel_requests = traitlets.Any(
+        None, allow_none=True, help="Answers the kernels' own requests (a RequestHandler)."
+    )
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
@@ -154,8 +156,8 @@ class Catalog(LoggingConfigurable):
                 km,
                 self.server_url,
                 credit=(self.credit_events, self.credit_bytes),
-                server_token=self.server_token,
                 on_change=self.changed,
+                requests=self.kernel_requests,
                 connect=transport_for(km),
             )
             if kernel_id not in self._watched:

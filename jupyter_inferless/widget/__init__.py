@@ -1,8 +1,9 @@
 """The inline stream view: ``%inferless stream NAME key=value ...`` and :func:`stream`.
 
-The view streams over HTTP from the Jupyter server this kernel is attached to (its
-URL and token come with the server's link), on a background thread: the cell
-returns at once and the notebook stays usable while tokens arrive.
+The view streams from the Jupyter server this kernel is attached to over the kernel's
+own link to it (``watch`` messages on the serving comm: no URL, no credential), on a
+background thread: the cell returns at once and the notebook stays usable while
+tokens arrive.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 from ..contract.datatypes import parse_text
 from ..contract.errors import InputError
 from ..contract.inputs import decode_values
-from .runner import StreamRun, local_schema, remote_schema, server_client
+from .link_client import link_client
+from .runner import Source, StreamRun, local_schema, remote_schema
 from .view import StreamView
 
 if TYPE_CHECKING:
-    from ..client import Client
     from ..contract.schema import ModelSchema
 
 __all__ = ["StreamView", "parse_assignments", "stream", "stream_command"]
@@ -30,7 +31,7 @@ def stream(name: str, /, **inputs: Any) -> StreamView:
     Inputs are checked against the model's INPUT_SCHEMA first, so an unknown or
     missing input is an error here rather than in the view.
     """
-    client = server_client()
+    client = link_client()
     try:
         decode_values(schema_of(client, name), inputs)  # raises InputError naming the input
     except BaseException:
@@ -42,7 +43,7 @@ def stream(name: str, /, **inputs: Any) -> StreamView:
 def stream_command(name: str, assignments: list[str]) -> StreamView:
     """``%inferless stream NAME key=value ...``: values are coerced by the model's schema."""
     texts = parse_assignments(assignments)
-    client = server_client()
+    client = link_client()
     try:
         inputs = coerce_texts(schema_of(client, name), texts)
     except BaseException:
@@ -85,7 +86,7 @@ def coerce_texts(schema: ModelSchema, texts: Mapping[str, str]) -> dict[str, Any
     return decode_values(schema, values)
 
 
-def schema_of(client: Client, name: str) -> ModelSchema:
+def schema_of(client: Source, name: str) -> ModelSchema:
     """The model's parsed INPUT_SCHEMA: from this kernel when it serves it, else the server."""
     schema = local_schema(name)
     if schema is None:
@@ -93,7 +94,7 @@ def schema_of(client: Client, name: str) -> ModelSchema:
     return schema
 
 
-def _start(client: Client, name: str, inputs: dict[str, Any]) -> StreamView:
+def _start(client: Source, name: str, inputs: dict[str, Any]) -> StreamView:
     view = StreamView(name)
     StreamRun(client, name, inputs, view).start()
     view.show()

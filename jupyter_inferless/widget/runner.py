@@ -1,47 +1,55 @@
 """Runs one stream on a background thread and feeds a :class:`StreamView`.
 
-The request goes over HTTP to the Jupyter server this kernel is attached to, with
-that server's token, exactly like any other client: the view exercises the same
-endpoints, authentication and resume logic as production clients do. How the stream
-ends decides the view's final state by the stream views' rulebook (:mod:`.rules`).
+The stream comes from a source with the HTTP client's surface: in a kernel, the
+:class:`~.link_client.LinkClient` over the kernel's own link to its Jupyter server; the
+rulebook's tests use the HTTP :class:`~jupyter_inferless.client.Client`. Both raise the
+client's errors, and how the stream ends decides the view's final state by the stream
+views' rulebook (:mod:`.rules`).
 """
 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ..client import Client, EventStream, ModelError, RequestRejected
+from .._client_errors import ModelError, RequestRejected
+from .link_client import NoServerError
 from .rules import STOP_TIMEOUT, End, final_state
 from .view import StreamView
 
 if TYPE_CHECKING:
     from ..contract.schema import ModelSchema
 
-LINK_WAIT = 3.0
+__all__ = ["NoServerError", "Source", "StreamRun", "local_schema", "remote_schema"]
 
 
-class NoServerError(RuntimeError):
-    """No Jupyter server with jupyter_inferless is attached to this kernel."""
+class Outputs(Protocol):
+    """One request's outputs: ``start()`` sends it, then iterate; ``request_id`` once sent."""
+
+    request_id: str | None
+
+    def start(self) -> Any:
+        """Send the request; raises RequestRejected."""
+
+    def __iter__(self) -> Iterator[Any]:
+        """The output dicts; ModelError for an in-band error."""
 
 
-def server_client(wait: float = LINK_WAIT) -> Client:
-    """A client for the attached Jupyter server, with its token.
+class Source(Protocol):
+    """What the runner needs of a client (LinkClient, or the HTTP Client)."""
 
-    A kernel links to its server within a second or so of ``%load_ext``; waits up to
-    ``wait`` seconds for that before saying that no server is attached.
-    """
-    from ..kernel.runtime import Runtime
+    def stream(self, model: str, inputs: dict[str, Any], /) -> Outputs:
+        """A stream of ``model``'s outputs, not yet sent."""
 
-    access = Runtime.current().server_access(wait=wait)
-    if access is None:
-        raise NoServerError(
-            "no Jupyter server with jupyter_inferless is attached to this kernel, so there "
-            "is nothing to stream from; run this in a notebook whose kernel the Jupyter "
-            "server started (with the jupyter_inferless server extension enabled)"
-        )
-    url, token = access
-    return Client(url, token=token or None)
+    def models(self) -> list[dict[str, Any]]:
+        """Every served model, as the server lists them."""
+
+    def cancel(self, request_id: str) -> Any:
+        """Cancel a request."""
+
+    def close(self) -> None:
+        """Release the client."""
 
 
 def local_schema(name: str) -> ModelSchema | None:
@@ -52,7 +60,7 @@ def local_schema(name: str) -> ModelSchema | None:
     return None if model is None else model.schema
 
 
-def remote_schema(client: Client, name: str) -> ModelSchema:
+def remote_schema(client: Source, name: str) -> ModelSchema:
     """The parsed INPUT_SCHEMA of ``name`` as the server lists it."""
     from ..contract.schema import ModelSchema
 
@@ -73,7 +81,7 @@ class StreamRun:
 
     def __init__(
         self,
-        client: Client,
+        client: Source,
         name: str,
         inputs: dict[str, Any],
         view: StreamView,
@@ -84,7 +92,7 @@ class StreamRun:
         self.inputs = inputs
         self.view = view
         self.stop_timeout = stop_timeout
-        self.stream: EventStream | None = None
+        self.stream: Outputs | None = None
         self._stop = threading.Event()
         self._ended = threading.Event()
         self._cancel_sent = False
@@ -113,7 +121,7 @@ class StreamRun:
         threading.Thread(target=self._cancel, name="inferless-cancel", daemon=True).start()
 
     def _cancel(self) -> None:
-        """DELETE the request once its id is known (the stream thread asks otherwise), then
+        """Cancel the request once its id is known (the stream thread asks otherwise), then
         give the server ``stop_timeout`` seconds to end the stream."""
         request_id = self.request_id
         with self._lock:

@@ -27,7 +27,7 @@ from jupyter_server.serverapp import ServerApp
 from jupyter_inferless.server.transport.gateway import GatewayTransport
 
 from kernels import NotebookKernel
-from models import PACED, paced_outputs
+from models import PACED, paced_outputs, paced_text
 from remote_kernels import ChannelsClient, Gateway, running_gateway
 from server_config import server_config
 
@@ -192,3 +192,10 @@ async def test_a_notebook_tab_through_the_servers_relay_survives_a_stream(paced,
         assert "2" in await tab.run("print(2)", timeout=10), "the tab's relay survived"
     finally:
         tab.client.stop_channels()
+
+
+async def test_the_inline_view_of_a_remote_kernel_streams_over_its_link(paced, kernel):
+    # The view asks the server over the kernel's link: it never needs the server's URL.
+    await kernel.run("import jupyter_inferless\nview = %inferless stream paced n=30 pause_ms=1")
+    out = await kernel.run("print(repr((view.wait(30), view.events, view.text)))")
+    assert eval(out.strip().splitlines()[-1]) == ("done", 30, paced_text(30))

@@ -1,0 +1,147 @@
+"""What a linked kernel asks the server for its own views: ``watch``, ``unwatch``, ``list``.
+
+The inline view of a notebook streams over its kernel's link rather than over HTTP, so it
+needs no credential and works wherever the link does (a password login, JupyterHub, a
+kernel on a Kernel Gateway that cannot reach the server's URL). The comm was opened by
+this server, so a request on it comes from the kernel's own code: it is as trusted as that
+code, which could run any served model with the server's token before.
+
+A watch starts a run like ``POST …/generate_stream`` (the same validation and admission;
+a refusal carries the status HTTP would answer), then reads its stream as an HTTP
+subscriber does: every wakeup sends the new events in one ``watched`` message and
+advances the stream, so the model's credit flows; an idle stream gets an empty one every
+heartbeat interval. A watch ends with its run, or is cancelled when the link goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from .. import protocol
+from ..contract import decode_body
+from ..protocol import ErrorKind, RunError, run_error
+from . import http_errors
+from .bridge import KernelBridge
+from .errors import EventsEvicted
+from .service import Service
+from .stream import Stream
+
+log = logging.getLogger("ServerApp.jupyter_inferless")  # the server log's handlers
+
+
+class Watch:
+    """One view's run: its stream and the task sending it to the kernel."""
+
+    def __init__(self, stream: Stream, task: asyncio.Task[None]) -> None:
+        self.stream = stream
+        self.task = task
+
+
+class KernelRequests:
+    """Answers the kernels' own requests; the catalog hands it every bridge's."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.watches: dict[tuple[str, str], Watch] = {}  # by (kernel id, view id)
+        self._background: set[asyncio.Task[None]] = set()
+
+    def handle(self, bridge: KernelBridge, data: dict[str, Any]) -> None:
+        """A request from ``bridge``'s kernel, on its serving comm."""
+        op = data.get("op")
+        if op == "watch":
+            self._watch(bridge, str(data.get("vid")), str(data.get("model")), data.get("inputs"))
+        elif op == "unwatch":
+            watch = self.watches.get((bridge.kernel_id, str(data.get("vid"))))
+            if watch is not None and not watch.stream.ended:
+                self.service.cancel(watch.stream)
+        elif op == "list":
+            self._spawn(self._list(bridge, str(data.get("qid"))))
+
+    def dropped(self, bridge: KernelBridge) -> None:
+        """``bridge``'s link went away: cancel its views' runs."""
+        for (kernel_id, _vid), watch in list(self.watches.items()):
+            if kernel_id == bridge.kernel_id:
+                watch.task.cancel()
+                if not watch.stream.ended:
+                    self.service.cancel(watch.stream)
+
+    def _watch(self, bridge: KernelBridge, vid: str, model: str, inputs: Any) -> None:
+        try:
+            stream = self.service.start(model, lambda schema: decode_body(schema, inputs))
+        except Exception as err:  # a refusal, as HTTP would answer it (or a bug: 500)
+            self._send(bridge, protocol.watched(vid, "", [], refused=_refusal(err)))
+            return
+        key = (bridge.kernel_id, vid)
+        comm_id = bridge.transport.comm_id
+        task = asyncio.ensure_future(self._pump(bridge, comm_id, vid, stream))
+        self.watches[key] = Watch(stream, task)
+        task.add_done_callback(lambda _task: self._forget(key, task))
+
+    def _forget(self, key: tuple[str, str], task: asyncio.Task[None]) -> None:
+        watch = self.watches.get(key)
+        if watch is not None and watch.task is task:
+            del self.watches[key]
+
+    async def _pump(
+        self, bridge: KernelBridge, comm_id: str | None, vid: str, stream: Stream
+    ) -> None:
+        """Send the stream's events to the kernel as they arrive, until its end."""
+        heartbeat = self.service.heartbeat_interval
+        position = 0
+        self.service.subscribe(stream)
+        try:
+            self._send(bridge, protocol.watched(vid, stream.rid, []))  # accepted, like a 200
+            while bridge.transport.comm_id == comm_id:
+                if position < stream.total:
+                    lines = stream.read(position)
+                    position += len(lines)
+                    ended = stream.ended and position == stream.total
+                    texts = [line.decode() for line in lines]
+                    error = stream.error if ended else None
+                    batch = protocol.watched(vid, stream.rid, texts, ended=ended, error=error)
+                    self._send(bridge, batch)
+                    stream.advance(position)
+                    if ended:
+                        return
+                elif stream.ended:
+                    self._end(bridge, vid, stream, stream.error)
+                    return
+                elif not await stream.wait(position, heartbeat):
+                    self._send(bridge, protocol.watched(vid, stream.rid, []))
+            if not stream.ended:  # the link was replaced: nobody reads this view any more
+                self.service.cancel(stream)
+        except EventsEvicted as err:
+            self._end(bridge, vid, stream, run_error(ErrorKind.EVENTS_EVICTED, str(err)))
+        except Exception:  # the kernel's link is going: its end is heard elsewhere
+            log.debug("kernel %s: view %s stopped", bridge.kernel_id, vid, exc_info=True)
+            if not stream.ended:
+                self.service.cancel(stream)
+        finally:
+            self.service.unsubscribe(stream)
+
+    def _end(self, bridge: KernelBridge, vid: str, stream: Stream, error: RunError | None) -> None:
+        self._send(bridge, protocol.watched(vid, stream.rid, [], ended=True, error=error))
+
+    async def _list(self, bridge: KernelBridge, qid: str) -> None:
+        models = await self.service.list_models()
+        self._send(bridge, protocol.listed(qid, models))
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    @staticmethod
+    def _send(bridge: KernelBridge, message: Any) -> None:
+        bridge.transport.send(message)
+
+
+def _refusal(err: Exception) -> protocol.Refusal:
+    """The refusal of a watch, with the status HTTP gives the error (http_errors)."""
+    status = http_errors.status_of(err)
+    if status is None:
+        log.error("a view's request failed", exc_info=err)
+        return protocol.refusal(500, "internal error; see the server log")
+    return protocol.refusal(status, str(err))

@@ -1,0 +1,181 @@
+"""The inline view's way to the server: this kernel's own link, not HTTP.
+
+:class:`LinkClient` offers what the view's runner uses of the HTTP
+:class:`~jupyter_inferless.client.Client` (``stream``, ``cancel``, ``models``, ``close``)
+and raises the same errors, so a view behaves the same by the rulebook. It sends
+``watch``, ``unwatch`` and ``list`` on the link the server opened and reads the server's
+answers from the link manager's mailboxes, so it needs no URL and no credential: it works
+with a password login, under JupyterHub, and in a kernel on another machine.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import uuid
+from collections import deque
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .. import protocol
+from .._client_errors import DEFAULT_ERROR_KIND, ModelError, RequestRejected, StreamError
+
+if TYPE_CHECKING:
+    from ..kernel.link import Link
+    from ..kernel.links import LinkManager
+    from ..kernel.mailboxes import Answer
+
+LINK_WAIT = 3.0  # seconds to wait for a server to link after %load_ext
+SILENCE = 60.0
+"""Seconds without a word from the server (it sends an empty batch every heartbeat
+interval, 15 s) before a stream counts as lost, as the HTTP client's read timeout."""
+
+
+class NoServerError(RuntimeError):
+    """No Jupyter server with jupyter_inferless is attached to this kernel."""
+
+
+def link_client(wait: float = LINK_WAIT) -> LinkClient:
+    """A client over this kernel's link to its Jupyter server.
+
+    A kernel links to its server within a second or so of ``%load_ext``; waits up to
+    ``wait`` seconds for that before saying that no server is attached.
+    """
+    from ..kernel.runtime import Runtime
+
+    links = Runtime.current().link_manager
+    link = links.link(wait)
+    if link is None:
+        raise NoServerError(
+            "no Jupyter server with jupyter_inferless is attached to this kernel, so there "
+            "is nothing to stream from; run this in a notebook whose kernel the Jupyter "
+            "server started (with the jupyter_inferless server extension enabled)"
+        )
+    return LinkClient(links, link)
+
+
+class LinkClient:
+    """Streams, cancels and lists over one link, with the HTTP client's errors."""
+
+    def __init__(self, links: LinkManager, link: Link, silence: float = SILENCE) -> None:
+        self.links = links
+        self.link = link
+        self.silence = silence
+        self._views: dict[str, str] = {}  # view id by request id, for cancel
+
+    def stream(self, model: str, inputs: Mapping[str, Any] | None = None, /) -> LinkStream:
+        """A stream of ``model``'s outputs; the request is sent by ``start()`` (or the
+        first ``next()``). Raises RequestRejected, ModelError or StreamError."""
+        return LinkStream(self, model, dict(inputs or {}))
+
+    def cancel(self, request_id: str) -> dict[str, Any]:
+        """Cancel a streamed request down to the model's loop (its stream ends in ModelError)."""
+        vid = self._views.get(request_id)
+        if vid is None:
+            raise KeyError(f"no stream {request_id!r} of this view")
+        self.link.publish(protocol.unwatch(vid))
+        return {"id": request_id, "cancelled": True, "state": "cancelling"}
+
+    def models(self) -> list[dict[str, Any]]:
+        """Every served model, as the server lists them."""
+        qid = uuid.uuid4().hex
+        box = self.links.mailboxes.open(qid, self.link.comm_id)
+        try:
+            self.link.publish(protocol.list_models(qid))
+            answer = _answer(box, self.silence)
+        finally:
+            self.links.mailboxes.close(qid)
+        models: list[dict[str, Any]] = list(answer["models"])
+        return models
+
+    def close(self) -> None:
+        """Stop reading every stream of this client (their runs keep going; cancel stops)."""
+        for vid in self._views.values():
+            self.links.mailboxes.close(vid)
+        self._views.clear()
+
+    def _started(self, request_id: str, vid: str) -> None:
+        self._views[request_id] = vid
+
+
+class LinkStream:
+    """The outputs of one request over the link; ``request_id`` once started."""
+
+    def __init__(self, client: LinkClient, model: str, inputs: dict[str, Any]) -> None:
+        self.client = client
+        self.model = model
+        self.inputs = inputs
+        self.request_id: str | None = None
+        self.delivered = 0
+        self._vid = uuid.uuid4().hex
+        self._box: queue.Queue[Answer] | None = None
+        self._pending: deque[str] = deque()
+        self._ended = False
+        self._error: dict[str, Any] | None = None
+
+    def start(self) -> LinkStream:
+        """Send the request and wait for the server's answer; raises RequestRejected."""
+        if self._box is not None:
+            return self
+        client = self.client
+        self._box = client.links.mailboxes.open(self._vid, client.link.comm_id)
+        client.link.publish(protocol.watch(self._vid, self.model, self.inputs))
+        answer = self._next_answer()
+        refused = answer.get("refused")
+        if refused:
+            self.close()
+            raise RequestRejected(int(refused["status"]), str(refused["message"]))
+        self.request_id = str(answer["rid"])
+        client._started(self.request_id, self._vid)
+        self._take(answer)
+        return self
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        self.start()
+        while not self._pending:
+            if self._ended:
+                self.close()
+                if self._error:
+                    kind = str(self._error.get("kind") or DEFAULT_ERROR_KIND)
+                    raise ModelError(str(self._error.get("message")), self.request_id, kind)
+                raise StopIteration
+            self._take(self._next_answer())
+        self.delivered += 1
+        return json.loads(self._pending.popleft())
+
+    def close(self) -> None:
+        """Stop reading. The request keeps running: LinkClient.cancel stops it."""
+        self.client.links.mailboxes.close(self._vid)
+        self._ended = True
+        self._pending.clear()
+
+    def _take(self, answer: Mapping[str, Any]) -> None:
+        self._pending.extend(answer.get("lines") or [])
+        if answer.get("ended"):
+            self._ended = True
+            self._error = answer.get("error")
+
+    def _next_answer(self) -> Mapping[str, Any]:
+        assert self._box is not None
+        try:
+            return _answer(self._box, self.client.silence)
+        except StreamError as err:
+            self.client.links.mailboxes.close(self._vid)
+            last = self.delivered - 1 if self.delivered else None
+            raise StreamError(str(err), self.request_id, last, None) from None
+
+
+def _answer(box: queue.Queue[Answer], silence: float) -> Mapping[str, Any]:
+    """The next answer in ``box``; StreamError when the link closed or stayed silent."""
+    try:
+        answer = box.get(timeout=silence)
+    except queue.Empty:
+        raise StreamError(
+            f"no word from the Jupyter server for {silence:g} s", None, None, None
+        ) from None
+    if answer is None:
+        raise StreamError("the Jupyter server's link to this kernel closed", None, None, None)
+    return answer
