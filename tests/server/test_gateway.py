@@ -199,3 +199,56 @@ async def test_the_inline_view_of_a_remote_kernel_streams_over_its_link(paced, k
     await kernel.run("import jupyter_inferless\nview = %inferless stream paced n=30 pause_ms=1")
     out = await kernel.run("print(repr((view.wait(30), view.events, view.text)))")
     assert eval(out.strip().splitlines()[-1]) == ("done", 30, paced_text(30))
+
+
+@pytest.fixture
+def second_kernel(
+    jp_serverapp: Any, api: Any, gateway: Gateway, jp_asyncio_loop: Any
+) -> Iterator[NotebookKernel]:
+    """Another kernel the server started on the gateway, with the extension loaded."""
+
+    async def start() -> NotebookKernel:
+        status, model = await api.call("api/kernels", {"name": "python3"}, method="POST")
+        assert status == 201, model
+        notebook = NotebookKernel(
+            model["id"], ChannelsClient(gateway.channels_url(model["id"]), gateway.auth)
+        )
+        await notebook.run("%load_ext jupyter_inferless")
+        return notebook
+
+    notebook = jp_asyncio_loop.run_until_complete(start())
+    yield notebook
+    notebook.client.stop_channels()
+    jp_asyncio_loop.run_until_complete(_shut_down(api, notebook.kernel_id))
+
+
+async def test_two_remote_kernels_are_replicas_of_one_model(kernel, second_kernel, api, gateway):
+    serve = PACED.serve("paced", max_concurrency=1, queue_size=0)
+    for notebook in (kernel, second_kernel):
+        await notebook.run(serve)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        _, body = await api.call("inferless/api/models")
+        models = [m for m in body["models"] if m["name"] == "paced"]
+        if models and len(models[0]["replicas"]) == 2:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the two remote kernels never became two replicas of 'paced'")
+    long = {"n": 400, "pause_ms": 25}
+    first = asyncio.ensure_future(api.stream(STREAM, long))
+    other = asyncio.ensure_future(api.stream(STREAM, long))
+    await asyncio.sleep(1.0)
+    counts = [int(await k.run("print(len(Paced.handlers))")) for k in (kernel, second_kernel)]
+    assert counts == [1, 1], "one long request on each remote replica"
+    status, body = await api.call(STREAM, {"n": 1}, method="POST")
+    assert status == 429 and "on all 2 replicas" in body["error"]
+    # kill -9 one replica's kernel: its stream ends in-band, the other replica keeps serving.
+    pids = gateway.kernel_pids()
+    assert len(pids) == 2
+    os.kill(pids[0], signal.SIGKILL)
+    ended = await asyncio.wait_for(asyncio.gather(first, other), 60)
+    kinds = [result.events[-1].json.get("kind") for result in ended]
+    assert sorted(kinds, key=str) == sorted([None, "kernel_gone"], key=str), kinds
+    after = await asyncio.wait_for(api.stream(STREAM, {"n": 5}), 30)
+    assert after.outputs == paced_outputs(5)
