@@ -9,12 +9,14 @@ tests that import from it.)
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -25,7 +27,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from kernels import connect, run_cell
+from kernels import NotebookKernel, connect, run_cell
+from remote_kernels import ChannelsClient
 
 
 def _free_port() -> int:
@@ -183,24 +186,30 @@ def lab_serving(
             kernel.close()
 
 
+def start_session(lab: Lab, notebook: str) -> str:
+    """A new notebook ``notebook`` and a session for it; the id of the kernel the server
+    started for it."""
+    (lab.root / notebook).write_text(
+        json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    )
+    session = lab.api(
+        "api/sessions",
+        method="POST",
+        body={
+            "path": notebook,
+            "name": notebook,
+            "type": "notebook",
+            "kernel": {"name": "python3"},
+        },
+    )
+    return str(session["kernel"]["id"])
+
+
 class Kernel:
     """A kernel the server started for a notebook session, driven by our own client."""
 
     def __init__(self, lab: Lab, notebook: str) -> None:
-        (lab.root / notebook).write_text(
-            json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
-        )
-        session = lab.api(
-            "api/sessions",
-            method="POST",
-            body={
-                "path": notebook,
-                "name": notebook,
-                "type": "notebook",
-                "kernel": {"name": "python3"},
-            },
-        )
-        self.kernel_id: str = session["kernel"]["id"]
+        self.kernel_id = start_session(lab, notebook)
         self.client = connect(lab.runtime_dir / f"kernel-{self.kernel_id}.json")
 
     def run(self, code: str) -> str:
@@ -209,3 +218,30 @@ class Kernel:
 
     def close(self) -> None:
         self.client.stop_channels()
+
+
+class WebsocketKernel:
+    """A kernel the server started for a notebook session, driven over the server's websocket
+    (``api/kernels/ID/channels``) as a notebook tab is: for kernels with no connection file
+    here, e.g. a gateway's. The websocket lives on an event loop of its own thread (the
+    browser tests' thread is Playwright's)."""
+
+    def __init__(self, lab: Lab, notebook: str) -> None:
+        self.kernel_id = start_session(lab, notebook)
+        url = lab.url.replace("http", "ws", 1) + f"api/kernels/{self.kernel_id}/channels"
+        client = ChannelsClient(url, {"Authorization": f"token {lab.token}"})
+        self.notebook = NotebookKernel(self.kernel_id, client)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def run(self, code: str) -> str:
+        """Run a cell; what it showed (raises CellError with the traceback if it failed)."""
+        ran = asyncio.run_coroutine_threadsafe(self.notebook.run(code, timeout=60), self._loop)
+        return ran.result(timeout=70)
+
+    def close(self) -> None:
+        self._loop.call_soon_threadsafe(self.notebook.client.stop_channels)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()

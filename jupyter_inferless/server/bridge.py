@@ -193,7 +193,9 @@ class KernelBridge:
         stream.finish(error)
         self.streams.pop(stream.rid, None)
         self.frames.close(stream.rid)
-        self.models.ended(stream.model, failed=error is not None)
+        # A cancel (DELETE, Stop, a client gone past its grace) is not the model failing.
+        failed = error is not None and error["kind"] is not ErrorKind.CANCELLED
+        self.models.ended(stream.model, failed=failed)
 
     # -- acknowledgements and credit --------------------------------------------
 

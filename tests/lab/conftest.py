@@ -11,13 +11,19 @@ from browser_fixtures import artifacts, browser, jp_asyncio_loop, jp_server_clea
 from lab_panel import BASE_URL
 from lab_server import Lab, running_lab
 
-__all__ = ["artifacts", "browser", "jp_asyncio_loop", "jp_server_cleanup", "lab"]
+__all__ = ["artifacts", "browser", "jp_asyncio_loop", "jp_server_cleanup", "lab", "lab_args"]
 
 DEV_BUILD = Path(__file__).resolve().parents[2] / "jupyter_inferless" / "labextension"
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+def lab_args() -> tuple[str, ...]:
+    """More command-line options of the module's JupyterLab (a module overrides this)."""
+    return ()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory, lab_args: tuple[str, ...]) -> Iterator[Lab]:
     """JupyterLab under a base_url (BASE_URL), serving the working tree's build of the panel.
 
     An editable install keeps the copy of the lab extension that pip made, which
@@ -31,5 +37,5 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             extensions.mkdir(parents=True)
             (extensions / "jupyter-inferless").symlink_to(DEV_BUILD)
             env.setenv("JUPYTER_PATH", str(base / "jupyter_path"))
-        with running_lab(base, BASE_URL) as lab:
+        with running_lab(base, BASE_URL, lab_args) as lab:
             yield lab
