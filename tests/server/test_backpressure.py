@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -82,6 +83,19 @@ async def produced(kernel: Any) -> int:
     return int(await kernel.run("print(Padded.produced)"))
 
 
+async def holds_still(kernel: Any, total: int, timeout: float = 30.0) -> int:
+    """The model's count of produced events once it held still for a second."""
+    deadline = time.monotonic() + timeout
+    last = await produced(kernel)
+    while time.monotonic() < deadline:
+        await asyncio.sleep(1.0)
+        now = await produced(kernel)
+        if now == last or now >= total:
+            return now
+        last = now
+    raise AssertionError(f"the model never paused: {last} of {total} events after {timeout} s")
+
+
 async def test_a_client_that_stops_reading_pauses_the_model(kernel, api, jp_serverapp):
     await kernel.run(PADDED.serve("big"))
     await api.wait_for_model("big")
@@ -91,8 +105,10 @@ async def test_a_client_that_stops_reading_pauses_the_model(kernel, api, jp_serv
     )
     try:
         await client.read_events(10)
-        await asyncio.sleep(1.5)
-        paused_at = await produced(kernel)
+        # The server writes until the socket's buffers are full (loopback TCP grows them to
+        # a few MB, more slowly on a busy machine), then the credit runs out: wait until the
+        # count holds still for a second, then check that it stays there.
+        paused_at = await holds_still(kernel, total)
         await asyncio.sleep(1.0)
         assert await produced(kernel) == paused_at, "the model should be paused"
         assert paused_at < total
