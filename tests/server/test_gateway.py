@@ -22,13 +22,18 @@ import pytest
 pytest.importorskip("kernel_gateway", reason="needs jupyter-kernel-gateway")
 
 from jupyter_server.gateway.gateway_client import GatewayClient
-from jupyter_server.serverapp import ServerApp
 
 from jupyter_inferless.server.transport.gateway import GatewayTransport
 
 from kernels import NotebookKernel
 from models import PACED, paced_outputs, paced_text
-from remote_kernels import ChannelsClient, Gateway, running_gateway
+from remote_kernels import (
+    ChannelsClient,
+    Gateway,
+    clean_up_gateway_mode,
+    running_gateway,
+    shut_down_remote_kernel,
+)
 from server_config import server_config
 
 STREAM = "inferless/v2/models/paced/generate_stream"
@@ -51,25 +56,14 @@ def jp_server_config(gateway: Gateway) -> dict[str, Any]:
 
 @pytest.fixture(autouse=True)
 def jp_server_cleanup(gateway: Gateway, jp_asyncio_loop: Any) -> Iterator[None]:
-    """pytest-jupyter's cleanup of the server, while the gateway still runs; then gateway
-    mode is reset (GatewayClient is a singleton), so no later test's server inherits it."""
+    """pytest-jupyter's cleanup of the server while the gateway still runs, then gateway
+    mode reset."""
     yield
-    app = ServerApp.instance()
-    try:
-        jp_asyncio_loop.run_until_complete(app._cleanup())
-    except (RuntimeError, SystemExit) as err:
-        print("ignoring cleanup error", err)
-    if hasattr(app, "kernel_manager"):
-        app.kernel_manager.context.destroy()
-    ServerApp.clear_instance()
-    GatewayClient.clear_instance()
+    clean_up_gateway_mode(jp_asyncio_loop)
 
 
-@pytest.fixture
-def kernel(
-    jp_serverapp: Any, api: Any, gateway: Gateway, jp_asyncio_loop: Any
-) -> Iterator[NotebookKernel]:
-    """A kernel the server started on the gateway, with the extension loaded."""
+def remote_kernel(api: Any, gateway: Gateway, loop: Any) -> Iterator[NotebookKernel]:
+    """A kernel the server starts on the gateway, with the extension loaded; shut down after."""
 
     async def start() -> NotebookKernel:
         status, model = await api.call("api/kernels", {"name": "python3"}, method="POST")
@@ -79,20 +73,18 @@ def kernel(
         await notebook.run("%load_ext jupyter_inferless")
         return notebook
 
-    notebook = jp_asyncio_loop.run_until_complete(start())
+    notebook = loop.run_until_complete(start())
     yield notebook
     notebook.client.stop_channels()
-    jp_asyncio_loop.run_until_complete(_shut_down(api, notebook.kernel_id))
+    loop.run_until_complete(shut_down_remote_kernel(api, notebook.kernel_id))
 
 
-async def _shut_down(api: Any, kernel_id: str) -> None:
-    """Shut a kernel down through the server; a kernel the gateway is restarting refuses
-    (500) until it is back."""
-    for _ in range(40):
-        status, _ = await api.call(f"api/kernels/{kernel_id}", method="DELETE")
-        if status in (204, 404):
-            return
-        await asyncio.sleep(0.5)
+@pytest.fixture
+def kernel(
+    jp_serverapp: Any, api: Any, gateway: Gateway, jp_asyncio_loop: Any
+) -> Iterator[NotebookKernel]:
+    """A kernel the server started on the gateway, with the extension loaded."""
+    yield from remote_kernel(api, gateway, jp_asyncio_loop)
 
 
 @pytest.fixture
@@ -206,20 +198,7 @@ def second_kernel(
     jp_serverapp: Any, api: Any, gateway: Gateway, jp_asyncio_loop: Any
 ) -> Iterator[NotebookKernel]:
     """Another kernel the server started on the gateway, with the extension loaded."""
-
-    async def start() -> NotebookKernel:
-        status, model = await api.call("api/kernels", {"name": "python3"}, method="POST")
-        assert status == 201, model
-        notebook = NotebookKernel(
-            model["id"], ChannelsClient(gateway.channels_url(model["id"]), gateway.auth)
-        )
-        await notebook.run("%load_ext jupyter_inferless")
-        return notebook
-
-    notebook = jp_asyncio_loop.run_until_complete(start())
-    yield notebook
-    notebook.client.stop_channels()
-    jp_asyncio_loop.run_until_complete(_shut_down(api, notebook.kernel_id))
+    yield from remote_kernel(api, gateway, jp_asyncio_loop)
 
 
 async def test_two_remote_kernels_are_replicas_of_one_model(kernel, second_kernel, api, gateway):
