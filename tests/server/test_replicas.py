@@ -161,10 +161,20 @@ async def test_kill_9_of_one_replica_ends_its_streams_and_the_other_serves(
     await replicas(api, 2)
     reader = asyncio.ensure_future(api.stream(STREAM, LONG))
 
-    async def running() -> str | None:
-        return next((k for k, n in (await active_by_kernel(api)).items() if n), None)
+    async def streaming() -> str | None:
+        """The kernel running the stream, once its first event reached the server."""
+        model = await listed(api)
+        assert model is not None
+        return next(
+            (
+                r["kernel_id"]
+                for r in model["replicas"]
+                if r["counters"]["active"] and r["counters"]["events"]
+            ),
+            None,
+        )
 
-    victim = await until(running, "the stream never started")
+    victim = await until(streaming, "the stream never sent its first event")
     km = jp_serverapp.kernel_manager.get_kernel(victim)
     os.kill(km.provisioner.pid, signal.SIGKILL)
     result = await asyncio.wait_for(reader, 30)
