@@ -37,8 +37,9 @@ from __future__ import annotations
 import enum
 from typing import Any, Literal, TypedDict
 
-PROTOCOL_VERSION = 4
-"""4: the kernel's views stream over the link (watch, list), no token in comm_open;
+PROTOCOL_VERSION = 5
+"""5: what the server sends in one turn of its loop goes as one ``batch``;
+4: the kernel's views stream over the link (watch, list), no token in comm_open;
 3: the server answers the models with replicas; 2: RunError {kind, ...}."""
 TARGET_NAME = "jupyter_inferless"
 ANNOUNCE_COMM_ID = "jupyter_inferless.announce"
@@ -250,7 +251,22 @@ class ListedMessage(TypedDict):
 ServerMessage = (
     InferMessage | AckMessage | CancelMessage | ReplicasMessage | WatchedMessage | ListedMessage
 )
-"""What the server sends on the serving comm."""
+"""What the server sends on the serving comm, alone or in a batch."""
+
+
+class BatchMessage(TypedDict):
+    """Several server messages in one comm message, to be handled in order.
+
+    Every comm message costs the kernel a fixed ~1 ms (ipykernel's dispatch, status
+    messages, flushes); a burst of requests in one batch pays it once.
+    """
+
+    op: Literal["batch"]
+    messages: list[ServerMessage]
+
+
+CommMessage = ServerMessage | BatchMessage
+"""What the server puts in one comm message."""
 KernelRequest = WatchMessage | UnwatchMessage | ListMessage
 """What the kernel asks the server for on the serving comm, for its own views."""
 
@@ -282,6 +298,11 @@ def open_data(server_url: str, text_frames: bool = False) -> OpenData:
 def infer(rid: str, model: str, inputs: dict[str, Any], credit: tuple[int, int]) -> InferMessage:
     """Ask the kernel to run a request with a first credit of (events, bytes)."""
     return {"op": "infer", "rid": rid, "model": model, "inputs": inputs, "credit": list(credit)}
+
+
+def batch(messages: list[ServerMessage]) -> BatchMessage:
+    """Several messages, handled in order."""
+    return {"op": "batch", "messages": messages}
 
 
 def ack(seq: int, credit: dict[str, list[int]], resend: bool = False) -> AckMessage:

@@ -116,6 +116,13 @@ def test_kinds_travel_as_their_values() -> None:
         ),
         (protocol.cancel("r"), {"op": "cancel", "rid": "r"}),
         (
+            protocol.batch([protocol.cancel("r"), protocol.cancel("s")]),
+            {
+                "op": "batch",
+                "messages": [{"op": "cancel", "rid": "r"}, {"op": "cancel", "rid": "s"}],
+            },
+        ),
+        (
             protocol.replicas({"m": protocol.verdict(3, 2, None)}),
             {"op": "replicas", "models": {"m": {"generation": 3, "replicas": 2, "refused": None}}},
         ),

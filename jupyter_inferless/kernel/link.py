@@ -12,7 +12,14 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
-from ..protocol import AckMessage, InferMessage, OpenData, ReplicasMessage, Verdict
+from ..protocol import (
+    AckMessage,
+    BatchMessage,
+    InferMessage,
+    OpenData,
+    ReplicasMessage,
+    Verdict,
+)
 from .outbox import Outbox, RequestChannel
 
 log = logging.getLogger("jupyter_inferless.kernel")
@@ -67,8 +74,17 @@ class Link:
         comm.on_close(self.on_close)
 
     def on_msg(self, msg: dict[str, Any]) -> None:
-        """Handle a server message; runs on the link's subshell, so keep it short."""
+        """Handle a server message (or a batch of them, in order); runs on the link's
+        subshell, so keep it short."""
         data = msg.get("content", {}).get("data") or {}
+        if data.get("op") == "batch":
+            for message in cast(BatchMessage, data)["messages"]:
+                self.handle(cast(dict[str, Any], message))
+        else:
+            self.handle(data)
+
+    def handle(self, data: dict[str, Any]) -> None:
+        """Handle one server message."""
         op = data.get("op")
         if op == "ack":
             ack = cast(AckMessage, data)

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol, cast
 
+from jupyter_client.session import json_packer
+
 from .. import protocol
 from ..protocol import (
     ANNOUNCE_COMM_ID,
@@ -23,11 +25,13 @@ from ..protocol import (
     ErrorKind,
     FrameMessage,
     RunError,
+    ServerMessage,
     run_error,
 )
 from . import metrics
 from .errors import KernelUnavailable
 from .frames import FrameReceiver
+from .outgoing import Outgoing
 from .registry import ModelRegistry
 from .stream import Stream
 from .transport import OnLost, OnMessage, Transport
@@ -80,6 +84,7 @@ class KernelBridge:
         self._opened_at = 0.0
         self._ack_handle: asyncio.TimerHandle | None = None
         self.transport = connect(kernel_id, kernel_manager, self._on_message, self._on_lost)
+        self.outgoing = Outgoing(self._send_now, self._not_sent)
 
     # -- requests ---------------------------------------------------------------
 
@@ -87,11 +92,16 @@ class KernelBridge:
         """Ask the kernel to run a request whose events fill ``stream``."""
         if self.transport.comm_id is None:
             raise KernelUnavailable(f"kernel {self.kernel_id} is not linked")
+        json_packer(inputs)  # what the link cannot carry raises here, not when it is sent
         self.streams[stream.rid] = stream
         credit = self.frames.open(stream.rid)
         stream.on_consumed = self._on_consumed
         self.models.started(stream.model)
-        self.transport.send(protocol.infer(stream.rid, stream.model, inputs, credit))
+        self.send(protocol.infer(stream.rid, stream.model, inputs, credit))
+
+    def send(self, message: ServerMessage) -> None:
+        """Send the kernel a message, with the others of this turn of the loop."""
+        self.outgoing.put(message)
 
     def abandon(self, stream: Stream) -> None:
         """Forget a request that never reached the kernel."""
@@ -102,7 +112,7 @@ class KernelBridge:
     def cancel(self, rid: str) -> None:
         """Ask the kernel to cancel a request."""
         if self.transport.comm_id is not None and rid in self.streams:
-            self.transport.send(protocol.cancel(rid))
+            self.send(protocol.cancel(rid))
 
     def lost(self, reason: str, kind: ErrorKind = ErrorKind.KERNEL_GONE) -> None:
         """The kernel restarted, died or shut down: end its streams, forget its models."""
@@ -110,6 +120,7 @@ class KernelBridge:
         for stream in list(self.streams.values()):
             stream.finish(error)
         self.streams.clear()
+        self.outgoing.clear()
         self.frames.reset()
         if self.models.clear():
             self._on_change()
@@ -213,4 +224,18 @@ class KernelBridge:
         if self.transport.comm_id is None:
             return
         consumed = {rid: (s.consumed, s.consumed_bytes) for rid, s in self.streams.items()}
-        self.transport.send(self.frames.ack(consumed, resend))
+        self.send(self.frames.ack(consumed, resend))
+
+    def _send_now(self, message: protocol.CommMessage) -> None:
+        if self.transport.comm_id is None:
+            raise KernelUnavailable(f"kernel {self.kernel_id} is no longer linked")
+        self.transport.send(message)
+
+    def _not_sent(self, messages: list[ServerMessage]) -> None:
+        """End the requests whose start could not be sent."""
+        error = run_error(ErrorKind.KERNEL_GONE, "the request could not be sent to the kernel")
+        for message in messages:
+            if message["op"] == "infer":
+                stream = self.streams.get(message["rid"])
+                if stream is not None:
+                    self._end(stream, error)

@@ -140,7 +140,7 @@ class Catalog(LoggingConfigurable):
             told[key] = verdicts
             if self._told.get(key) != verdicts:
                 try:
-                    bridge.transport.send(protocol.replicas(verdicts))
+                    bridge.send(protocol.replicas(verdicts))
                 except Exception:  # a kernel that is going: its end is heard elsewhere
                     log.debug("could not tell kernel %s its replicas", kernel_id, exc_info=True)
         self._told = told

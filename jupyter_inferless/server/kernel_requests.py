@@ -135,7 +135,7 @@ class KernelRequests:
 
     @staticmethod
     def _send(bridge: KernelBridge, message: Any) -> None:
-        bridge.transport.send(message)
+        bridge.send(message)
 
 
 def _refusal(err: Exception) -> protocol.Refusal:

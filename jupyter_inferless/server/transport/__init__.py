@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ...protocol import OpenData, ServerMessage
+from ...protocol import CommMessage, OpenData
 
 OnMessage = Callable[[str | None, dict[str, Any], list[Any]], None]
 """Called with (comm id, data, buffers) for each comm message the kernel publishes for us."""
@@ -33,7 +33,7 @@ class Transport(Protocol):
     async def open_comm(self, data: OpenData) -> bool:
         """Open the serving comm; False (and logged) when the kernel did not answer."""
 
-    def send(self, data: ServerMessage) -> None:
+    def send(self, data: CommMessage) -> None:
         """Send a message on the serving comm."""
 
     def close_comm(self) -> None:

@@ -38,7 +38,7 @@ from tornado.websocket import (
     websocket_connect,
 )
 
-from ...protocol import LINK_COMM_PREFIX, TARGET_NAME, OpenData, ServerMessage
+from ...protocol import LINK_COMM_PREFIX, TARGET_NAME, CommMessage, OpenData
 from . import OnLost, OnMessage
 
 SUBPROTOCOL = "v1.kernel.websocket.jupyter.org"
@@ -129,7 +129,7 @@ class GatewayTransport:
             return False
         return True
 
-    def send(self, data: ServerMessage) -> None:
+    def send(self, data: CommMessage) -> None:
         """Send a message on the serving comm."""
         self._send_shell("comm_msg", {"comm_id": self.comm_id, "data": data})
 

@@ -17,7 +17,7 @@ import zmq
 import zmq.asyncio
 from jupyter_client.session import Session
 
-from ...protocol import LINK_COMM_PREFIX, TARGET_NAME, TOPIC_PREFIX, OpenData, ServerMessage
+from ...protocol import LINK_COMM_PREFIX, TARGET_NAME, TOPIC_PREFIX, CommMessage, OpenData
 from . import OnLost, OnMessage
 
 CONTROL_TIMEOUT = 5.0  # seconds to wait for a control reply
@@ -68,6 +68,8 @@ class ZmqTransport:
         self._on_message = on_message
         self._iopub = _connect(kernel_manager, "iopub", zmq.SUB)
         self._shell = _connect(kernel_manager, "shell", zmq.DEALER)
+        # Session.send makes a blocking twin of an asyncio socket on every send; keep one.
+        self._shell_sender = zmq.Socket.shadow(self._shell.underlying)
         self._control = _connect(kernel_manager, "control", zmq.DEALER)
         self._control_lock = asyncio.Lock()
         self._reader = asyncio.ensure_future(self._read_iopub())
@@ -95,7 +97,7 @@ class ZmqTransport:
             return False
         return True
 
-    def send(self, data: ServerMessage) -> None:
+    def send(self, data: CommMessage) -> None:
         """Send a message on the serving comm."""
         self._send_shell("comm_msg", {"comm_id": self.comm_id, "data": data})
 
@@ -151,4 +153,4 @@ class ZmqTransport:
         msg = self.session.msg(msg_type, content)
         if self.subshell_id is not None:
             msg["header"]["subshell_id"] = self.subshell_id
-        self.session.send(self._shell, msg)
+        self.session.send(self._shell_sender, msg)
