@@ -4,6 +4,9 @@ The client writes a hand-made HTTP/1.1 request (``Connection: close``), reads th
 response head, undoes chunked transfer-encoding when present (otherwise reads an
 identity body, delimited by Content-Length or by the server closing), and parses
 the SSE stream with the tests' parser (tests/sse_parser.py, through _shared.py).
+``SSEResponse`` does all of that as bytes are pushed in; ``stream_sse`` pushes each read
+from an asyncio protocol's ``data_received`` (no task woken per read: the client stays
+lean at thousands of streams), ``read_sse_body`` from any ``read()``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from _shared import Event, SSEParser
 
 READ_SIZE = 65536
 MAX_HEAD = 65536
+ERROR_BODY_LIMIT = 4096  # bytes of a non-200 body kept for its error
 #: Called with every batch of events parsed from one read; may raise to abort.
 EventSink = Callable[[list[Event]], None]
 
@@ -110,24 +114,80 @@ def parse_head(raw: bytes) -> ResponseHead:
     return ResponseHead(int(parts[1]), headers)
 
 
-async def read_head(source: ByteSource) -> tuple[ResponseHead, bytes]:
-    """Read the response head; return it and the body bytes that came with it."""
-    buf = b""
-    while (end := buf.find(b"\r\n\r\n")) < 0:
-        if len(buf) > MAX_HEAD:
-            raise ProtocolError("response head too large")
-        data = await source.read(READ_SIZE)
-        if not data:
-            raise ProtocolError(f"connection closed before response head ({buf[:80]!r})")
-        buf += data
-    return parse_head(buf[:end]), buf[end + 4 :]
+class SSEResponse:
+    """One SSE response, parsed as its bytes are pushed in: head, body framing, events.
 
+    ``feed`` takes each read and calls ``sink`` with the events it completed; ``close``
+    is the end of the connection. ``done`` turns True once the body has ended (the last
+    chunk of a chunked body, Content-Length bytes of an identity body). A non-200 status
+    raises HttpStatusError with the start of its body once that has arrived (or at close).
+    """
 
-async def _read_rest(source: ByteSource, first: bytes, limit: int = 4096) -> bytes:
-    buf = first
-    while len(buf) < limit and (data := await source.read(READ_SIZE)):
-        buf += data
-    return buf
+    def __init__(self, sink: EventSink) -> None:
+        self.sink = sink
+        self.head: ResponseHead | None = None
+        self.done = False
+        self._buf = b""  # the head so far, or an error status's body
+        self._dechunk: Dechunker | None = None
+        self._length = -1
+        self._seen = 0
+        self._parser = SSEParser()
+
+    def feed(self, data: bytes) -> None:
+        """Take the next bytes of the response."""
+        if self.head is None:
+            self._buf += data
+            end = self._buf.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self._buf) > MAX_HEAD:
+                    raise ProtocolError("response head too large")
+                return
+            self.head = parse_head(self._buf[:end])
+            data, self._buf = self._buf[end + 4 :], b""
+            self._start_body(self.head)
+        if self.head.status != 200:
+            self._buf += data
+            if len(self._buf) >= ERROR_BODY_LIMIT:
+                raise HttpStatusError(self.head.status, self._buf)
+            return
+        if data and not self.done:
+            self._seen += len(data)
+            body = self._dechunk.feed(data) if self._dechunk is not None else data
+            if events := self._parser.feed(body):
+                self.sink(events)
+            chunked_end = self._dechunk is not None and self._dechunk.done
+            if chunked_end or 0 <= self._length <= self._seen:
+                self._end()
+
+    def close(self) -> None:
+        """The server closed the connection: end the body, or say what was missing."""
+        if self.head is None:
+            raise ProtocolError(f"connection closed before response head ({self._buf[:80]!r})")
+        if self.head.status != 200:
+            raise HttpStatusError(self.head.status, self._buf)
+        if self.done:
+            return
+        if self._dechunk is not None:
+            raise ProtocolError("connection closed before the last chunk")
+        if self._length > self._seen:
+            raise ProtocolError("connection closed before Content-Length bytes")
+        self._end()
+
+    def _start_body(self, head: ResponseHead) -> None:
+        if head.status != 200:
+            return
+        ctype = head.headers.get("content-type", "")
+        if not ctype.startswith("text/event-stream"):
+            raise ProtocolError(f"content-type is {ctype!r}, not text/event-stream")
+        if "chunked" in head.headers.get("transfer-encoding", "").lower():
+            self._dechunk = Dechunker()
+        else:
+            self._length = int(head.headers.get("content-length", -1))
+
+    def _end(self) -> None:
+        self.done = True
+        if events := self._parser.close():
+            self.sink(events)
 
 
 async def read_sse_body(source: ByteSource, sink: EventSink) -> ResponseHead:
@@ -136,41 +196,15 @@ async def read_sse_body(source: ByteSource, sink: EventSink) -> ResponseHead:
     Returns when the body ends: the last chunk of a chunked body, Content-Length
     bytes of an identity body, or the server closing the connection.
     """
-    head, data = await read_head(source)
-    if head.status != 200:
-        raise HttpStatusError(head.status, await _read_rest(source, data))
-    ctype = head.headers.get("content-type", "")
-    if not ctype.startswith("text/event-stream"):
-        raise ProtocolError(f"content-type is {ctype!r}, not text/event-stream")
-    chunked = "chunked" in head.headers.get("transfer-encoding", "").lower()
-    length = int(head.headers.get("content-length", -1)) if not chunked else -1
-    await _pump(source, sink, data, Dechunker() if chunked else None, length)
-    return head
-
-
-async def _pump(
-    source: ByteSource, sink: EventSink, data: bytes, dechunk: Dechunker | None, length: int
-) -> None:
-    """Feed body bytes through the decoder and the parser until the body ends."""
-    parser = SSEParser()
-    seen = 0
-    while True:
-        if data:
-            seen += len(data)
-            body = dechunk.feed(data) if dechunk is not None else data
-            if events := parser.feed(body):
-                sink(events)
-            if (dechunk is not None and dechunk.done) or 0 <= length <= seen:
-                break
+    response = SSEResponse(sink)
+    while not response.done:
         data = await source.read(READ_SIZE)
         if not data:
-            if dechunk is not None:
-                raise ProtocolError("connection closed before the last chunk")
-            if length > seen:
-                raise ProtocolError("connection closed before Content-Length bytes")
+            response.close()
             break
-    if events := parser.close():
-        sink(events)
+        response.feed(data)
+    assert response.head is not None
+    return response.head
 
 
 def build_request(host: str, port: int, path: str, body: bytes, headers: dict[str, str]) -> bytes:
@@ -196,6 +230,47 @@ class StreamTiming:
     events: int
 
 
+class _SSEClientProtocol(asyncio.Protocol):
+    """Feeds each read straight to an SSEResponse (no reader task to wake per read)."""
+
+    def __init__(self, response: SSEResponse, finished: asyncio.Future[None]) -> None:
+        self.response = response
+        self.finished = finished
+
+    def data_received(self, data: bytes) -> None:
+        """Parse a read; the response's end or error finishes the stream."""
+        if self.finished.done():
+            return
+        try:
+            self.response.feed(data)
+        except Exception as err:  # handed to the waiting stream
+            self.finished.set_exception(err)
+            return
+        if self.response.done:
+            self.finished.set_result(None)
+
+    def eof_received(self) -> bool:
+        """The server closed its side."""
+        self._close()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """The connection ended (or failed)."""
+        if exc is not None and not self.finished.done():
+            self.finished.set_exception(exc)
+        self._close()
+
+    def _close(self) -> None:
+        if self.finished.done():
+            return
+        try:
+            self.response.close()
+        except Exception as err:  # handed to the waiting stream
+            self.finished.set_exception(err)
+        else:
+            self.finished.set_result(None)
+
+
 async def stream_sse(
     host: str,
     port: int,
@@ -206,7 +281,7 @@ async def stream_sse(
     headers: dict[str, str] | None = None,
 ) -> StreamTiming:
     """POST ``body`` to ``path`` and feed the SSE events of the response to ``sink``."""
-    reader, writer = await asyncio.open_connection(host, port)
+    loop = asyncio.get_running_loop()
     first = -1.0
     count = 0
 
@@ -217,12 +292,17 @@ async def stream_sse(
         count += len(events)
         sink(events)
 
+    finished: asyncio.Future[None] = loop.create_future()
+    response = SSEResponse(timed_sink)
+    transport, _ = await loop.create_connection(
+        lambda: _SSEClientProtocol(response, finished), host, port
+    )
     try:
         request = build_request(host, port, path, body, headers or {})
         start = time.perf_counter()
-        writer.write(request)
-        await read_sse_body(reader, timed_sink)
+        transport.write(request)
+        await finished
         total = time.perf_counter() - start
     finally:
-        writer.close()
+        transport.close()
     return StreamTiming(first, total, count)
