@@ -75,6 +75,37 @@ def test_drift_from_the_first_event_names_the_key(second, says):
         checker.encode(second)
 
 
+@pytest.mark.parametrize(
+    ("later", "says"),
+    [
+        ({"OUT": "b", "score": math.inf}, "JSON cannot carry"),
+        ({"OUT": "b", "score": math.nan}, "JSON cannot carry"),
+        ({"OUT": True, "score": 1}, "'OUT' changed from string to boolean"),
+        ({"OUT": "b", "score": object()}, "not JSON; convert it"),
+    ],
+)
+def test_later_events_are_checked_as_fully_as_the_first(later, says):
+    checker = OutputChecker()
+    for n in range(3):
+        checker.encode({"OUT": f"a{n}", "score": n / 2})
+    with pytest.raises(OutputError, match=says):
+        checker.encode(later)
+
+
+def test_plain_later_events_encode_as_the_first_does():
+    first = {"OUT": "héllo\n", "n": 1, "ok": False, "note": None, "p": 0.25}
+    later = [
+        {"OUT": "wörld", "n": 2, "ok": True, "note": None, "p": 1e-9},
+        {"OUT": "", "n": -3, "ok": False, "note": "x", "p": 7},  # null -> string is allowed
+        {"OUT": "z", "n": 10**20, "ok": True, "note": None, "p": 0.5},
+    ]
+    checker = OutputChecker()
+    lines = [checker.encode(output) for output in [first, *later]]
+    assert [json.loads(line) for line in lines] == [first, *later]
+    assert lines[1] == '{"OUT":"wörld","n":2,"ok":true,"note":null,"p":1e-09}'
+    assert checker.count == 4
+
+
 def test_int_then_float_is_the_same_kind():
     checker = OutputChecker()
     checker.encode({"progress": 0})
