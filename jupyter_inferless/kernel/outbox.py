@@ -12,8 +12,12 @@ blocks in send_streamed_output until credit returns. An async model must not blo
 event loop, so its events past the credit wait in the request's backlog instead (up to
 ``max_backlog`` events; only beyond that does it block).
 
-A background thread sends, a ``step`` at a time; tests pass ``thread=False`` and a
-``clock``, and call ``step`` themselves.
+A background thread sends, a ``step`` at a time. A model thread whose event finds a
+frame due (nothing went out for ``min_interval``) sends that frame itself: with many model
+threads, a hand-over to the sender thread waits for the GIL behind all of them, and under
+load the sender fell behind by hundreds of milliseconds. (A model's event loop never sends:
+it queues and goes on.) Tests pass ``thread=False`` and a ``clock``, and call ``step``
+themselves; nothing is sent inline then.
 """
 
 from __future__ import annotations
@@ -113,6 +117,8 @@ class Outbox:
         self._last_send = 0.0
         self._resend_now = False
         self._closed = False
+        self._sending = threading.Lock()  # one step at a time, so frames leave in sequence
+        self._inline = thread
         if thread:
             threading.Thread(target=self._run, name="inferless-outbox", daemon=True).start()
 
@@ -129,8 +135,9 @@ class Outbox:
         if channel is not None:
             channel.cancel()
 
-    def try_put_event(self, channel: RequestChannel, line: str) -> bool:
-        """Queue an event if the request has credit and the queue has room.
+    def try_put_event(self, channel: RequestChannel, line: str, wake: bool = True) -> bool:
+        """Queue an event if the request has credit and the queue has room; ``wake`` the
+        sender thread when the queue was empty.
 
         Raises StreamCancelled once the request is cancelled or the link closed.
         """
@@ -142,18 +149,28 @@ class Outbox:
                 return False
             channel.credit_events -= 1
             channel.credit_bytes -= size
-            if not self._pending:
+            if not self._pending and wake:
                 self.cond.notify_all()  # the sender is idle: wake it
             self._pending.append((channel.rid, line, None))
             return True
 
     def put_event(self, channel: RequestChannel, line: str) -> None:
-        """Queue an event, waiting while the request has no credit or the queue is full."""
+        """Queue an event, waiting while the request has no credit or the queue is full;
+        send the frame from this thread when one is due and no other thread is sending."""
         with self.cond:
-            while not self.try_put_event(channel, line):
+            while not self.try_put_event(channel, line, wake=False):
                 self.cond.wait(0.5)
-            woke_sender = len(self._pending) == 1
-        if woke_sender:
+            due = self._inline and self.clock() - self._last_send >= self.min_interval
+            inline = due and self._sending.acquire(blocking=False)
+            woke_sender = not inline and len(self._pending) == 1
+            if woke_sender:
+                self.cond.notify_all()  # the sender is idle: wake it
+        if inline:
+            try:
+                self.step()
+            finally:
+                self._sending.release()
+        elif woke_sender:
             # Hand the sender the GIL now, or a tight model loop keeps it for a whole
             # switch interval (5 ms) before the event can leave.
             time.sleep(0)
@@ -271,7 +288,9 @@ class Outbox:
             wait = self._last_send + self.min_interval - self.clock()
             if wait > 0:
                 time.sleep(wait)  # batch what queues meanwhile
-            if self.step():
+            with self._sending:
+                sent = self.step()
+            if sent:
                 time.sleep(0)  # let the IOPub thread have the GIL to send the frame
 
     def _resend_due(self) -> bool:

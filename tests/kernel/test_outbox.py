@@ -9,6 +9,7 @@ as ``(seq, runs, buffer)`` with each run ``(rid, events, ended, error kind)``.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -406,5 +407,77 @@ def test_the_sender_thread_sends_at_once() -> None:
     try:
         outbox.open("a", BIG).event("x")
         assert arrived.wait(2.0)
+    finally:
+        outbox.close()
+
+
+class Recorder:
+    """A publish that notes each frame with the thread that sent it; acknowledges nothing."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.frames: list[tuple[int, str, str]] = []  # seq, thread name, text
+
+    def __call__(self, frame: FrameMessage, buffers: list[bytes]) -> None:
+        with self.lock:
+            text = b"".join(buffers).decode()
+            self.frames.append((frame["seq"], threading.current_thread().name, text))
+
+    def wait_for(self, count: int) -> list[tuple[int, str, str]]:
+        """The frames, once ``count`` events went out (or 5 s passed)."""
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with self.lock:
+                frames = list(self.frames)
+            if sum(len(text.split()) for _, _, text in frames) >= count:
+                break
+            time.sleep(0.01)
+        return frames
+
+
+def test_a_due_event_leaves_from_the_model_thread_and_a_early_one_from_the_sender() -> None:
+    recorder = Recorder()
+    outbox = Outbox(recorder, min_interval=0.05)
+    try:
+        channel = outbox.open("a", BIG)
+        producer = threading.Thread(target=channel.event, args=("x",), name="model-thread")
+        producer.start()
+        producer.join(5)
+        assert recorder.frames == [(1, "model-thread", "x\n")], "nothing had gone out: due"
+        channel.event("y")  # within min_interval of x: it waits for the sender thread
+        assert recorder.wait_for(2)[1][1:] == ("inferless-outbox", "y\n")
+    finally:
+        outbox.close()
+
+
+def test_frames_from_many_model_threads_leave_in_sequence_with_every_event() -> None:
+    recorder = Recorder()
+    outbox = Outbox(recorder, min_interval=0.0005)
+    threads, per_thread = 16, 400
+    try:
+        channels = [outbox.open(f"r{n}", BIG) for n in range(threads)]
+
+        def produce(channel: RequestChannel) -> None:
+            for i in range(per_thread):
+                channel.event(f"{channel.rid}.{i}")
+                if i % 50 == 0:
+                    time.sleep(0.001)
+
+        workers = [threading.Thread(target=produce, args=(c,)) for c in channels]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(30)
+        frames = recorder.wait_for(threads * per_thread)
+        assert [seq for seq, _, _ in frames] == list(range(1, len(frames) + 1)), (
+            "published in sequence, none twice"
+        )
+        lines = "".join(text for _, _, text in frames).split()
+        for channel in channels:
+            mine = [line for line in lines if line.startswith(f"{channel.rid}.")]
+            assert mine == [f"{channel.rid}.{i}" for i in range(per_thread)]
+        assert {name for _, name, _ in frames} - {"inferless-outbox"}, (
+            "model threads sent frames themselves"
+        )
     finally:
         outbox.close()
