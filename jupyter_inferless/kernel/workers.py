@@ -16,6 +16,7 @@ from .model import ModelAdapter, StreamOutputHandler
 from .outbox import RequestChannel
 
 log = logging.getLogger("jupyter_inferless.kernel")
+WORKER_START_TIMEOUT = 10.0  # seconds for a model's worker threads to start
 
 
 @dataclass
@@ -41,6 +42,20 @@ class ServedModel:
         self._lock = threading.Lock()
         self._slots: asyncio.Semaphore | None = None  # an async model's concurrency, on its loop
         self._tasks: set[Future[None]] = set()  # an async model's requests
+        if not self.adapter.infer_is_async:
+            self._start_workers()
+
+    def _start_workers(self) -> None:
+        """Start every worker thread now, so that a burst of requests waits for none to be
+        made: a thread's start waits until it runs, and under load that means waiting for
+        the GIL behind every busy worker (256 starts took most of a second)."""
+        started = threading.Barrier(self.max_concurrency + 1)
+        for _ in range(self.max_concurrency):
+            self.executor.submit(started.wait, WORKER_START_TIMEOUT)
+        try:
+            started.wait(WORKER_START_TIMEOUT)
+        except threading.BrokenBarrierError:
+            log.warning("model %r: its worker threads were slow to start", self.name)
 
     def describe(self) -> ModelDescription:
         """The model as the server lists it."""

@@ -109,3 +109,19 @@ async def test_shutting_the_kernel_down_removes_its_models(kernel, api, jp_serve
     await api.wait_for_model("ticker")
     await jp_serverapp.kernel_manager.shutdown_kernel(kernel.kernel_id, now=True)
     await api.wait_for_model("ticker", present=False)
+
+
+async def test_a_sync_model_starts_all_its_worker_threads_when_served(kernel, api):
+    await kernel.run(TICKER.replace('name="ticker",', 'name="ticker", max_concurrency=8,'))
+    await api.wait_for_model("ticker")
+    count = (
+        "import threading\n"
+        "print(sum(t.name.startswith('inferless-ticker') for t in threading.enumerate()))"
+    )
+    # a burst then waits for no thread to be made (each start waits for the GIL under load)
+    assert (await kernel.run(count)).strip() == "8"
+    result = await asyncio.gather(
+        *(api.stream("inferless/v2/models/ticker/generate_stream", {"n": 30}) for _ in range(8))
+    )
+    assert all(r.outputs == [{"i": i} for i in range(30)] for r in result)
+    assert (await kernel.run(count)).strip() == "8"
