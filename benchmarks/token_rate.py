@@ -115,6 +115,7 @@ class TickCheck(EventCheck):
     def __init__(self, n: int) -> None:
         super().__init__(n)
         self.latencies: list[float] = []
+        self.sent: list[float] = []  # each event's send time, beside its latency
         self._now = 0.0
 
     def __call__(self, events: list[Event]) -> None:
@@ -133,6 +134,7 @@ class TickCheck(EventCheck):
         )
         if ok:
             self.latencies.append(self._now - value["t"])
+            self.sent.append(value["t"])
         return ok
 
 
@@ -149,6 +151,8 @@ class Tally:
     errors: int = 0  # streams that failed or carried an error event
     failed: list[str] = field(default_factory=list)  # a line on each of the first ones
     latencies: list[float] = field(default_factory=list)  # added latency of each event, s
+    sent: list[float] = field(default_factory=list)  # each event's send time (time.time())
+    began: list[float] = field(default_factory=list)  # each stream's first send time
     ttfes: list[float] = field(default_factory=list)  # request -> first event, s
     durations: list[float] = field(default_factory=list)  # request -> end, s
     clients_cpu: list[float] = field(default_factory=list)  # CPU s of each client process
@@ -169,6 +173,9 @@ class Tally:
         if not result.ok() and len(self.failed) < 10:
             self.failed.append(summarise(result))
         self.latencies += c.latencies
+        self.sent += c.sent
+        if c.sent:
+            self.began.append(c.sent[0])
         if result.ttfe is not None:
             self.ttfes.append(result.ttfe)
         if result.duration is not None:
@@ -180,7 +187,7 @@ class Tally:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors += other.errors
         self.failed = (self.failed + other.failed)[:10]
-        for name in ("latencies", "ttfes", "durations", "clients_cpu"):
+        for name in ("latencies", "sent", "began", "ttfes", "durations", "clients_cpu"):
             getattr(self, name).extend(getattr(other, name))
         self.start, self.end = min(self.start, other.start), max(self.end, other.end)
 
@@ -194,6 +201,15 @@ class Tally:
             (self.errors, "stream errors"),
         ]
         return [label for count, label in counts if count]
+
+    def after_ramp(self) -> tuple[float, list[float]]:
+        """When the last stream sent its first event (s after the first request), and the
+        added latencies of the events sent after that: the load without its ramp."""
+        if not self.began:
+            return math.nan, []
+        ramp_end = max(self.began)
+        later = [lat for lat, t in zip(self.latencies, self.sent, strict=True) if t > ramp_end]
+        return ramp_end - self.start, later
 
     @property
     def wall(self) -> float:
@@ -458,6 +474,11 @@ def print_many(reports: list[PathReport], verdict: Verdict, args: argparse.Names
         print(f"  {r.path}: added latency {_ms_text(t.latencies)}")
         verdict.check(
             f"{r.path}: added latency p99", _ms(t.latencies, 99), TARGET_MANY_P99_MS, "ms"
+        )
+        ramp, later = t.after_ramp()
+        print(
+            f"  {r.path}: every stream had begun {ramp:.2f} s after the first request; the "
+            f"{len(later):,} events sent after that: added latency {_ms_text(later)}"
         )
         durations = statistics.median(t.durations) if t.durations else math.nan
         print(
