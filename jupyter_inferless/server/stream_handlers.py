@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
-from tornado.iostream import StreamClosedError
+from tornado.iostream import IOStream, StreamClosedError
 
 from ..protocol import ErrorKind, RunError, run_error
 from . import metrics, sse
@@ -46,11 +47,11 @@ class StreamWriter(InferlessHandler):
             self.start_event_stream(stream)
             self.write(sse.retry(config.retry_ms))
             await self.flush()
+            send = self.chunk_sender()
             while True:
                 if position < stream.total:
                     lines = stream.read(position)
-                    self.write(sse.events(stream.rid, position, lines))
-                    await self.flush()
+                    await send(sse.events(stream.rid, position, lines))
                     if position == 0:
                         metrics.first_event(stream.model, self.request.request_time())
                     position += len(lines)
@@ -74,6 +75,28 @@ class StreamWriter(InferlessHandler):
         finally:
             self.service.unsubscribe(stream)
         self.finish()
+
+    def chunk_sender(self) -> Callable[[bytes], Awaitable[None]]:
+        """Writes body bytes once the head is out: straight to the connection's IOStream
+        (framed as a chunk when the response is chunked), in order with what the handler
+        writes later. Per event this skips RequestHandler.write/flush and the HTTP layer's
+        future, about a fifth of the server's CPU with hundreds of streams."""
+        connection = self.request.connection
+        iostream = getattr(connection, "stream", None)
+        if not isinstance(iostream, IOStream) or not self._headers_written:
+            return self._write_and_flush  # not HTTP/1 over a socket: the handler's own path
+        chunked = self._headers.get("Transfer-Encoding", "").lower() == "chunked"
+
+        def send(data: bytes) -> Awaitable[None]:
+            if chunked:
+                data = b"%x\r\n%s\r\n" % (len(data), data)
+            return iostream.write(data)
+
+        return send
+
+    def _write_and_flush(self, data: bytes) -> Awaitable[None]:
+        self.write(data)
+        return self.flush()
 
     def start_event_stream(self, stream: Stream) -> None:
         """The event stream's headers; no compression, no Nagle delay."""

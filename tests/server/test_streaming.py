@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from urllib.parse import urlsplit
 
 from models import PACED, RAISES, paced_outputs
 from sse_reader import read_stream
@@ -98,3 +100,46 @@ async def test_a_model_raising_ends_its_stream_with_an_in_band_error(kernel, api
         {"OUT": "a"},
         {"error": "ValueError: bad <weights>", "kind": "model_error"},
     ]
+
+
+async def raw_response(api, version: str, body: dict) -> bytes:
+    """POST a stream over a bare socket with ``version`` and return the whole response."""
+    parts = urlsplit(api.url(PACED_STREAM))
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    payload = json.dumps(body).encode()
+    head = (
+        f"POST {parts.path} {version}\r\nHost: {parts.netloc}\r\n"
+        f"Authorization: {api.auth['Authorization']}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+    )
+    writer.write(head.encode() + payload)
+    try:
+        return await asyncio.wait_for(reader.read(), 30)
+    finally:
+        writer.close()
+
+
+async def test_the_body_is_chunked_for_http_1_1_and_plain_for_http_1_0(kernel, api):
+    await kernel.run(SERVE_PACED)
+    await api.wait_for_model("paced")
+    expected = paced_outputs(40)
+    chunked = await raw_response(api, "HTTP/1.1", {"n": 40})
+    head, _, body = chunked.partition(b"\r\n\r\n")
+    assert b"Transfer-Encoding: chunked" in head
+    pieces, rest = [], body
+    while True:  # every chunk framed exactly, then the last (empty) chunk
+        size_line, _, rest = rest.partition(b"\r\n")
+        size = int(size_line, 16)
+        assert rest[size : size + 2] == b"\r\n"
+        pieces.append(rest[:size])
+        rest = rest[size + 2 :]
+        if size == 0:
+            break
+    assert rest == b""
+    plain = await raw_response(api, "HTTP/1.0", {"n": 40})
+    head10, _, body10 = plain.partition(b"\r\n\r\n")
+    assert b"Transfer-Encoding" not in head10 and b"Content-Length" not in head10
+    for text in (b"".join(pieces), body10):  # the same stream, framed or to the close
+        events = [block for block in text.decode().split("\n\n") if "data: " in block]
+        outputs = [json.loads(block.split("data: ", 1)[1]) for block in events]
+        assert outputs == expected
