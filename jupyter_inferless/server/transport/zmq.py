@@ -69,7 +69,7 @@ class ZmqTransport:
         self._iopub = _connect(kernel_manager, "iopub", zmq.SUB)
         self._shell = _connect(kernel_manager, "shell", zmq.DEALER)
         # Session.send makes a blocking twin of an asyncio socket on every send; keep one.
-        self._shell_sender = zmq.Socket.shadow(self._shell.underlying)
+        self._shell_sender: zmq.Socket[bytes] = zmq.Socket.shadow(self._shell.underlying)
         self._control = _connect(kernel_manager, "control", zmq.DEALER)
         self._control_lock = asyncio.Lock()
         self._reader = asyncio.ensure_future(self._read_iopub())
