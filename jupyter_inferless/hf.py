@@ -128,7 +128,7 @@ class TextEventStreamer(BaseStreamer):
             if value.shape[0] != 1:
                 raise ValueError("stream_generate supports a batch of one sequence only")
             value = value[0]
-        ids = [int(i) for i in value.tolist()]  # generate() gives CPU copies: no device sync
+        ids: list[int] = value.tolist()  # generate() gives CPU copies: no device sync
         if self._decoder is None:
             self._decoder = IncrementalDecoder(self.tokenizer, ids, self.decode_kwargs)
             return
@@ -152,13 +152,15 @@ class StopWhenCancelled(StoppingCriteria):
 
     def __init__(self, handler: Any) -> None:
         self.handler = handler
-        self._answers: dict[tuple[int, Any, bool], Any] = {}
+        self._answers: dict[bool, Any] = {}  # by cancelled: one generate's batch and device
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-        key = (input_ids.shape[0], input_ids.device, bool(getattr(self.handler, "cancelled", 0)))
-        answer = self._answers.get(key)
-        if answer is None:  # made once on the device (no synchronisation), then reused
-            answer = self._answers[key] = torch.full(key[:1], key[2], device=key[1])
+        cancelled = bool(getattr(self.handler, "cancelled", False))
+        answer = self._answers.get(cancelled)
+        if answer is None or answer.shape[0] != input_ids.shape[0]:
+            # made once on the device (no synchronisation), then reused at every step
+            answer = torch.full((input_ids.shape[0],), cancelled, device=input_ids.device)
+            self._answers[cancelled] = answer
         return answer
 
 
