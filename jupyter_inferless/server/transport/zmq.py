@@ -21,6 +21,7 @@ from ...protocol import LINK_COMM_PREFIX, TARGET_NAME, TOPIC_PREFIX, CommMessage
 from . import OnLost, OnMessage
 
 CONTROL_TIMEOUT = 5.0  # seconds to wait for a control reply
+DRAIN_FRAMES = 64  # messages taken from IOPub in one turn of the server's loop, at most
 log = logging.getLogger("ServerApp.jupyter_inferless")  # the server log's handlers
 
 
@@ -67,6 +68,7 @@ class ZmqTransport:
         self.subshell_id: str | None = None
         self._on_message = on_message
         self._iopub = _connect(kernel_manager, "iopub", zmq.SUB)
+        self._iopub_sync: zmq.Socket[bytes] = zmq.Socket.shadow(self._iopub.underlying)
         self._shell = _connect(kernel_manager, "shell", zmq.DEALER)
         # Session.send makes a blocking twin of an asyncio socket on every send; keep one.
         self._shell_sender: zmq.Socket[bytes] = zmq.Socket.shadow(self._shell.underlying)
@@ -118,13 +120,25 @@ class ZmqTransport:
             sock.close(linger=100)
 
     async def _read_iopub(self) -> None:
+        """Take every frame already queued at each wake-up (up to DRAIN_FRAMES), then let
+        the server's loop run: when the server falls behind, each stream's writer then
+        wakes once for several frames and writes their events in one chunk, instead of
+        the queue growing by a frame per turn."""
         while True:
-            parts = await self._iopub.recv_multipart(copy=False)
-            try:
-                self._dispatch(parts)
-            except Exception:
-                log.exception("bad message from kernel %s", self.kernel_id)
+            self._dispatch_safely(await self._iopub.recv_multipart(copy=False))
+            for _ in range(DRAIN_FRAMES - 1):
+                try:
+                    parts = self._iopub_sync.recv_multipart(zmq.NOBLOCK, copy=False)
+                except zmq.Again:
+                    break
+                self._dispatch_safely(parts)
             await asyncio.sleep(0)  # a ready recv does not yield; let the server breathe
+
+    def _dispatch_safely(self, parts: list[Any]) -> None:
+        try:
+            self._dispatch(parts)
+        except Exception:
+            log.exception("bad message from kernel %s", self.kernel_id)
 
     def _dispatch(self, parts: list[Any]) -> None:
         _, frames = self.session.feed_identities(parts, copy=False)
