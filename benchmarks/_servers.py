@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import socket
@@ -20,6 +21,10 @@ from _shared import COUNTER, CellError, Model, connect, run_cell
 HOST = "127.0.0.1"
 HERE = Path(__file__).resolve().parent
 STREAM_PATH = "/v2/models/counter/generate_stream"
+#: jupyter_server's loggers are at DEBUG (only its handler filters by log level), so every
+#: request builds and drops a few debug records; a server taking hundreds of requests a
+#: second raises the logger itself to INFO, as README's "Serving at scale" says.
+QUIET_DEBUG_LOG = {"loggers": {"ServerApp": {"level": "INFO"}}}
 
 
 S = TypeVar("S", bound="ServerProcess")
@@ -196,6 +201,7 @@ class JupyterInferless(ServerProcess):
             "--ServerApp.open_browser=False", f"--ServerApp.root_dir={root}",
             "--ServerApp.allow_root=True",
             '--ServerApp.jpserver_extensions={"jupyter_inferless": True}',
+            f"--ServerApp.logging_config={json.dumps(QUIET_DEBUG_LOG)}",
         ]  # fmt: skip
 
     def env(self) -> dict[str, str]:
