@@ -33,6 +33,12 @@ class InferlessHandler(APIHandler):
     """Whether the status this handler answers counts in ``inferless_requests_total``."""
     _status_counted = False
 
+    async def prepare(self) -> None:  # type: ignore[override]  # as APIHandler.prepare
+        """Wait for this request's turn (a burst is let in a few per turn of the loop),
+        then jupyter_server's checks: authentication, XSRF, host."""
+        await self.service.turns.enter()
+        await super().prepare()
+
     @property
     def service(self) -> Service:
         """The serving service of this server."""

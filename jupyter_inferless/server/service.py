@@ -22,6 +22,7 @@ from .errors import Busy, InputRejected, RunFailed
 from .registry import ModelEntry
 from .replicas import Replicas
 from .stream import Stream
+from .turns import TurnGate
 
 
 class Service(LoggingConfigurable):
@@ -39,6 +40,12 @@ class Service(LoggingConfigurable):
     max_body_bytes = Int(
         10 * 1024 * 1024, config=True, help="Largest request body accepted, in bytes."
     )
+    requests_per_turn = Int(
+        16,
+        config=True,
+        help="Requests handled per turn of the server's loop; the others of a burst wait "
+        "for the next turns, so that the events of running streams keep moving.",
+    )
     catalog = Instance(Catalog)
     broker = Instance(Broker)
     session_manager = traitlets.Any(None, allow_none=True, help="The server's session manager.")
@@ -46,6 +53,7 @@ class Service(LoggingConfigurable):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self._grace: dict[str, asyncio.TimerHandle] = {}
+        self.turns = TurnGate(self.requests_per_turn)
 
     async def list_models(self) -> list[dict[str, Any]]:
         """Every served model: its description, replicas (kernel, notebook, device,

@@ -11,7 +11,9 @@ from server_config import server_config
 
 @pytest.fixture
 def jp_server_config() -> dict[str, Any]:
-    config = server_config(heartbeat_interval=0.25, replay_events=7, credit_events=99)
+    config = server_config(
+        heartbeat_interval=0.25, replay_events=7, credit_events=99, requests_per_turn=5
+    )
     config["InferlessExtension"] = {"retry_ms": 1234, "keep_finished": 12.5}
     return config
 
@@ -21,6 +23,7 @@ def test_managers_read_their_sections_and_the_old_names(jp_serverapp: Any) -> No
     assert (service.heartbeat_interval, service.retry_ms) == (0.25, 1234)
     assert (service.broker.replay_events, service.broker.keep_finished) == (7, 12.5)
     assert service.catalog.credit_events == 99
+    assert service.turns.per_turn == 5
     assert service.parent.name == "jupyter_inferless"  # configured as the extension's managers
 
 

@@ -1,0 +1,59 @@
+"""At most a few requests handled per turn of the server's loop, so frames keep moving.
+
+The server reads each kernel's frames once per turn of its loop. A burst of requests (256
+clients connecting at once) would otherwise be handled in one or two long turns, each
+request's authentication and start a fraction of a millisecond, and the events of the
+streams already running would wait behind all of them. ``TurnGate`` lets ``per_turn``
+requests in per turn; the others wait, in arrival order, for the next turns, between
+which the loop reads the kernels' frames and writes their events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+
+class TurnGate:
+    """Admits up to ``per_turn`` callers per turn of the running loop, in arrival order."""
+
+    def __init__(self, per_turn: int) -> None:
+        if per_turn < 1:
+            raise ValueError(f"per_turn must be at least 1, not {per_turn!r}")
+        self.per_turn = per_turn
+        self._admitted = 0  # callers let in during this turn
+        self._waiting: deque[asyncio.Future[None]] = deque()
+        self._next: asyncio.Handle | None = None
+
+    @property
+    def waiting(self) -> int:
+        """Callers waiting for a later turn."""
+        return len(self._waiting)
+
+    async def enter(self) -> None:
+        """Return at once while this turn has room, else in a later turn."""
+        if self._admitted < self.per_turn and not self._waiting:
+            self._admitted += 1
+            self._schedule()
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        self._schedule()
+        await waiter
+
+    def _schedule(self) -> None:
+        if self._next is None:
+            self._next = asyncio.get_running_loop().call_soon(self._turn)
+
+    def _turn(self) -> None:
+        """A new turn: let the next callers in (they run in the turn after this one, so
+        the loop reads its sockets in between)."""
+        self._next = None
+        self._admitted = 0
+        while self._waiting and self._admitted < self.per_turn:
+            waiter = self._waiting.popleft()
+            if not waiter.done():  # a caller that gave up is skipped
+                waiter.set_result(None)
+                self._admitted += 1
+        if self._admitted or self._waiting:
+            self._schedule()
