@@ -43,6 +43,7 @@ from . import OnLost, OnMessage
 
 SUBPROTOCOL = "v1.kernel.websocket.jupyter.org"
 CONTROL_TIMEOUT = 5.0  # seconds to wait for a control reply
+DRAIN_MESSAGES = 64  # messages taken in one turn of the server's loop, at most
 MAX_MESSAGE_SIZE = 256 * 1024 * 1024  # a frame carries at most a request's byte credit
 GONE_STATES = ("restarting", "dead")
 log = logging.getLogger("ServerApp.jupyter_inferless")  # the server log's handlers
@@ -169,19 +170,20 @@ class GatewayTransport:
         return ws
 
     async def _read(self) -> None:
+        """Read the kernel's messages; at each wake-up take every one already received (up
+        to DRAIN_MESSAGES) before the server's loop runs on, as the ZMQ transport does."""
         reason = "the gateway closed the kernel's connection"
         try:
-            self._ws = await self._connect()
-            while True:
-                message = await self._ws.read_message()
-                if message is None:
-                    break
-                _quick_ack(self._sock)
-                if isinstance(message, bytes):
-                    try:
-                        self._dispatch(message)
-                    except Exception:
-                        log.exception("bad message from gateway kernel %s", self.kernel_id)
+            self._ws = ws = await self._connect()
+            ready = asyncio.ensure_future(ws.read_message())  # always the next unread one
+            while (message := await ready) is not None:
+                self._take(message)
+                ready = asyncio.ensure_future(ws.read_message())
+                for _ in range(DRAIN_MESSAGES - 1):
+                    if not ready.done() or (message := ready.result()) is None:
+                        break
+                    self._take(message)
+                    ready = asyncio.ensure_future(ws.read_message())
                 await asyncio.sleep(0)  # a ready read does not yield; let the server breathe
         except asyncio.CancelledError:
             raise
@@ -193,6 +195,14 @@ class GatewayTransport:
                 waiter.set_exception(ConnectionError(reason))
         if not self._closing:
             self._on_lost(reason)
+
+    def _take(self, message: str | bytes) -> None:
+        _quick_ack(self._sock)
+        if isinstance(message, bytes):
+            try:
+                self._dispatch(message)
+            except Exception:
+                log.exception("bad message from gateway kernel %s", self.kernel_id)
 
     def _dispatch(self, message: bytes) -> None:
         channel, parts = deserialize_msg_from_ws_v1(message)
