@@ -167,9 +167,11 @@ class Outbox:
                 self.cond.notify_all()  # the sender is idle: wake it
         if inline:
             try:
-                self.step()
+                sent = self.step()
             finally:
                 self._sending.release()
+            if sent:
+                time.sleep(0)  # let the IOPub thread (and the notebook) have the GIL
         elif woke_sender:
             # Hand the sender the GIL now, or a tight model loop keeps it for a whole
             # switch interval (5 ms) before the event can leave.
