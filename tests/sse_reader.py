@@ -9,6 +9,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
@@ -94,6 +95,18 @@ class StreamResult:
     def outputs(self) -> list[Any]:
         """Every event's data as JSON."""
         return [event.json for event in self.events]
+
+
+def raw_post(url: str, auth: dict[str, str], body: Any, version: str = "HTTP/1.1") -> bytes:
+    """The bytes of a JSON POST to ``url`` with ``Connection: close``, for a bare socket."""
+    parts = urlsplit(url)
+    payload = json.dumps(body).encode()
+    head = (
+        f"POST {parts.path} {version}\r\nHost: {parts.netloc}\r\n"
+        f"Authorization: {auth['Authorization']}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode() + payload
 
 
 def _encode(body: Any) -> bytes | None:

@@ -15,6 +15,16 @@ after => {
 }
 """
 
+# True once the run numbered above ``after`` streams and shows at least ``count`` events.
+RUN_STREAMING = """
+([after, count]) => {
+    const panel = document.getElementById('jupyter-inferless-panel');
+    const events = panel.querySelector('[data-stat="events"]');
+    return Number(panel.dataset.runSeq) > after && panel.dataset.runState === 'streaming'
+        && events !== null && Number(events.textContent) >= count;
+}
+"""
+
 
 def open_panel(browser: Any, url: str) -> tuple[Any, list[str]]:
     """A new tab on JupyterLab at ``url`` (with its token), the Inferless panel open; and
@@ -61,3 +71,9 @@ def wait_for_run(page: Any, before: int, timeout: float = 30_000) -> str:
 def run_and_wait(page: Any, timeout: float = 30_000) -> str:
     """Click Run and wait for that run to end; its final state."""
     return wait_for_run(page, click_run(page), timeout)
+
+
+def wait_for_events(page: Any, before: int, count: int, timeout: float = 15_000) -> None:
+    """Wait until the run after run ``before`` streams and shows ``count`` events (until it
+    starts, the count shown is the last run's)."""
+    page.wait_for_function(RUN_STREAMING, arg=[before, count], timeout=timeout)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from lab_panel import PANEL, model_row, open_panel, run_and_wait
+from lab_panel import PANEL, click_run, model_row, open_panel, run_and_wait, wait_for_events
 from lab_server import Kernel, Lab
 from models import COUNTER
 
@@ -134,10 +134,7 @@ def test_panel(lab: Lab, kernel: Kernel, page: Any, artifacts: Path) -> None:
     prompt.fill("s")
     count.fill("100000")
     delay.fill("20")
-    page.get_by_role("button", name="Run", exact=True).click()
-    page.wait_for_function(
-        """() => Number(document.querySelector('[data-stat="events"]').textContent) >= 5"""
-    )
+    wait_for_events(page, click_run(page), 5)
     page.get_by_role("button", name="Stop", exact=True).click()
     state = panel.locator(".jp-Inferless-state")
     page.wait_for_function(  # decided by the in-band error's kind, "cancelled"

@@ -21,7 +21,7 @@ import pytest
 
 pytest.importorskip("kernel_gateway", reason="needs jupyter-kernel-gateway")
 
-from lab_panel import PANEL, model_row, open_panel, run_and_wait
+from lab_panel import PANEL, click_run, model_row, open_panel, run_and_wait, wait_for_events
 from lab_server import Lab, WebsocketKernel
 from models import PACED, paced_text
 from remote_kernels import Gateway, running_gateway
@@ -119,11 +119,7 @@ def test_panel_runs_and_stops_a_model_in_a_remote_kernel(
     # Stop cancels a long run, down to the model in the remote kernel.
     page.get_by_label("n", exact=True).fill("100000")
     page.get_by_label("pause_ms", exact=True).fill("20")
-    page.get_by_role("button", name="Run", exact=True).click()
-    page.wait_for_function(
-        """() => Number(document.querySelector('[data-stat="events"]').textContent) >= 5""",
-        timeout=15_000,
-    )
+    wait_for_events(page, click_run(page), 5)
     page.get_by_role("button", name="Stop", exact=True).click()
     page.wait_for_function(
         """() => document.querySelector('.jp-Inferless-state').dataset.state === 'cancelled'""",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,7 +11,7 @@ import pytest
 
 from models import PADDED
 from server_config import server_config
-from sse_reader import EventLog
+from sse_reader import EventLog, raw_post
 
 CREDIT_EVENTS = 64
 CREDIT_BYTES = 128 * 1024
@@ -50,13 +49,7 @@ class SlowReader:
     async def open(cls, url: str, auth: dict[str, str], body: dict[str, Any]) -> SlowReader:
         parts = urlsplit(url)
         reader, writer = await asyncio.open_connection(parts.hostname, parts.port, limit=2**20)
-        payload = json.dumps(body).encode()
-        head = (
-            f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
-            f"Authorization: {auth['Authorization']}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
-        )
-        writer.write(head.encode() + payload)
+        writer.write(raw_post(url, auth, body))
         await writer.drain()
         client = cls(reader, writer)
         status, *lines = (await reader.readuntil(b"\r\n\r\n")).decode().split("\r\n")

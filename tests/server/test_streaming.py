@@ -7,7 +7,7 @@ import json
 from urllib.parse import urlsplit
 
 from models import PACED, RAISES, paced_outputs
-from sse_reader import read_stream
+from sse_reader import raw_post, read_stream
 
 PACED_STREAM = "inferless/v2/models/paced/generate_stream"
 SERVE_PACED = PACED.define() + "%inferless serve Paced --name paced"  # INPUT_SCHEMA beside it
@@ -104,15 +104,10 @@ async def test_a_model_raising_ends_its_stream_with_an_in_band_error(kernel, api
 
 async def raw_response(api, version: str, body: dict) -> bytes:
     """POST a stream over a bare socket with ``version`` and return the whole response."""
-    parts = urlsplit(api.url(PACED_STREAM))
+    url = api.url(PACED_STREAM)
+    parts = urlsplit(url)
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-    payload = json.dumps(body).encode()
-    head = (
-        f"POST {parts.path} {version}\r\nHost: {parts.netloc}\r\n"
-        f"Authorization: {api.auth['Authorization']}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
-    )
-    writer.write(head.encode() + payload)
+    writer.write(raw_post(url, api.auth, body, version))
     try:
         return await asyncio.wait_for(reader.read(), 30)
     finally:
