@@ -20,7 +20,7 @@ from _sse_client import ProtocolError, read_sse_body
 SAMPLE_EVERY = 16
 
 
-#: The output every server streams as event ``k``: tests/models.py's Counter's.
+#: The output every server streams as event ``k``: tests/support/models.py's Counter's.
 payload = counter_output
 
 

@@ -173,7 +173,7 @@ class JupyterInferless(ServerProcess):
     """(c) A real Jupyter server with the jupyter_inferless extension and a kernel."""
 
     name = "jupyter_inferless"
-    #: The model the kernel serves (tests/models.py's Counter is the workload the other
+    #: The model the kernel serves (tests/support/models.py's Counter is the workload the other
     #: servers send too), and the name it is served under.
     model: Model = COUNTER
     model_name = "counter"

@@ -1,7 +1,8 @@
-"""What the benchmarks share with the tests, from tests/: the one SSE parser, the helper that
-runs code in a kernel, and the models (the jupyter_inferless server serves tests/models.py's
-Counter). Benchmark modules import these names from here; this module puts tests/ on the
-path first.
+"""What the benchmarks share with the tests, from tests/support/: the one SSE parser, the
+helper that runs code in a kernel, and the models (the jupyter_inferless server serves
+tests/support/models.py's Counter). Benchmark modules import these names from here; this
+module puts the project's root first on the path, so ``tests.support`` is found by its full
+name.
 """
 
 from __future__ import annotations
@@ -9,13 +10,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-TESTS = str(Path(__file__).resolve().parents[1] / "tests")
-if TESTS not in sys.path:
-    sys.path.append(TESTS)
+ROOT = str(Path(__file__).resolve().parents[1])
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)  # the project's root, for ``tests.support``
 
-from kernels import CellError, connect, run_cell  # noqa: E402
-from models import ASYNC_TICKER, COUNTER, PADDED, TICKER, Model, counter_output  # noqa: E402
-from sse_parser import Event, SSEParser  # noqa: E402
+from tests.support.kernels import CellError, connect, run_cell  # noqa: E402
+from tests.support.models import ASYNC_TICKER, COUNTER, PADDED, TICKER, Model, counter_output  # noqa: E402
+from tests.support.sse_parser import Event, SSEParser  # noqa: E402
 
 __all__ = [
     "ASYNC_TICKER",

@@ -3,7 +3,7 @@
 The client writes a hand-made HTTP/1.1 request (``Connection: close``), reads the
 response head, undoes chunked transfer-encoding when present (otherwise reads an
 identity body, delimited by Content-Length or by the server closing), and parses
-the SSE stream with the tests' parser (tests/sse_parser.py, through _shared.py).
+the SSE stream with the tests' parser (tests/support/sse_parser.py, through _shared.py).
 ``SSEResponse`` does all of that as bytes are pushed in; ``stream_sse`` pushes each read
 from an asyncio protocol's ``data_received`` (no task woken per read: the client stays
 lean at thousands of streams), ``read_sse_body`` from any ``read()``.

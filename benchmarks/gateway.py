@@ -2,7 +2,7 @@
 
 Two Jupyter servers with the extension run on 127.0.0.1 in one run: one with a local
 kernel, one in gateway mode (``--GatewayClient.url``) whose kernel runs on a Kernel
-Gateway subprocess. Both serve tests/models.py's Counter; one client measures events/s
+Gateway subprocess. Both serve tests/support/models.py's Counter; one client measures events/s
 and the time to first event of each, interleaved. Afterwards the logs are searched for
 IOPub rate-limit drops (the gateway's "iopub messages resumed") and for frames the server
 had to ask again.
@@ -28,8 +28,8 @@ from _servers import JupyterInferless, ServerStartError, describe, launch
 from _shared import CellError
 from sse_throughput import Results, measure
 
-from kernels import Cell
-from remote_kernels import ChannelsClient, Gateway, running_gateway
+from tests.support.kernels import Cell
+from tests.support.remote_kernels import ChannelsClient, Gateway, running_gateway
 
 TARGET_RATE = 0.5  # gateway events/s at least this times local
 TARGET_TTFE_MS = 20.0  # gateway first event at most this much slower than local

@@ -1,7 +1,7 @@
 """Hugging Face generate() benchmark: tokens/s streamed through stream_generate vs plain.
 
 A tiny GPT-2 (random weights, a byte-level BPE tokenizer trained on a few lines: built
-offline by tests/tiny_causal_lm.py, nothing downloaded) generates T tokens greedily, R
+offline by tests/support/tiny_causal_lm.py, nothing downloaded) generates T tokens greedily, R
 rounds, each round once with plain ``model.generate()`` and once with
 ``jupyter_inferless.hf.stream_generate`` into the kernel's real StreamOutputHandler (its
 output checks and JSON encoding) whose sink only counts the events; the order alternates
@@ -36,9 +36,9 @@ from typing import Any
 
 from _cli import Size, machine, parse_sizes, size_parser
 
-TESTS = str(Path(__file__).resolve().parents[1] / "tests")
-if TESTS not in sys.path:
-    sys.path.append(TESTS)
+ROOT = str(Path(__file__).resolve().parents[1])
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)  # the project's root, for ``tests.support``
 
 import torch  # noqa: E402
 from transformers import LogitsProcessor, LogitsProcessorList  # noqa: E402
@@ -46,8 +46,7 @@ from transformers import LogitsProcessor, LogitsProcessorList  # noqa: E402
 from jupyter_inferless.hf import stream_generate  # noqa: E402
 from jupyter_inferless.kernel.model import StreamOutputHandler  # noqa: E402
 from jupyter_inferless.protocol import RunError  # noqa: E402
-
-from tiny_causal_lm import build  # noqa: E402
+from tests.support.tiny_causal_lm import build  # noqa: E402
 
 TARGET = 0.95
 PROMPT = "There is a fine house in the forest"

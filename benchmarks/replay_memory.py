@@ -2,7 +2,8 @@
 
 A real Jupyter server with the extension, started with
 ``--Broker.replay_budget_bytes`` set to the budget, runs a kernel that
-serves the ``replay`` model (tests/models.py's Padded: ``n`` events of about 4 KiB). S streams
+serves the ``replay`` model (tests/support/models.py's Padded: ``n`` events of about
+4 KiB). S streams
 of M MiB each are read to their end one after another, so every one finishes with all
 of its events delivered and kept for replay as far as the budget allows. The server's
 RSS is read before (after a warm-up) and after, and sampled in between for the peak.
@@ -50,7 +51,7 @@ PAD = EVENT_BYTES - len('{"i": 1000, "pad": ""}')
 
 
 class ReplayServer(JupyterInferless):
-    """A Jupyter server with a replay budget, whose kernel serves tests/models.py's Padded
+    """A Jupyter server with a replay budget, whose kernel serves tests/support/models.py's Padded
     as ``replay``."""
 
     model = PADDED

@@ -1,7 +1,7 @@
 """Token-rate benchmark: streams paced like a language model's tokens, one and at scale.
 
 Each event carries the model's ``time.time()`` at its send (``{"OUT": "tok", "i": i, "t":
-t}``: tests/models.py's Ticker, or AsyncTicker for ``async def infer``); the client notes
+t}``: tests/support/models.py's Ticker, or AsyncTicker for ``async def infer``); the client notes
 ``time.time()`` right after parsing the read that held it, so the added latency of every
 event is receive - send (one machine: the clocks are the same). Each path, thread (sync
 infer, time.sleep) and async (async infer, await asyncio.sleep on the model's loop), runs

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from browser_fixtures import CHROMIUM
-from kernels import NotebookKernel, start_kernel, stop_kernel
-from server_config import server_config
-from sse_reader import Event, StreamResult, read_stream, read_then_drop
+from tests.support.browser_fixtures import CHROMIUM
+from tests.support.kernels import NotebookKernel, start_kernel, stop_kernel
+from tests.support.server_config import server_config
+from tests.support.sse_reader import Event, StreamResult, read_stream, read_then_drop
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 

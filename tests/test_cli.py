@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sse_reader import events_in
+from tests.support.sse_reader import events_in
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "text_generation.ipynb"

@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 
 from jupyter_inferless.client import Client, ModelError, RequestRejected, StreamError
-
-from models import PACED, RAISES, Model, paced_outputs, spec
-from server_config import server_config
-from tcp_proxy import CuttingProxy
+from tests.support.models import PACED, RAISES, Model, paced_outputs, spec
+from tests.support.server_config import server_config
+from tests.support.tcp_proxy import CuttingProxy
 
 RETRY_MS = 300
 ADDER = Model(

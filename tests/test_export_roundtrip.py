@@ -12,8 +12,8 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from headless_service import headless_service
-from kernels import NotebookKernel
+from tests.support.headless_service import headless_service
+from tests.support.kernels import NotebookKernel
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "text_generation.ipynb"

@@ -17,8 +17,7 @@ from jupyter_inferless.contract import StreamCancelled
 from jupyter_inferless.hf import MAX_HELD_TOKENS, IncrementalDecoder, stream_generate
 from jupyter_inferless.kernel.model import StreamOutputHandler
 from jupyter_inferless.protocol import RunError
-
-from tiny_causal_lm import build, bytes_alone
+from tests.support.tiny_causal_lm import build, bytes_alone
 
 PROMPT = "There is a fine house"
 MAX_NEW_TOKENS = 2000

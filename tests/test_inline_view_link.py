@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from jupyter_server.auth import passwd
 
-from models import PACED, paced_text
-from server_config import server_config
+from tests.support.models import PACED, paced_text
+from tests.support.server_config import server_config
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The one SSE parser of the tests and the benchmarks (tests/sse_parser.py), as tables.
+"""The one SSE parser of the tests and the benchmarks (tests/support/sse_parser.py), as tables.
 
 Every input is also fed split at every byte, and one byte at a time: an event, a comment or
 a retry hint must come out the same however the chunks fall.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from sse_parser import Event, SSEParser
+from tests.support.sse_parser import Event, SSEParser
 
 TRICKY = (
     b"\xef\xbb\xbf: leading comment\n"

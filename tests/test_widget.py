@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from kernels import start_kernel, stop_kernel
-from models import COUNTER, PACED, RAISES, Model, paced_text
+from tests.support.kernels import start_kernel, stop_kernel
+from tests.support.models import COUNTER, PACED, RAISES, Model, paced_text
 
 NUMBERS = Model(
     "Numbers",

@@ -7,8 +7,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from browser_fixtures import ARTIFACTS, artifacts, browser, jp_asyncio_loop, jp_server_cleanup
-from lab_server import Lab, running_lab
+from tests.support.browser_fixtures import (
+    ARTIFACTS,
+    artifacts,
+    browser,
+    jp_asyncio_loop,
+    jp_server_cleanup,
+)
+from tests.support.lab_server import Lab, running_lab
 
 __all__ = ["artifacts", "browser", "jp_asyncio_loop", "jp_server_cleanup", "lab"]
 

@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from lab_server import Lab, lab_serving
-from models import COUNTER, counter_outputs
-from sse_reader import events_in
+from tests.support.lab_server import Lab, lab_serving
+from tests.support.models import COUNTER, counter_outputs
+from tests.support.sse_reader import events_in
 
 pytestmark = pytest.mark.browser
 

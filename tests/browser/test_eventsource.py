@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from lab_server import Lab, lab_serving
-from models import COUNTER, Model, counter_outputs, spec
-from tcp_proxy import proxy_in_thread
+from tests.support.lab_server import Lab, lab_serving
+from tests.support.models import COUNTER, Model, counter_outputs, spec
+from tests.support.tcp_proxy import proxy_in_thread
 
 pytestmark = pytest.mark.browser
 

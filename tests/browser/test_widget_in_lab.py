@@ -19,8 +19,8 @@ from typing import Any
 import nbformat
 import pytest
 
-from lab_server import Lab
-from models import PACED, paced_text
+from tests.support.lab_server import Lab
+from tests.support.models import PACED, paced_text
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 

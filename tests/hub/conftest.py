@@ -4,22 +4,21 @@
 from __future__ import annotations
 
 import shutil
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from browser_fixtures import ARTIFACTS, artifacts, browser, jp_asyncio_loop, jp_server_cleanup
-from hub_server import Hub, running_hub
-from lab_server import Lab
+from tests.support.browser_fixtures import (
+    ARTIFACTS,
+    artifacts,
+    browser,
+    jp_asyncio_loop,
+    jp_server_cleanup,
+)
+from tests.support.hub_server import Hub, running_hub
+from tests.support.lab_server import Lab
 
 __all__ = ["artifacts", "browser", "hub", "jp_asyncio_loop", "jp_server_cleanup", "user_server"]
-
-# The panel's page helpers (tests/lab/lab_panel.py) drive the panel behind the hub too.
-LAB_TESTS = str(Path(__file__).resolve().parents[1] / "lab")
-if LAB_TESTS not in sys.path:
-    sys.path.append(LAB_TESTS)
 
 
 @pytest.fixture(scope="module")

@@ -16,11 +16,11 @@ from typing import Any, TypeVar
 
 import pytest
 
-from hub_server import Hub
-from lab_panel import PANEL, model_row, open_panel, run_and_wait
-from lab_server import Kernel, Lab
-from models import COUNTER
-from sse_reader import StreamResult, read_stream
+from tests.support.hub_server import Hub
+from tests.support.lab_panel import PANEL, model_row, open_panel, run_and_wait
+from tests.support.lab_server import Kernel, Lab
+from tests.support.models import COUNTER
+from tests.support.sse_reader import StreamResult, read_stream
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from browser_fixtures import artifacts, browser, jp_asyncio_loop, jp_server_cleanup
-from lab_panel import BASE_URL
-from lab_server import Lab, running_lab
+from tests.support.browser_fixtures import artifacts, browser, jp_asyncio_loop, jp_server_cleanup
+from tests.support.lab_panel import BASE_URL
+from tests.support.lab_server import Lab, running_lab
 
 __all__ = ["artifacts", "browser", "jp_asyncio_loop", "jp_server_cleanup", "lab", "lab_args"]
 

@@ -18,9 +18,16 @@ from typing import Any
 
 import pytest
 
-from lab_panel import PANEL, click_run, model_row, open_panel, run_and_wait, wait_for_events
-from lab_server import Kernel, Lab
-from models import COUNTER
+from tests.support.lab_panel import (
+    PANEL,
+    click_run,
+    model_row,
+    open_panel,
+    run_and_wait,
+    wait_for_events,
+)
+from tests.support.lab_server import Kernel, Lab
+from tests.support.models import COUNTER
 
 MODEL = """
 import time

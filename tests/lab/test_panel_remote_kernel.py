@@ -21,10 +21,17 @@ import pytest
 
 pytest.importorskip("kernel_gateway", reason="needs jupyter-kernel-gateway")
 
-from lab_panel import PANEL, click_run, model_row, open_panel, run_and_wait, wait_for_events
-from lab_server import Lab, WebsocketKernel
-from models import PACED, paced_text
-from remote_kernels import Gateway, running_gateway
+from tests.support.lab_panel import (
+    PANEL,
+    click_run,
+    model_row,
+    open_panel,
+    run_and_wait,
+    wait_for_events,
+)
+from tests.support.lab_server import Lab, WebsocketKernel
+from tests.support.models import PACED, paced_text
+from tests.support.remote_kernels import Gateway, running_gateway
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from lab_panel import BASE_URL, PANEL, click_run, model_row, open_panel, wait_for_run
-from lab_server import Kernel, Lab
-from models import PACED, paced_text
-from tcp_proxy import CuttingProxy, proxy_in_thread
+from tests.support.lab_panel import BASE_URL, PANEL, click_run, model_row, open_panel, wait_for_run
+from tests.support.lab_server import Kernel, Lab
+from tests.support.models import PACED, paced_text
+from tests.support.tcp_proxy import CuttingProxy, proxy_in_thread
 
 TOKENS = 150
 CUT_AFTER = 3000  # response bytes of the stream (headers included) before the reset

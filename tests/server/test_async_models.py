@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from models import ASYNC_ENGINE, counter_outputs
-from server_config import server_config
+from tests.support.models import ASYNC_ENGINE, counter_outputs
+from tests.support.server_config import server_config
 
 STREAM = "inferless/v2/models/engine/generate_stream"
 CREDIT_EVENTS = 64

@@ -9,9 +9,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from models import PADDED
-from server_config import server_config
-from sse_reader import EventLog, raw_post
+from tests.support.models import PADDED
+from tests.support.server_config import server_config
+from tests.support.sse_reader import EventLog, raw_post
 
 CREDIT_EVENTS = 64
 CREDIT_BYTES = 128 * 1024

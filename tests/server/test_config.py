@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from server_config import server_config
+from tests.support.server_config import server_config
 
 
 @pytest.fixture

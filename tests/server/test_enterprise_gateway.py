@@ -19,10 +19,9 @@ import pytest
 from jupyter_server.gateway.gateway_client import GatewayClient
 
 from jupyter_inferless.server.transport.gateway import GatewayTransport
-
-from kernels import NotebookKernel
-from models import PACED, paced_outputs
-from remote_kernels import (
+from tests.support.kernels import NotebookKernel
+from tests.support.models import PACED, paced_outputs
+from tests.support.remote_kernels import (
     ENTERPRISE_GATEWAY_PYTHON,
     ChannelsClient,
     Gateway,
@@ -31,7 +30,7 @@ from remote_kernels import (
     running_enterprise_gateway,
     shut_down_remote_kernel,
 )
-from server_config import server_config
+from tests.support.server_config import server_config
 
 pytestmark = pytest.mark.skipif(
     enterprise_gateway_python() is None,

@@ -20,9 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import models
-from server_config import server_config
-from sse_reader import StreamResult, read_stream
+from tests.support import models
+from tests.support.server_config import server_config
+from tests.support.sse_reader import StreamResult, read_stream
 
 MAX_BODY = 65536
 CHAT = "inferless/v2/models/chat"

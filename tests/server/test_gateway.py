@@ -24,17 +24,16 @@ pytest.importorskip("kernel_gateway", reason="needs jupyter-kernel-gateway")
 from jupyter_server.gateway.gateway_client import GatewayClient
 
 from jupyter_inferless.server.transport.gateway import GatewayTransport
-
-from kernels import NotebookKernel
-from models import PACED, paced_outputs, paced_text
-from remote_kernels import (
+from tests.support.kernels import NotebookKernel
+from tests.support.models import PACED, paced_outputs, paced_text
+from tests.support.remote_kernels import (
     ChannelsClient,
     Gateway,
     clean_up_gateway_mode,
     running_gateway,
     shut_down_remote_kernel,
 )
-from server_config import server_config
+from tests.support.server_config import server_config
 
 STREAM = "inferless/v2/models/paced/generate_stream"
 SERVE_PACED = PACED.define() + "%inferless serve Paced --name paced"

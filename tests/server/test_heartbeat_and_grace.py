@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from models import PACED, paced_outputs
-from server_config import server_config
+from tests.support.models import PACED, paced_outputs
+from tests.support.server_config import server_config
 
 STREAM = "inferless/v2/models/paced/generate_stream"
 

@@ -12,13 +12,13 @@ import pytest
 
 pytest.importorskip("transformers", reason="transformers is missing: pip install '.[hf]'")
 
-from models import Model, spec
-from server_config import server_config
+from tests.support.models import Model, spec
+from tests.support.server_config import server_config
 
 STREAM = "inferless/v2/models/hf/generate_stream"
 MAX_NEW_TOKENS = 3000
 GRACE = 1.0
-BUILDER = (Path(__file__).parents[1] / "tiny_causal_lm.py").read_text()
+BUILDER = (Path(__file__).parents[1] / "support" / "tiny_causal_lm.py").read_text()
 
 HF_GENERATE = Model(
     "HFGenerate",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sse_reader import read_stream
+from tests.support.sse_reader import read_stream
 
 SCHEMA_MODEL = """
 INPUT_SCHEMA = {

@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from models import COUNTER
+from tests.support.models import COUNTER
 
 RATE_WARNING = "IOPub message rate exceeded"
 

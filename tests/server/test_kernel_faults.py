@@ -7,7 +7,7 @@ import os
 import signal
 import time
 
-from models import PACED, Model, paced_outputs
+from tests.support.models import PACED, Model, paced_outputs
 
 SLOW = {"n": 1000, "pause_ms": 50}  # Paced's run, of 50 s
 

@@ -6,8 +6,8 @@ import asyncio
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from models import COUNTER
-from sse_reader import read_stream
+from tests.support.models import COUNTER
+from tests.support.sse_reader import read_stream
 
 STREAM = "inferless/v2/models/counted/generate_stream"
 

@@ -7,7 +7,7 @@ import time
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
-from sse_reader import EventLog
+from tests.support.sse_reader import EventLog
 
 MODEL = """
 class Hello:

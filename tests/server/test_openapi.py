@@ -8,8 +8,8 @@ import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
-from models import CHAT, COUNTER, TENSOR
-from sse_reader import read_stream
+from tests.support.models import CHAT, COUNTER, TENSOR
+from tests.support.sse_reader import read_stream
 
 DOCUMENT = "inferless/api/openapi.json"
 MODELS = "/inferless/v2/models/"

@@ -15,10 +15,9 @@ from pathlib import Path
 import pytest
 
 from jupyter_inferless.server.replay import EVENT_OVERHEAD
-
-from lab_server import Lab, lab_serving
-from models import PADDED
-from sse_reader import StreamResult, read_stream
+from tests.support.lab_server import Lab, lab_serving
+from tests.support.models import PADDED
+from tests.support.sse_reader import StreamResult, read_stream
 
 MIB = 1024 * 1024
 BUDGET = 64 * MIB

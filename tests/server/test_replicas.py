@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from kernels import NotebookKernel, start_kernel, stop_kernel
-from models import PACED, Model, paced_outputs, spec
+from tests.support.kernels import NotebookKernel, start_kernel, stop_kernel
+from tests.support.models import PACED, Model, paced_outputs, spec
 
 STREAM = "inferless/v2/models/paced/generate_stream"
 ONE_AT_A_TIME = {"max_concurrency": 1, "queue_size": 0}

@@ -7,7 +7,15 @@ import time
 
 import pytest
 
-from models import COUNTER, DRIFTS, NEVER_FINALISES, PACED, RAISES, counter_outputs, paced_outputs
+from tests.support.models import (
+    COUNTER,
+    DRIFTS,
+    NEVER_FINALISES,
+    PACED,
+    RAISES,
+    counter_outputs,
+    paced_outputs,
+)
 
 STREAM = "inferless/v2/models/paced/generate_stream"
 

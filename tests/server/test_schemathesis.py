@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from models import CHAT, TENSOR, Model
-from server_config import server_config
+from tests.support.models import CHAT, TENSOR, Model
+from tests.support.server_config import server_config
 
 CHECKS = [
     "not_a_server_error",

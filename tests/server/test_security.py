@@ -14,9 +14,9 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest, HTTPResponse
 
-import models
-from models import counter_outputs
-from sse_reader import EventLog, StreamResult, read_stream
+from tests.support import models
+from tests.support.models import counter_outputs
+from tests.support.sse_reader import EventLog, StreamResult, read_stream
 
 CHAT = "inferless/v2/models/chat"
 SLOW = "inferless/v2/models/slow"

@@ -17,9 +17,9 @@ import pytest
 import sseclient
 from httpx_sse import aconnect_sse
 
-from models import COUNTER, counter_outputs
-from server_config import server_config
-from sse_reader import read_stream
+from tests.support.models import COUNTER, counter_outputs
+from tests.support.server_config import server_config
+from tests.support.sse_reader import read_stream
 
 HEARTBEAT = 0.2
 

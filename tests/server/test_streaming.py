@@ -6,8 +6,8 @@ import asyncio
 import json
 from urllib.parse import urlsplit
 
-from models import PACED, RAISES, paced_outputs
-from sse_reader import raw_post, read_stream
+from tests.support.models import PACED, RAISES, paced_outputs
+from tests.support.sse_reader import raw_post, read_stream
 
 PACED_STREAM = "inferless/v2/models/paced/generate_stream"
 SERVE_PACED = PACED.define() + "%inferless serve Paced --name paced"  # INPUT_SCHEMA beside it

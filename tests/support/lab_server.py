@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from kernels import NotebookKernel, connect, run_cell
-from remote_kernels import ChannelsClient
+from tests.support.kernels import NotebookKernel, connect, run_cell
+from tests.support.remote_kernels import ChannelsClient
 
 
 def _free_port() -> int:

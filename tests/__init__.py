@@ -1,0 +1,1 @@
+"""The test suite. A package, so its helpers are imported as ``tests.support.*``."""
