@@ -12,11 +12,11 @@ from traitlets import Unicode
 
 from .._version import __version__
 from ..headless import HeadlessRun
-from . import metrics
 from .broker import Broker
 from .catalog import Catalog
 from .handlers import handlers
 from .kernel_requests import KernelRequests
+from .metrics import Metrics, MetricsCollector
 from .service import Service
 
 
@@ -40,28 +40,33 @@ class InferlessExtension(ExtensionApp):
     serve_name = Unicode("", config=True, help="The model name for serve_path's model directory.")
 
     def initialize_settings(self) -> None:
-        """Create the broker, catalog and service (each configured in its own section)."""
+        """Create the metrics, broker, catalog and service (each configured in its own
+        section); report the metrics on jupyter_server's ``/metrics``."""
         serverapp = self.serverapp
         assert serverapp is not None
         self._move_legacy_config()
-        self.broker = Broker(parent=self, log=self.log)
+        self.metrics = Metrics()
+        self.broker = Broker(parent=self, log=self.log, metrics=self.metrics)
         self.catalog = Catalog(
             parent=self,
             log=self.log,
             kernel_manager=serverapp.kernel_manager,
             broker=self.broker,
             server_url=serverapp.connection_url,
+            metrics=self.metrics,
         )
         self.service = Service(
             parent=self,
             log=self.log,
             catalog=self.catalog,
             broker=self.broker,
+            metrics=self.metrics,
             session_manager=serverapp.session_manager,
         )
         self.catalog.kernel_requests = KernelRequests(self.service)
         self.settings.update({"inferless_service": self.service})
-        metrics.CATALOGS.add(self.catalog)
+        self.metrics_collector = MetricsCollector(self.metrics, self.catalog)
+        self.metrics_collector.register()
         # jupyter_server calls _start_jupyter_server_extension only when it runs its own
         # loop; embedded servers (tests, other apps) start the catalog from here.
         IOLoop.current().add_callback(self._begin)
@@ -99,9 +104,10 @@ class InferlessExtension(ExtensionApp):
         self.broker.start()
 
     async def stop_extension(self) -> None:
-        """End open streams with an error, close every kernel link, stop pruning."""
+        """Withdraw the metrics; end open streams with an error, close every kernel link,
+        stop pruning."""
+        self.metrics_collector.unregister()
         if self._headless is not None:
             self._headless.close()
         self.broker.stop()
         await self.catalog.stop()
-        metrics.CATALOGS.discard(self.catalog)

@@ -82,7 +82,8 @@ class InferlessHandler(APIHandler):
             routed = getattr(self, "path_kwargs", None) or {}  # unset when refused before routing
             name = routed.get("name", "")
             served = any(name in bridge.models for bridge in self.service.catalog.bridges.values())
-            metrics.answered(name if served else metrics.UNKNOWN_MODEL, self.get_status())
+            label = name if served else metrics.UNKNOWN_MODEL
+            self.service.metrics.answered(label, self.get_status())
         return super().flush(include_footers)
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol, cast
 
 from jupyter_client.session import json_packer
@@ -28,9 +28,9 @@ from ..protocol import (
     ServerMessage,
     run_error,
 )
-from . import metrics
 from .errors import KernelUnavailable
 from .frames import FrameReceiver
+from .metrics import Metrics
 from .outgoing import Outgoing
 from .registry import ModelRegistry
 from .stream import Stream
@@ -70,13 +70,18 @@ class KernelBridge:
         on_change: Callable[[], None] | None = None,
         requests: RequestHandler | None = None,
         connect: Connect = ZmqTransport,
+        metrics: Metrics | None = None,
+        order: Iterator[int] | None = None,
     ) -> None:
+        """``metrics`` counts the events received (the server's); ``order`` numbers the
+        models as they join (the catalog's, shared by every kernel)."""
         self.kernel_id = kernel_id
         self.server_url = server_url  # told to the kernel for the endpoints it prints
         self.requests = requests
         self._on_change = on_change or (lambda: None)
         self.ack_interval = ack_interval
-        self.models = ModelRegistry(kernel_id)
+        self.metrics = metrics if metrics is not None else Metrics()
+        self.models = ModelRegistry(kernel_id, order)
         self.streams: dict[str, Stream] = {}
         self.frames = FrameReceiver(credit)
         self.runtime_id: str | None = None
@@ -194,7 +199,7 @@ class KernelBridge:
             if run.lines:
                 stream.append(run.lines)
                 self.models.delivered(stream.model, len(run.lines))
-                metrics.received(stream.model, len(run.lines))
+                self.metrics.received(stream.model, len(run.lines))
             if run.ended:
                 self._end(stream, run.error)
         if received.ack_soon:

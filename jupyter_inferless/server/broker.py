@@ -7,13 +7,14 @@ import time
 import uuid
 from collections import OrderedDict
 
-from traitlets import Callable, Float, Int
+from traitlets import Callable, Float, Instance, Int
 from traitlets.config import LoggingConfigurable
 
-from . import metrics
 from .errors import EventsEvicted
+from .metrics import Metrics
 from .replay import EVENT_OVERHEAD, ReplayBudget
 from .stream import MIB, Stream
+from .wakeup import Deadlines, Wakeup
 
 __all__ = ["Broker", "EventsEvicted", "Stream"]
 
@@ -67,6 +68,7 @@ class Broker(LoggingConfigurable):
         help="Seconds between looks for finished streams older than keep_finished.",
     )
     clock = Callable(time.monotonic, help="The clock streams age by (tests inject one).")
+    metrics = Instance(Metrics, args=(), help="The server's metrics: runs that end in error.")
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
@@ -74,6 +76,7 @@ class Broker(LoggingConfigurable):
         self.budget = ReplayBudget(self.replay_budget_bytes)
         self._finished: OrderedDict[str, Stream] = OrderedDict()  # in the order they ended
         self._timer: asyncio.TimerHandle | None = None
+        self.deadlines = Deadlines()  # the timeouts of every wait on the streams share timers
 
     def create(self, model: str, kernel_id: str) -> Stream:
         """A new stream with a fresh request id."""
@@ -88,6 +91,7 @@ class Broker(LoggingConfigurable):
             clock=self.clock,
             budget=self.budget,
             on_end=self._ended,
+            wakeup=Wakeup(self.deadlines),
         )
         self.streams[stream.rid] = stream
         return stream
@@ -141,4 +145,4 @@ class Broker(LoggingConfigurable):
         self._finished[stream.rid] = stream
         self.budget.ended(stream)
         if stream.error is not None:
-            metrics.failed(stream.model, stream.error["kind"].value)
+            self.metrics.failed(stream.model, stream.error["kind"].value)

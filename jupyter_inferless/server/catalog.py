@@ -8,6 +8,7 @@ change of the served models each kernel is told what the server made of its own
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from typing import Any
 
@@ -21,6 +22,7 @@ from ..protocol import DEFAULT_CREDIT_BYTES, DEFAULT_CREDIT_EVENTS, ErrorKind, V
 from .bridge import Connect, KernelBridge
 from .broker import Broker
 from .errors import ModelNotFound
+from .metrics import Metrics
 from .registry import ModelEntry
 from .replicas import Replicas, group
 from .transport.gateway import GatewayTransport
@@ -63,6 +65,7 @@ class Catalog(LoggingConfigurable):
     kernel_requests = traitlets.Any(
         None, allow_none=True, help="Answers the kernels' own requests (a RequestHandler)."
     )
+    metrics = Instance(Metrics, args=(), help="The server's metrics: events received.")
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
@@ -71,6 +74,7 @@ class Catalog(LoggingConfigurable):
         self._background: set[asyncio.Future[None]] = set()
         self.version = 0
         self._change = Wakeup()
+        self._order = itertools.count()  # one order over every kernel's models
         self._started = False
         self._told: dict[tuple[str, str | None], dict[str, Verdict]] = {}
         self._stopping = False
@@ -159,6 +163,8 @@ class Catalog(LoggingConfigurable):
                 on_change=self.changed,
                 requests=self.kernel_requests,
                 connect=transport_for(km),
+                metrics=self.metrics,
+                order=self._order,
             )
             if kernel_id not in self._watched:
                 self._watched.add(kernel_id)

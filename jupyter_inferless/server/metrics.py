@@ -1,102 +1,25 @@
-"""Prometheus metrics, on jupyter_server's own ``{base_url}metrics`` (its default REGISTRY).
+"""Prometheus metrics of one server, on jupyter_server's own ``{base_url}metrics``.
 
-Every series is defined here, once, at import; the hooks below are one call per event.
-The gauges are read at scrape time from CATALOGS (the counters admission control keeps).
+The extension app makes one :class:`Metrics`: its series, created unregistered, and one
+hook per event. While the app runs, a :class:`MetricsCollector` over them and the app's
+catalog is registered in jupyter_server's registry (prometheus_client's default
+``REGISTRY``); the gauges are read from the catalog at scrape time.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import weakref
+import logging
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Protocol
 
-from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from .registry import ModelEntry
 
 UNKNOWN_MODEL = "(unknown)"  # the label of a refusal naming no served model: bounded labels
-
-
-class Catalog(Protocol):
-    def models(self) -> list[ModelEntry]: ...  # the served models (``catalog.Catalog``)
-
-
-def _once(cls: Any, name: str, doc: str, labels: list[str], **kwargs: Any) -> Any:
-    """The metric, registered once per process even if this module is imported again."""
-    try:
-        return cls(name, doc, labels, **kwargs)
-    except ValueError:  # already in the REGISTRY: reuse it
-        return REGISTRY._names_to_collectors[name]
-
-
-REQUESTS = _once(
-    Counter,
-    "inferless_requests_total",
-    "Inference requests (generate_stream, infer, generate) by the HTTP status answered: "
-    "200 once a stream starts or a one-shot answers; refusals 400, 404, 429, 503, ...",
-    ["model", "code"],
-)
-EVENTS = _once(
-    Counter,
-    "inferless_stream_events_total",
-    "Events received from the kernel for the model's requests (streamed and one-shot).",
-    ["model"],
-)
-ERRORS = _once(
-    Counter,
-    "inferless_errors_total",
-    "In-band errors, by ErrorKind: runs that ended with one, and readers evicted.",
-    ["model", "kind"],
-)
-FIRST_EVENT = _once(
-    Histogram,
-    "inferless_time_to_first_event_seconds",
-    "Seconds from a stream request's arrival to its first event written to the client.",
-    ["model"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
-)
-REFUSED_BUSY = _once(
-    Counter,
-    "inferless_refused_busy_total",
-    "Requests refused with 429: the model's max_concurrency + queue_size were all taken.",
-    ["model"],
-)
-
-
-def answered(model: str, status: int) -> None:
-    """An inference request of ``model`` was answered ``status`` (its status line sent)."""
-    REQUESTS.labels(model, str(status)).inc()
-    if status == 429:
-        REFUSED_BUSY.labels(model).inc()
-
-
-def received(model: str, events: int) -> None:
-    """A batch of ``events`` events of ``model`` arrived from its kernel."""
-    _events_of(model).inc(events)
-
-
-@functools.lru_cache(maxsize=1024)
-def _events_of(model: str) -> Any:
-    """The model's events counter: looked up once, as it is counted for every frame."""
-    return EVENTS.labels(model)
-
-
-def failed(model: str, kind: str) -> None:
-    """An in-band error of ``kind`` (an ErrorKind value) was sent for ``model``."""
-    ERRORS.labels(model, kind).inc()
-
-
-def first_event(model: str, seconds: float) -> None:
-    """A stream's first event was written, ``seconds`` after its request arrived."""
-    FIRST_EVENT.labels(model).observe(seconds)
-
-
-CATALOGS: weakref.WeakSet[Catalog] = weakref.WeakSet()
-"""The catalogs whose models the gauges report (each server's app adds its own)."""
+log = logging.getLogger("ServerApp.jupyter_inferless")  # the server log's handlers
 
 GAUGES = (
     ("inferless_streams_active", "Requests started and not ended (running or queued)."),
@@ -104,24 +27,121 @@ GAUGES = (
 )
 
 
-class _Gauges(Collector):
-    """Active streams and queue depth per model, read at scrape time from CATALOGS."""
+class Catalog(Protocol):
+    def models(self) -> list[ModelEntry]: ...  # the served models (``catalog.Catalog``)
 
-    def describe(self) -> list[GaugeMetricFamily]:
-        return [GaugeMetricFamily(name, doc, labels=["model"]) for name, doc in GAUGES]
+
+class Metrics:
+    """One server's counters and histogram, counted by one hook per event."""
+
+    def __init__(self) -> None:
+        self.requests = Counter(
+            "inferless_requests_total",
+            "Inference requests (generate_stream, infer, generate) by the HTTP status "
+            "answered: 200 once a stream starts or a one-shot answers; refusals 400, 404, "
+            "429, 503, ...",
+            ["model", "code"],
+            registry=None,
+        )
+        self.events = Counter(
+            "inferless_stream_events_total",
+            "Events received from the kernel for the model's requests (streamed and one-shot).",
+            ["model"],
+            registry=None,
+        )
+        self.errors = Counter(
+            "inferless_errors_total",
+            "In-band errors, by ErrorKind: runs that ended with one, and readers evicted.",
+            ["model", "kind"],
+            registry=None,
+        )
+        self.first_events = Histogram(
+            "inferless_time_to_first_event_seconds",
+            "Seconds from a stream request's arrival to its first event written to the client.",
+            ["model"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+            registry=None,
+        )
+        self.refused_busy = Counter(
+            "inferless_refused_busy_total",
+            "Requests refused with 429: the model's max_concurrency + queue_size were all taken.",
+            ["model"],
+            registry=None,
+        )
+        self._events_of: dict[str, Counter] = {}  # counted for every frame: looked up once
+
+    def series(self) -> list[Counter | Histogram]:
+        """Every series counted here."""
+        return [self.requests, self.events, self.errors, self.first_events, self.refused_busy]
+
+    def answered(self, model: str, status: int) -> None:
+        """An inference request of ``model`` was answered ``status`` (its status line sent)."""
+        self.requests.labels(model, str(status)).inc()
+        if status == 429:
+            self.refused_busy.labels(model).inc()
+
+    def received(self, model: str, events: int) -> None:
+        """A batch of ``events`` events of ``model`` arrived from its kernel."""
+        counter = self._events_of.get(model)
+        if counter is None:
+            counter = self._events_of[model] = self.events.labels(model)
+        counter.inc(events)
+
+    def failed(self, model: str, kind: str) -> None:
+        """An in-band error of ``kind`` (an ErrorKind value) was sent for ``model``."""
+        self.errors.labels(model, kind).inc()
+
+    def first_event(self, model: str, seconds: float) -> None:
+        """A stream's first event was written, ``seconds`` after its request arrived."""
+        self.first_events.labels(model).observe(seconds)
+
+
+class MetricsCollector(Collector):
+    """A server's series, and its active streams and queue depth per model read from its
+    catalog, for a registry to scrape."""
+
+    def __init__(self, metrics: Metrics, catalog: Catalog) -> None:
+        self.metrics = metrics
+        self.catalog = catalog
+        self.registry: CollectorRegistry | None = None
+
+    def describe(self) -> list[Metric]:
+        """Every family this collector yields (names the registry checks for clashes)."""
+        described = [family for series in self.metrics.series() for family in series.describe()]
+        return described + self._gauges()
 
     def collect(self) -> Iterable[Metric]:
-        active, queued = families = self.describe()
+        """The series' samples now, then the gauges read from the catalog."""
+        for series in self.metrics.series():
+            yield from series.collect()
+        active, queued = families = self._gauges()
         sums: dict[str, tuple[int, int]] = {}
-        for entry in (entry for catalog in list(CATALOGS) for entry in catalog.models()):
+        for entry in self.catalog.models():
             running, waiting = sums.get(entry.name, (0, 0))
             waiting += max(0, entry.active - entry.max_concurrency)
             sums[entry.name] = (running + entry.active, waiting)
         for model, (running, waiting) in sorted(sums.items()):
             active.add_metric([model], running)
             queued.add_metric([model], waiting)
-        return families
+        yield from families
 
+    def register(self, registry: CollectorRegistry = REGISTRY) -> bool:
+        """Be scraped from ``registry``; False, logged, when a collector of another server
+        in this process already reports these series there."""
+        try:
+            registry.register(self)
+        except ValueError as err:
+            log.warning("the inferless metrics of this server are not reported: %s", err)
+            return False
+        self.registry = registry
+        return True
 
-with contextlib.suppress(ValueError):  # registered by an earlier import of this module
-    REGISTRY.register(_Gauges())
+    def unregister(self) -> None:
+        """Leave the registry this collector was registered in, if any."""
+        if self.registry is not None:
+            self.registry.unregister(self)
+            self.registry = None
+
+    @staticmethod
+    def _gauges() -> list[GaugeMetricFamily]:
+        return [GaugeMetricFamily(name, doc, labels=["model"]) for name, doc in GAUGES]

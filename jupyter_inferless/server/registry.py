@@ -3,7 +3,8 @@
 Admission control reads ``active`` and ``capacity``; the model list shows the counters.
 The counters outlive a model's re-description (every serve or stop re-sends the list).
 ``joined`` orders the kernels that serve one name (``replicas.py``): a new serve of the
-name joins anew, a re-description keeps its place.
+name joins anew, a re-description keeps its place. The numbers come from one count that
+the catalog gives every kernel's registry.
 """
 
 from __future__ import annotations
@@ -14,13 +15,11 @@ from collections.abc import Iterator
 from ..contract import DEFAULT_MAX_CONCURRENCY, ModelSchema
 from ..protocol import ModelDescription
 
-_JOINED = itertools.count()  # one order over every kernel's models
-
 
 class ModelEntry:
     """A model a kernel serves, as the server knows it."""
 
-    def __init__(self, kernel_id: str, description: ModelDescription) -> None:
+    def __init__(self, kernel_id: str, description: ModelDescription, joined: int) -> None:
         self.kernel_id = kernel_id
         self.description = description
         self.name: str = description["name"]
@@ -28,7 +27,7 @@ class ModelEntry:
         self.max_concurrency = int(description.get("max_concurrency", DEFAULT_MAX_CONCURRENCY))
         self.queue_size = int(description.get("queue_size", 0))
         self.generation = int(description.get("generation", 0))
-        self.joined = next(_JOINED)
+        self.joined = joined
         self.active = 0
         self.requests = 0
         self.events = 0
@@ -58,15 +57,18 @@ class ModelEntry:
 class ModelRegistry:
     """The models of one kernel, by name."""
 
-    def __init__(self, kernel_id: str) -> None:
+    def __init__(self, kernel_id: str, order: Iterator[int] | None = None) -> None:
+        """``order`` numbers each model as it joins; shared by the registries of every
+        kernel, so that it orders them all (by default, this registry's own)."""
         self.kernel_id = kernel_id
+        self.order = order if order is not None else itertools.count()
         self._entries: dict[str, ModelEntry] = {}
 
     def update(self, described: list[ModelDescription]) -> None:
         """The kernel's models now; those it still serves keep their counters."""
         entries = {}
         for description in described:
-            entry = ModelEntry(self.kernel_id, description)
+            entry = ModelEntry(self.kernel_id, description, next(self.order))
             old = self._entries.get(entry.name)
             if old is not None:
                 entry.requests, entry.events, entry.errors = old.requests, old.events, old.errors

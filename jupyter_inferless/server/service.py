@@ -19,6 +19,7 @@ from ..contract import ModelSchema, check_model_name
 from .broker import Broker
 from .catalog import Catalog
 from .errors import Busy, InputRejected, RunFailed
+from .metrics import Metrics
 from .registry import ModelEntry
 from .replicas import Replicas
 from .stream import Stream
@@ -48,6 +49,7 @@ class Service(LoggingConfigurable):
     )
     catalog = Instance(Catalog)
     broker = Instance(Broker)
+    metrics = Instance(Metrics, args=(), help="The server's metrics, counted by the handlers.")
     session_manager = traitlets.Any(None, allow_none=True, help="The server's session manager.")
 
     def __init__(self, **kwargs: object) -> None:

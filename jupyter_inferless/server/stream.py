@@ -46,7 +46,7 @@ class Stream:
     budget: ReplayBudget | None = field(default=None, repr=False)
     on_end: Callable[[Stream], None] | None = field(default=None, repr=False)
     on_consumed: Callable[[Stream], None] | None = field(default=None, repr=False)
-    _waiter: Wakeup = field(default_factory=Wakeup, repr=False)
+    wakeup: Wakeup = field(default_factory=Wakeup, repr=False)  # its owner's deadlines
 
     @property
     def total(self) -> int:
@@ -110,7 +110,7 @@ class Stream:
         """Wait until there is an event at ``position`` or the end; False on timeout."""
         if position < self.total or self.ended:
             return True
-        return await self._waiter.wait(timeout)
+        return await self.wakeup.wait(timeout)
 
     def _evict(self) -> int:
         """Keep the stream's own replay limits; return the cost freed."""
@@ -135,4 +135,4 @@ class Stream:
         return cost
 
     def _wake(self) -> None:
-        self._waiter.wake()
+        self.wakeup.wake()

@@ -10,7 +10,7 @@ from tornado import web
 from tornado.iostream import IOStream, StreamClosedError
 
 from ..protocol import ErrorKind, RunError, run_error
-from . import metrics, sse
+from . import sse
 from .base_handler import InferlessHandler
 from .errors import EventsEvicted
 from .stream import Stream
@@ -53,7 +53,7 @@ class StreamWriter(InferlessHandler):
                     lines = stream.read(position)
                     await send(sse.events(stream.rid, position, lines))
                     if position == 0:
-                        metrics.first_event(stream.model, self.request.request_time())
+                        self.service.metrics.first_event(stream.model, self.request.request_time())
                     position += len(lines)
                     stream.advance(position)
                 elif stream.ended:
@@ -70,7 +70,7 @@ class StreamWriter(InferlessHandler):
             return
         except EventsEvicted as err:  # a slow second subscriber fell out of the window
             error = run_error(ErrorKind.EVENTS_EVICTED, str(err))
-            metrics.failed(stream.model, ErrorKind.EVENTS_EVICTED.value)
+            self.service.metrics.failed(stream.model, ErrorKind.EVENTS_EVICTED.value)
             self.write(error_event(stream.rid, position, error))
         finally:
             self.service.unsubscribe(stream)

@@ -10,58 +10,55 @@ from __future__ import annotations
 
 import asyncio
 import math
-import weakref
 
 RESOLUTION = 0.005
 """Seconds: the granularity of the timeouts."""
 
+Slot = tuple[asyncio.AbstractEventLoop, int]
+"""A loop and the RESOLUTION slot of its clock that a timeout ends in."""
 
-class _Deadlines:
-    """One loop's pending timeouts, in slots of RESOLUTION seconds, one timer per slot."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.slots: dict[int, set[asyncio.Future[bool]]] = {}
+class Deadlines:
+    """Pending timeouts in slots of RESOLUTION seconds, one timer per slot and loop.
 
-    def add(self, waiter: asyncio.Future[bool], timeout: float) -> int:
+    Whoever owns many waits (the broker, for its streams) holds one and gives it to their
+    Wakeups, so that their timeouts share timers.
+    """
+
+    def __init__(self) -> None:
+        self.slots: dict[Slot, set[asyncio.Future[bool]]] = {}
+
+    def add(self, waiter: asyncio.Future[bool], timeout: float) -> Slot:
         """Resolve ``waiter`` with False once ``timeout`` seconds have passed; its slot."""
-        slot = math.ceil((self.loop.time() + timeout) / RESOLUTION)
+        loop = waiter.get_loop()
+        number = math.ceil((loop.time() + timeout) / RESOLUTION)
+        slot = (loop, number)
         waiters = self.slots.get(slot)
         if waiters is None:
             waiters = self.slots[slot] = set()
-            self.loop.call_at(slot * RESOLUTION, self._expire, slot)
+            loop.call_at(number * RESOLUTION, self._expire, slot)
         waiters.add(waiter)
         return slot
 
-    def discard(self, waiter: asyncio.Future[bool], slot: int) -> None:
+    def discard(self, waiter: asyncio.Future[bool], slot: Slot) -> None:
         """``waiter`` ended another way; its slot's timer will find it gone."""
         waiters = self.slots.get(slot)
         if waiters is not None:
             waiters.discard(waiter)
 
-    def _expire(self, slot: int) -> None:
+    def _expire(self, slot: Slot) -> None:
         for waiter in self.slots.pop(slot, ()):
             if not waiter.done():
                 waiter.set_result(False)
 
 
-_DEADLINES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Deadlines] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _deadlines(loop: asyncio.AbstractEventLoop) -> _Deadlines:
-    deadlines = _DEADLINES.get(loop)
-    if deadlines is None:
-        deadlines = _DEADLINES[loop] = _Deadlines(loop)
-    return deadlines
-
-
 class Wakeup:
     """``wake()`` ends every current ``wait()``; later waits wait for the next wake."""
 
-    def __init__(self) -> None:
+    def __init__(self, deadlines: Deadlines | None = None) -> None:
+        """``deadlines``: shared with other Wakeups; by default this one's own."""
         self._waiters: list[asyncio.Future[bool]] = []
+        self.deadlines = deadlines if deadlines is not None else Deadlines()
 
     def wake(self) -> None:
         """Wake every waiter."""
@@ -75,13 +72,12 @@ class Wakeup:
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[bool] = loop.create_future()
         self._waiters.append(waiter)
-        deadlines = _deadlines(loop)
-        slot = deadlines.add(waiter, timeout)
+        slot = self.deadlines.add(waiter, timeout)
         woken = False
         try:
             woken = await waiter
             return woken
         finally:
-            deadlines.discard(waiter, slot)
+            self.deadlines.discard(waiter, slot)
             if not woken and waiter in self._waiters:  # timed out or cancelled: forget it
                 self._waiters.remove(waiter)

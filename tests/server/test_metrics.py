@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.models import COUNTER
@@ -36,6 +37,8 @@ async def test_metrics_move_with_streams_refusals_errors_and_the_queue(kernel, a
     status, _ = await api.call("metrics", auth=False)
     assert status == 403  # jupyter_server serves /metrics to authenticated clients only
     before = await scrape(api)
+    counted = {key: count for key, count in before.items() if key[0].startswith("inferless_")}
+    assert set(counted.values()) == {0}, "a new server counts from zero, whatever ran before"
 
     ok = await api.stream(STREAM, {"n": 7})
     assert ok.status == 200 and len(ok.events) == 7
@@ -85,3 +88,19 @@ async def test_metrics_move_with_streams_refusals_errors_and_the_queue(kernel, a
         + ", ".join(f"{key} +{int(count)}" for key, count in deltas.items())
         + f"; during: active 2, queued {int(value(during, 'inferless_queue_depth'))}"
     )
+
+
+async def test_the_series_leave_jupyter_servers_registry_when_the_extension_stops(
+    jp_serverapp, kernel, api
+):
+    await kernel.run(COUNTER.serve("counted"))
+    await api.wait_for_model("counted")
+    assert (await api.stream(STREAM, {"n": 3})).status == 200
+    running = await scrape(api)
+    assert value(running, "inferless_requests_total", code="200") == 1
+    assert value(running, "inferless_stream_events_total") == 3
+
+    await jp_serverapp.extension_manager.stop_all_extensions()
+    stopped = await scrape(api)  # the server still answers: only the extension stopped
+    assert not [name for name, _ in stopped if name.startswith("inferless_")]
+    assert not [family for family in REGISTRY.collect() if family.name.startswith("inferless_")]

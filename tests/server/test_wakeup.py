@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from jupyter_inferless.server import wakeup
-from jupyter_inferless.server.wakeup import RESOLUTION, Wakeup
+from jupyter_inferless.server.broker import Broker
+from jupyter_inferless.server.wakeup import RESOLUTION, Deadlines, Wakeup
 
 
 def run(coroutine: Any) -> Any:
@@ -44,16 +44,16 @@ def test_a_timeout_never_ends_early_and_comes_within_the_resolution():
 def test_waits_share_one_timer_per_slot_and_are_forgotten_when_they_end():
     async def scenario() -> tuple[int, int, int, int]:
         loop = asyncio.get_running_loop()
-        signals = [Wakeup() for _ in range(500)]
+        deadlines = Deadlines()  # what an owner of many waits (the broker) holds
+        signals = [Wakeup(deadlines) for _ in range(500)]
         waits = [asyncio.ensure_future(s.wait(30)) for s in signals]
         await asyncio.sleep(0)
-        deadlines = wakeup._DEADLINES[loop]
         slots, timers = len(deadlines.slots), len(loop._scheduled)  # type: ignore[attr-defined]
         for s in signals:
             s.wake()
         await asyncio.gather(*waits)
         held = sum(len(waiters) for waiters in deadlines.slots.values())
-        idle = Wakeup()
+        idle = Wakeup(deadlines)
         for _ in range(20):  # timeouts without a wake leave no waiter behind
             await idle.wait(0.001)
         return slots, timers, held, len(idle._waiters)
@@ -73,3 +73,12 @@ def test_a_cancelled_wait_is_forgotten():
         return len(signal._waiters)
 
     assert run(scenario()) == 0
+
+
+def test_the_deadlines_belong_to_their_owner_not_to_the_process():
+    """A broker's streams share its deadlines; another broker, or a lone Wakeup, has its own."""
+    first, second = Broker(), Broker()
+    streams = [first.create("m", "k"), first.create("m", "k")]
+    assert all(stream.wakeup.deadlines is first.deadlines for stream in streams)
+    assert second.create("m", "k").wakeup.deadlines is not first.deadlines
+    assert Wakeup().deadlines is not Wakeup().deadlines
