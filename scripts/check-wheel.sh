@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the sdist and the wheel as a machine without Node.js would, install the wheel into a
 # fresh venv, and check that Jupyter finds the server extension and the prebuilt lab extension.
-# Usage: scripts/check-wheel.sh (after scripts/setup.sh with the test extra, for `build`).
+# Then serve a notebook of magics from the wheel alone, and the demo notebook with the torch
+# extra (scripts/check_serve.py). Usage: scripts/check-wheel.sh (after scripts/setup.sh test).
 #
 # The build runs in a copy of the working tree's files (tracked and untracked, none that git
 # ignores: no node_modules, no panel build), so it starts as a fresh clone does and leaves the
@@ -134,10 +135,9 @@ for tool in node nodejs npm npx; do
 done
 
 # What Jupyter in that venv says (colours stripped).
-say "jupyter server extension list, jupyter labextension list"
+say "jupyter server extension list"
 plain() { sed 's/\x1b\[[0-9;]*m//g'; }
-server="$(env PATH="$venv/bin:$no_node" "$venv/bin/jupyter" server extension list 2>&1 | plain)"
-lab="$(env PATH="$venv/bin:$no_node" "$venv/bin/jupyter" labextension list 2>&1 | plain)"
+server="$(env PATH="$venv/bin:$no_node" "$venv/bin/jupyter" server extension list 2>&1 | plain || true)"
 version="$("$python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["version"])' \
   "$work/src/labextension/package.json")"
 # The server extension: enabled by the config file the wheel installs, and it loads.
@@ -149,6 +149,59 @@ echo "$server" | awk -v dir="Config dir: $venv/etc/jupyter" '
   echo "$server" >&2
   fail "jupyter server extension list: jupyter_inferless is not enabled and OK in the venv"
 }
+echo "$server" | grep "jupyter_inferless"
+
+# The wheel alone serves: in a notebook of the magics (%load_ext, %inferless serve) run by
+# the venv's `jupyter inferless serve`, one request streams; no test package is there.
+for module in pytest jupyterlab torch; do
+  if "$venv/bin/python" -c "import $module" 2>/dev/null; then fail "the wheel installed $module"; fi
+done
+say "jupyter inferless serve: a notebook of magics, from the wheel alone"
+mkdir "$work/echo"
+"$python" - "$work/echo/echo.ipynb" <<'PY'
+import json
+import sys
+
+cells = [
+    "%load_ext jupyter_inferless",
+    'INPUT_SCHEMA = {"text": {"datatype": "STRING", "required": True, "shape": [1],\n'
+    '                         "example": ["a b c"]}}\n'
+    "IS_STREAMING_OUTPUT = True",
+    "class Echo:\n"
+    "    def infer(self, inputs, stream_output_handler):\n"
+    "        for word in inputs['text'].split():\n"
+    "            stream_output_handler.send_streamed_output({'word': word})\n"
+    "        stream_output_handler.finalise_streamed_output()",
+    "%inferless serve Echo --name echo",
+]
+notebook = {
+    "cells": [
+        {
+            "id": f"cell-{number}",
+            "cell_type": "code",
+            "metadata": {},
+            "source": source,
+            "outputs": [],
+            "execution_count": None,
+        }
+        for number, source in enumerate(cells)
+    ],
+    "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    "nbformat": 4,
+    "nbformat_minor": 5,
+}
+with open(sys.argv[1], "w") as file:
+    json.dump(notebook, file)
+PY
+env PATH="$venv/bin:$no_node" "$python" scripts/check_serve.py "$venv" "$work/echo/echo.ipynb"
+# With the lab extra: JupyterLab finds the panel the wheel ships, prebuilt.
+say "pip install the wheel's lab extra; jupyter labextension list"
+env PATH="$venv/bin:$no_node" "$venv/bin/python" -m pip install --quiet \
+  --disable-pip-version-check "$wheel[lab]" >"$work/install-lab.log" 2>&1 || {
+  tail -n 40 "$work/install-lab.log" >&2
+  fail "pip install of the lab extra failed"
+}
+lab="$(env PATH="$venv/bin:$no_node" "$venv/bin/jupyter" labextension list 2>&1 | plain || true)"
 # The lab extension: in the venv's labextensions, enabled, installed by pip (prebuilt), once.
 echo "$lab" | awk -v dir="$venv/share/jupyter/labextensions" -v version="v$version" '
   /^[^ \t]/ { here = ($0 == dir) }
@@ -162,6 +215,14 @@ echo "$lab" | awk -v dir="$venv/share/jupyter/labextensions" -v version="v$versi
   echo "$lab" >&2
   fail "jupyter labextension list: jupyter-inferless is listed more than once"
 }
-echo "$server" | grep "jupyter_inferless"
 echo "$lab" | grep "jupyter-inferless"
+# With the torch extra (torch pinned first: the CPU build), the bundled demo notebook.
+say "pip install the wheel's torch extra; jupyter inferless serve the demo notebook"
+env PATH="$venv/bin:$no_node" "$venv/bin/python" -m pip install --quiet \
+  --disable-pip-version-check "torch==2.13.0" "$wheel[torch]" >"$work/install-torch.log" 2>&1 || {
+  tail -n 40 "$work/install-torch.log" >&2
+  fail "pip install of the torch extra failed"
+}
+env PATH="$venv/bin:$no_node" "$python" scripts/check_serve.py "$venv" \
+  "$work/src/notebooks/text_generation.ipynb"
 say "OK: $(basename "$sdist") and $(basename "$wheel")"
