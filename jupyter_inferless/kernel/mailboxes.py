@@ -31,9 +31,12 @@ class Mailboxes:
         return box
 
     def close(self, key: str) -> None:
-        """No more answers are wanted for ``key``; later ones are dropped."""
+        """No more answers are wanted for ``key``; later ones are dropped, and a reader
+        still waiting on its queue gets None."""
         with self._lock:
-            self._boxes.pop(key, None)
+            found = self._boxes.pop(key, None)
+        if found is not None:
+            found[1].put(None)
 
     def deliver(self, data: Mapping[str, Any]) -> None:
         """An answer arrived (on the link's subshell): to its view's or query's mailbox."""

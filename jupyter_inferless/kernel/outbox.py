@@ -16,8 +16,9 @@ A background thread sends, a ``step`` at a time. A model thread whose event find
 frame due (nothing went out for ``min_interval``) sends that frame itself: with many model
 threads, a hand-over to the sender thread waits for the GIL behind all of them, and under
 load the sender fell behind by hundreds of milliseconds. (A model's event loop never sends:
-it queues and goes on.) Tests pass ``thread=False`` and a ``clock``, and call ``step``
-themselves; nothing is sent inline then.
+it queues and goes on.) The thread starts with a request and ends once no request is open
+and every frame was sent and acknowledged, or at ``close``. Tests pass ``thread=False``
+and a ``clock``, and call ``step`` themselves; nothing is sent inline then.
 """
 
 from __future__ import annotations
@@ -119,14 +120,18 @@ class Outbox:
         self._closed = False
         self._sending = threading.Lock()  # one step at a time, so frames leave in sequence
         self._inline = thread
-        if thread:
-            threading.Thread(target=self._run, name="inferless-outbox", daemon=True).start()
+        self._thread: threading.Thread | None = None  # the sender, while there is work
 
     def open(self, rid: str, credit: tuple[int, int]) -> RequestChannel:
-        """Start a request's channel."""
+        """Start a request's channel (and the sender thread, if it is not running)."""
         channel = RequestChannel(self, rid, credit)
         with self.cond:
             self.channels[rid] = channel
+            if self._inline and self._thread is None and not self._closed:
+                self._thread = threading.Thread(
+                    target=self._run, name="inferless-outbox", daemon=True
+                )
+                self._thread.start()
         return channel
 
     def cancel(self, rid: str) -> None:
@@ -246,6 +251,23 @@ class Outbox:
             self._release_backlogs()
             self.cond.notify_all()
 
+    def flush(self, timeout: float) -> None:
+        """Send what is queued from this thread, for up to ``timeout`` s (before a close)."""
+        deadline = time.monotonic() + timeout
+        if not self._sending.acquire(timeout=timeout):
+            return
+        try:
+            while self.step() and time.monotonic() < deadline:
+                pass
+        finally:
+            self._sending.release()
+
+    def join(self, timeout: float) -> None:
+        """Wait up to ``timeout`` s for the sender thread to end (after ``close``)."""
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
     def close(self) -> None:
         """Stop sending; blocked models see StreamCancelled."""
         with self.cond:
@@ -284,6 +306,9 @@ class Outbox:
         while True:
             with self.cond:
                 while not (self._pending or self._resend_now or self._closed or self._resend_due()):
+                    if not (self.channels or self._unacked or self._backlogged):
+                        self._thread = None  # idle for good: open() starts another
+                        return
                     self.cond.wait(self._resend_timeout())
                 if self._closed:
                     return

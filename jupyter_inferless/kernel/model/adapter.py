@@ -53,8 +53,12 @@ class ModelAdapter:
             if callable(finalize):
                 self._run(finalize({}) if _positional_count(finalize) >= 1 else finalize())
         finally:
-            if self._loop is not None:
-                self._loop.close()
+            self.close_loop()
+
+    def close_loop(self) -> None:
+        """Close the model's event loop and stop its thread, if it has one."""
+        if self._loop is not None:
+            self._loop.close()
 
     def infer(self, inputs: dict[str, Any], handler: StreamOutputHandler) -> None:
         """Run one request to its end, sending through ``handler``.

@@ -8,12 +8,16 @@ loop, from ``initialize`` to ``finalize``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as WaitedTooLong  # not the builtin before 3.11
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+log = logging.getLogger("jupyter_inferless.kernel")
+CLOSE_TIMEOUT = 10.0  # seconds close() waits for the cancelled tasks, then for the thread
 
 
 class ModelLoop:
@@ -48,8 +52,9 @@ class ModelLoop:
             )
         return self.submit(coroutine).result()
 
-    def close(self) -> None:
-        """Cancel what still runs, stop the loop and wait for its thread."""
+    def close(self, timeout: float = CLOSE_TIMEOUT) -> None:
+        """Cancel what still runs, stop the loop and wait (``timeout`` s at most) for the
+        tasks to end, then as long for its thread."""
         if self.loop.is_closed():
             return
 
@@ -62,7 +67,13 @@ class ModelLoop:
             await self.loop.shutdown_asyncgens()
 
         if self._thread.is_alive() and not self.on_loop_thread:
-            self.submit(cancel_remaining()).result()
+            try:
+                self.submit(cancel_remaining()).result(timeout)
+            except WaitedTooLong:
+                log.warning("the tasks of %s did not end within %g s", self._thread.name, timeout)
             self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join()
+            self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.warning("%s did not stop within %g s", self._thread.name, timeout)
+            return  # a running loop cannot be closed
         self.loop.close()
