@@ -70,6 +70,7 @@ class Link:
         self._on_close = on_close
         self._on_verdicts = on_verdicts
         self._on_answer = on_answer
+        self._comm = comm
         comm.on_msg(self.on_msg)
         comm.on_close(self.on_close)
 
@@ -106,4 +107,19 @@ class Link:
     def on_close(self, msg: dict[str, Any]) -> None:
         """The server went away: cancel what it asked for."""
         self.outbox.close()
+        self._on_close(self)
+
+    def close(self, timeout: float) -> None:
+        """Close the link from this side (the runtime is closing): send what is queued,
+        stop the outbox and its thread (``timeout`` s for each), close the comm."""
+        try:
+            self.outbox.flush(timeout)
+        except Exception:  # IOPub is closed at kernel exit
+            log.debug("could not send the last frames", exc_info=True)
+        self.outbox.close()
+        self.outbox.join(timeout)
+        try:
+            self._comm.close()
+        except Exception:
+            log.debug("could not close the comm", exc_info=True)
         self._on_close(self)

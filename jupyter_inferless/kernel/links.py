@@ -2,9 +2,11 @@
 
 While no server is linked, the kernel announces its runtime on the pseudo-comm
 ``ANNOUNCE_COMM_ID`` (every 0.2 s for 5 s after a change, then every 5 s); a server's
-bridge answers by opening the serving comm. Each linked server is told of every
-change to the served models, and answers with its verdict on each (``verdict``): how
-many kernels serve the name as one model, or why it refuses this kernel's.
+bridge answers by opening the serving comm. The announcing thread runs only while that is
+wanted: no server is linked, and models are served, or the runtime just started, or a view
+waits for a link. Each linked server is told of every change to the served models, and
+answers with its verdict on each (``verdict``): how many kernels serve the name as one
+model, or why it refuses this kernel's.
 
 The kernel's own views ask a linked server over the same link (``watch``, ``list``); the
 server's answers go to ``mailboxes``. No credential of the server reaches the kernel.
@@ -38,6 +40,7 @@ class LinkManager:
         runtime_id: str,
         describe: Callable[[], list[ModelDescription]],
         start: StartRequest,
+        serving: Callable[[], bool] = lambda: True,
     ) -> None:
         self.kernel = kernel
         self.runtime_id = runtime_id
@@ -45,26 +48,30 @@ class LinkManager:
         self.mailboxes = Mailboxes()  # the servers' answers to this kernel's views
         self._describe = describe
         self._start = start
+        self._serving = serving
         self._announce = iopub_publisher(kernel, ANNOUNCE_COMM_ID, None)
         self._linked = threading.Event()
         self._heard = threading.Condition()  # a server's verdicts arrived
         self._refused: dict[str, str] = {}  # the refusals logged, by model name
         self._kick = threading.Event()
         self._fast_until = time.monotonic() + FAST_FOR
+        self._closed = threading.Event()
+        self._beacon_lock = threading.Lock()
+        self._beacon_thread: threading.Thread | None = None
         kernel.comm_manager.register_target(TARGET_NAME, self._on_open)
-        threading.Thread(target=self._beacon, name="inferless-announce", daemon=True).start()
+        self._announce_soon()
 
     def link(self, wait: float = 0.0) -> Link | None:
         """A linked server's link, for this kernel's own requests (the first linked).
 
         A server links within moments of ``%load_ext``; ``wait`` gives it that long.
         """
-        self._linked.wait(wait)
+        self._await_link(wait)
         return next(iter(list(self.links.values())), None)
 
     def server_url(self, wait: float = 0.0) -> str | None:
         """The URL a linked Jupyter server gave for itself (to print), when one is linked."""
-        self._linked.wait(wait)
+        self._await_link(wait)
         urls = (link.server_url for link in list(self.links.values()) if link.server_url)
         return next(urls, None)
 
@@ -76,8 +83,9 @@ class LinkManager:
                 link.publish(message)
             except Exception:  # IOPub is closed at kernel exit; finalize must still run
                 log.debug("could not tell the server about the change", exc_info=True)
-        self._fast_until = time.monotonic() + FAST_FOR
-        self._kick.set()
+        if message["models"]:
+            self._fast_until = time.monotonic() + FAST_FOR
+        self._announce_soon()  # or, with nothing served, the announcing ends
 
     def verdict(self, name: str, generation: int = 0, wait: float = 0.0) -> Verdict | None:
         """The linked servers' verdict on model ``name`` (a refusal first), of its
@@ -127,13 +135,61 @@ class LinkManager:
         self.mailboxes.link_closed(link.comm_id)
         if not self.links:
             self._linked.clear()
+            self._announce_soon()
+
+    def close(self, timeout: float) -> None:
+        """Stop announcing, take the comm target back and close every link (its outbox
+        thread stopped); waits up to ``timeout`` s for each thread."""
+        self._closed.set()
+        self._kick.set()
+        manager = self.kernel.comm_manager
+        if manager.targets.get(TARGET_NAME) == self._on_open:
+            manager.unregister_target(TARGET_NAME, self._on_open)
+        for link in list(self.links.values()):
+            link.close(timeout)
+        with self._heard:
+            self._heard.notify_all()  # a serve waiting for a verdict hears no more
+        with self._beacon_lock:
+            beacon = self._beacon_thread
+        if beacon is not None:
+            beacon.join(timeout)
+
+    def _await_link(self, wait: float) -> None:
+        """Wait up to ``wait`` s for a server to link, announcing meanwhile."""
+        if wait > 0 and not self.links:
+            self._fast_until = max(self._fast_until, time.monotonic() + wait)
+            self._announce_soon()
+        self._linked.wait(wait)
+
+    def _wanted(self) -> bool:
+        """Whether to announce: no server is linked, and one is wanted."""
+        if self._closed.is_set() or self.links:
+            return False
+        return self._serving() or time.monotonic() < self._fast_until
+
+    def _announce_soon(self) -> None:
+        """Announce at once: start the announcing thread when it is wanted, or wake it
+        (to announce, or to see that it is no longer wanted)."""
+        with self._beacon_lock:
+            if self._beacon_thread is None and self._wanted():
+                self._beacon_thread = threading.Thread(
+                    target=self._beacon, name="inferless-announce", daemon=True
+                )
+                self._beacon_thread.start()
+        self._kick.set()
 
     def _beacon(self) -> None:
-        """Announce this runtime on IOPub until a server links."""
+        """Announce this runtime on IOPub while that is wanted."""
         message = announce(self.runtime_id)
         while True:
-            if not self.links:
+            with self._beacon_lock:
+                if not self._wanted():
+                    self._beacon_thread = None
+                    return
+            try:
                 self._announce(message)
+            except Exception:  # IOPub is closed at kernel exit
+                log.debug("could not announce", exc_info=True)
             fast = time.monotonic() < self._fast_until
             self._kick.wait(FAST_ANNOUNCE if fast else SLOW_ANNOUNCE)
             self._kick.clear()
