@@ -68,10 +68,28 @@ def load_ipython_extension(shell: Any) -> None:
 
 
 def unload_ipython_extension(shell: Any) -> None:
-    """Stop every served model."""
-    runtime = Runtime._instance
+    """``%unload_ext jupyter_inferless``: undo the load. The runtime closes (every model
+    stopped and finalized, the views and every thread stopped, ``do_shutdown`` and the comm
+    target the kernel's own again) and the magics are unregistered, so that a later
+    ``%load_ext`` starts clean."""
+    runtime = Runtime.existing()
     if runtime is not None:
-        runtime.stop_all()
+        runtime.close()
+    unregister_magics(shell)
+
+
+def unregister_magics(shell: Any) -> None:
+    """Take back what ``register_magics(InferlessMagics)`` put in the shell's tables
+    (IPython has no call for it), leaving any name another extension took since."""
+    manager = shell.magics_manager
+    ours = manager.registry.get(InferlessMagics.__name__)
+    if not isinstance(ours, InferlessMagics):
+        return
+    del manager.registry[InferlessMagics.__name__]
+    for kind, table in manager.magics.items():
+        for name, func in ours.magics.get(kind, {}).items():
+            if table.get(name) == func:
+                del table[name]
 
 
 @magics_class

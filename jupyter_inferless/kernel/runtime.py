@@ -1,7 +1,9 @@
 """The serving runtime inside one ipykernel: the served models, serve() and stop().
 
 The servers linked to the kernel are the LinkManager's (``links.py``); the runtime tells
-it when the served models change and runs the requests its links receive.
+it when the served models change and runs the requests its links receive. ``close`` (at
+``%unload_ext``, and at a kernel shutdown or restart) stops every model and every thread
+the runtime started, and undoes what it changed in the kernel.
 """
 
 from __future__ import annotations
@@ -9,17 +11,12 @@ from __future__ import annotations
 import atexit
 import itertools
 import logging
+import threading
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, ClassVar
 
-from ..contract import (
-    DEFAULT_MAX_CONCURRENCY,
-    DEFAULT_QUEUE_SIZE,
-    check_model_name,
-    endpoint_path,
-    parse_input_schema,
-)
+from ..contract import check_model_name, parse_input_schema
 from ..contract.errors import InferlessError
 from ..protocol import ErrorKind, InferMessage, ModelDescription, RunError, Verdict, run_error
 from .device import cuda_note, describe_device
@@ -27,6 +24,8 @@ from .link import Link
 from .links import LinkManager
 from .model import ModelAdapter, default_name, resolve
 from .outbox import RequestChannel
+from .served import Served, ServeOptions
+from .shutdown import ShutdownHook
 from .workers import ServedModel
 
 log = logging.getLogger("jupyter_inferless.kernel")
@@ -34,49 +33,11 @@ SHUTTING_DOWN = run_error(ErrorKind.KERNEL_GONE, "the kernel is shutting down or
 STOPPED = run_error(ErrorKind.CANCELLED, "the model was stopped")
 REPLACED = run_error(ErrorKind.CANCELLED, "the model was replaced")
 VERDICT_WAIT = 2.0  # seconds serve() waits for the linked servers' verdict on the model
+CLOSE_TIMEOUT = 5.0  # seconds close() waits for each thread it stops
 
 
 class ReplicaRefused(InferlessError, ValueError):
     """A server already serves the name from another kernel with another schema."""
-
-
-@dataclass(frozen=True)
-class Served:
-    """What serve() returns: the model's name and where to reach it."""
-
-    name: str
-    streaming: bool
-    device: str
-    server_url: str | None
-
-    @property
-    def path(self) -> str:
-        """The stream (or infer) path under the server's base URL."""
-        return endpoint_path(self.name, self.streaming)
-
-    def __repr__(self) -> str:
-        where = (self.server_url or "<jupyter server>/").rstrip("/") + "/" + self.path
-        return f"<served {self.name!r} on {self.device}: POST {where}>"
-
-
-@dataclass(frozen=True)
-class ServeOptions:
-    """How to serve a model, as :func:`jupyter_inferless.serve` and ``%inferless serve``
-    are told (see there); checked when made."""
-
-    name: str | None = None
-    input_schema: dict[str, Any] | None = None
-    streaming: bool | None = None
-    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
-    queue_size: int = DEFAULT_QUEUE_SIZE
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.max_concurrency, int) or self.max_concurrency < 1:
-            raise ValueError(
-                f"max_concurrency must be a positive integer, not {self.max_concurrency!r}"
-            )
-        if not isinstance(self.queue_size, int) or self.queue_size < 0:
-            raise ValueError(f"queue_size must be a non-negative integer, not {self.queue_size!r}")
 
 
 class Runtime:
@@ -89,9 +50,21 @@ class Runtime:
         self.namespace = namespace
         self.runtime_id = uuid.uuid4().hex
         self.models: dict[str, ServedModel] = {}
+        self.closed = False
         self._generations = itertools.count(1)
-        self.link_manager = LinkManager(kernel, self.runtime_id, self.describe_models, self._run)
-        self._finalize_at_shutdown(kernel)
+        self._closers: list[Callable[[], None]] = []
+        self._close_lock = threading.Lock()
+        self.link_manager = LinkManager(
+            kernel, self.runtime_id, self.describe_models, self._run, lambda: bool(self.models)
+        )
+        # Models are finalized at a shutdown request: see shutdown.py for why this hook.
+        self._shutdown_hook = ShutdownHook(kernel, self._at_shutdown)
+        atexit.register(self._at_shutdown)  # an exit() of the interpreter itself
+
+    @classmethod
+    def existing(cls) -> Runtime | None:
+        """The runtime of this kernel if one was started and not closed, else None."""
+        return cls._instance
 
     @classmethod
     def current(cls) -> Runtime:
@@ -135,7 +108,11 @@ class Runtime:
             )
         if name in self.models:
             self.stop(name, REPLACED)
-        adapter.initialize()
+        try:
+            adapter.initialize()
+        except BaseException:
+            adapter.close_loop()  # an async initialize() started the model's loop
+            raise
         device = describe_device()
         note = cuda_note(resolved.cuda_requested, device)
         model = ServedModel(
@@ -174,21 +151,43 @@ class Runtime:
             except Exception:
                 log.exception("finalize of %r failed", name)
 
-    def _finalize_at_shutdown(self, kernel: Any) -> None:
-        """Run every model's finalize() when the kernel shuts down or restarts.
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` when the runtime closes, before its links close (the inline
+        views stop theirs so)."""
+        if callback not in self._closers:
+            self._closers.append(callback)
 
-        A shutdown request reaches ``do_shutdown`` before the interpreter joins the
-        worker threads, so running models are cancelled first; atexit covers an
-        ``exit()`` from the notebook.
+    def close(self, reason: RunError = STOPPED, timeout: float = CLOSE_TIMEOUT) -> None:
+        """Stop everything the runtime started and undo what it changed in the kernel.
+
+        The views are stopped, every model is stopped (its requests end with ``reason``,
+        its finalize() runs), the links are closed and every thread ends (``timeout`` s
+        for each); ``do_shutdown`` and the comm target are the kernel's own again, and
+        :meth:`current` makes a new runtime from now on.
         """
-        original = kernel.do_shutdown
+        with self._close_lock:
+            if self.closed:
+                return
+            self.closed = True
+        for callback in self._closers:
+            try:
+                callback()
+            except Exception:
+                log.exception("closing %r failed", callback)
+        self.stop_all(reason)
+        self.link_manager.close(timeout)
+        self._shutdown_hook.remove()
+        atexit.unregister(self._at_shutdown)
+        self._forget(self)
 
-        def do_shutdown(restart: bool) -> Any:
-            self.stop_all(SHUTTING_DOWN)
-            return original(restart)
+    @classmethod
+    def _forget(cls, runtime: Runtime) -> None:
+        if cls._instance is runtime:
+            cls._instance = None
 
-        kernel.do_shutdown = do_shutdown
-        atexit.register(self.stop_all, SHUTTING_DOWN)
+    def _at_shutdown(self) -> None:
+        """The kernel shuts down or restarts: close, the requests ending ``kernel_gone``."""
+        self.close(SHUTTING_DOWN)
 
     def describe_models(self) -> list[ModelDescription]:
         """Every served model, described for the server."""
