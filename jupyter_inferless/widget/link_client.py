@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import queue
+import threading
 import uuid
 from collections import deque
 from collections.abc import Iterator, Mapping
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import protocol
 from .._client_errors import DEFAULT_ERROR_KIND, ModelError, RequestRejected, StreamError
+from .running import close_runs
 
 if TYPE_CHECKING:
     from ..kernel.link import Link
@@ -43,7 +45,9 @@ def link_client(wait: float = LINK_WAIT) -> LinkClient:
     """
     from ..kernel.runtime import Runtime
 
-    links = Runtime.current().link_manager
+    runtime = Runtime.current()
+    runtime.on_close(close_runs)  # the runtime closing stops the views
+    links = runtime.link_manager
     link = links.link(wait)
     if link is None:
         raise NoServerError(
@@ -61,7 +65,10 @@ class LinkClient:
         self.links = links
         self.link = link
         self.silence = silence
+        self.closed = False
         self._views: dict[str, str] = {}  # view id by request id, for cancel
+        self._keys: set[str] = set()  # the open mailboxes of this client's streams and queries
+        self._lock = threading.Lock()
 
     def stream(self, model: str, inputs: Mapping[str, Any] | None = None, /) -> LinkStream:
         """A stream of ``model``'s outputs; the request is sent by ``start()`` (or the
@@ -79,23 +86,45 @@ class LinkClient:
     def models(self) -> list[dict[str, Any]]:
         """Every served model, as the server lists them."""
         qid = uuid.uuid4().hex
-        box = self.links.mailboxes.open(qid, self.link.comm_id)
+        box = self.open_mailbox(qid)
         try:
             self.link.publish(protocol.list_models(qid))
             answer = _answer(box, self.silence)
         finally:
-            self.links.mailboxes.close(qid)
+            self.close_mailbox(qid)
         models: list[dict[str, Any]] = list(answer["models"])
         return models
 
-    def close(self) -> None:
-        """Stop reading every stream of this client (their runs keep going; cancel stops)."""
-        for vid in self._views.values():
-            self.links.mailboxes.close(vid)
-        self._views.clear()
+    def open_mailbox(self, key: str) -> queue.Queue[Answer]:
+        """A mailbox for the server's answers to request ``key`` on this client's link;
+        StreamError once the client is closed."""
+        with self._lock:
+            if self.closed:
+                raise StreamError("the view's client was closed", None, None, None)
+            self._keys.add(key)
+        return self.links.mailboxes.open(key, self.link.comm_id)
 
-    def _started(self, request_id: str, vid: str) -> None:
-        self._views[request_id] = vid
+    def close_mailbox(self, key: str) -> None:
+        """No more answers are wanted for ``key``; a reader waiting for one gets StreamError."""
+        with self._lock:
+            self._keys.discard(key)
+        self.links.mailboxes.close(key)
+
+    def started(self, request_id: str, vid: str) -> None:
+        """The server accepted view ``vid``'s request as ``request_id`` (for ``cancel``)."""
+        with self._lock:
+            self._views[request_id] = vid
+
+    def close(self) -> None:
+        """Stop reading every stream of this client, waking a reader that waits (their runs
+        keep going; cancel stops them)."""
+        with self._lock:
+            self.closed = True
+            keys = list(self._keys)
+            self._keys.clear()
+            self._views.clear()
+        for key in keys:
+            self.links.mailboxes.close(key)
 
 
 class LinkStream:
@@ -118,7 +147,7 @@ class LinkStream:
         if self._box is not None:
             return self
         client = self.client
-        self._box = client.links.mailboxes.open(self._vid, client.link.comm_id)
+        self._box = client.open_mailbox(self._vid)
         client.link.publish(protocol.watch(self._vid, self.model, self.inputs))
         answer = self._next_answer()
         refused = answer.get("refused")
@@ -126,7 +155,7 @@ class LinkStream:
             self.close()
             raise RequestRejected(int(refused["status"]), str(refused["message"]))
         self.request_id = str(answer["rid"])
-        client._started(self.request_id, self._vid)
+        client.started(self.request_id, self._vid)
         self._take(answer)
         return self
 
@@ -148,7 +177,7 @@ class LinkStream:
 
     def close(self) -> None:
         """Stop reading. The request keeps running: LinkClient.cancel stops it."""
-        self.client.links.mailboxes.close(self._vid)
+        self.client.close_mailbox(self._vid)
         self._ended = True
         self._pending.clear()
 
@@ -163,7 +192,7 @@ class LinkStream:
         try:
             return _answer(self._box, self.client.silence)
         except StreamError as err:
-            self.client.links.mailboxes.close(self._vid)
+            self.client.close_mailbox(self._vid)
             last = self.delivered - 1 if self.delivered else None
             raise StreamError(str(err), self.request_id, last, None) from None
 
@@ -177,5 +206,10 @@ def _answer(box: queue.Queue[Answer], silence: float) -> Mapping[str, Any]:
             f"no word from the Jupyter server for {silence:g} s", None, None, None
         ) from None
     if answer is None:
-        raise StreamError("the Jupyter server's link to this kernel closed", None, None, None)
+        raise StreamError(
+            "the Jupyter server's link to this kernel closed (or the view's client did)",
+            None,
+            None,
+            None,
+        )
     return answer

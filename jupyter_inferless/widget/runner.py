@@ -9,13 +9,16 @@ views' rulebook (:mod:`.rules`).
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._client_errors import ModelError, RequestRejected
 from .link_client import NoServerError
 from .rules import STOP_TIMEOUT, End, final_state
+from .running import track
 from .view import StreamView
 
 if TYPE_CHECKING:
@@ -76,7 +79,8 @@ class StreamRun:
     """One request: streams on a daemon thread, cancels on Stop.
 
     After Stop it waits up to ``stop_timeout`` seconds for the server to end the
-    stream, then hangs up (as it does at once when the DELETE fails).
+    stream, then hangs up (as it does at once when the DELETE fails). ``close`` stops it
+    at once (the runtime closing), and ``join`` waits for its threads.
     """
 
     def __init__(
@@ -97,6 +101,7 @@ class StreamRun:
         self._ended = threading.Event()
         self._cancel_sent = False
         self._lock = threading.Lock()
+        self._cancellers: list[threading.Thread] = []
         view.on_stop = self.stop
         self.thread = threading.Thread(
             target=self._run, name=f"inferless-stream-{name}", daemon=True
@@ -109,6 +114,7 @@ class StreamRun:
 
     def start(self) -> StreamRun:
         """Start streaming in the background."""
+        track(self)
         self.thread.start()
         return self
 
@@ -117,19 +123,46 @@ class StreamRun:
         self._stop.set()
         self._cancel_in_background()
 
+    def close(self) -> None:
+        """Stop at once, without waiting: cancel the request, end the view, stop reading."""
+        self._stop.set()
+        with contextlib.suppress(Exception):  # the stream ended meanwhile, or the link went
+            self._send_cancel()
+        self._end("hang_up", "the view was closed (the extension unloaded, or the kernel stops)")
+        self.client.close()  # wakes the stream thread
+
+    def join(self, timeout: float) -> None:
+        """Wait up to ``timeout`` s for the stream, cancel and view threads to end."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            threads = [self.thread, *self._cancellers]
+        for thread in threads:
+            if thread.is_alive() and thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
+        self.view.join(max(0.0, deadline - time.monotonic()))
+
     def _cancel_in_background(self) -> None:
-        threading.Thread(target=self._cancel, name="inferless-cancel", daemon=True).start()
+        canceller = threading.Thread(target=self._cancel, name="inferless-cancel", daemon=True)
+        with self._lock:
+            self._cancellers = [t for t in self._cancellers if t.is_alive()] + [canceller]
+        canceller.start()
+
+    def _send_cancel(self) -> bool:
+        """Ask the server to cancel, once its request id is known; whether this sent it."""
+        request_id = self.request_id
+        with self._lock:
+            if request_id is None or self._cancel_sent:
+                return False
+            self._cancel_sent = True
+        self.client.cancel(request_id)
+        return True
 
     def _cancel(self) -> None:
         """Cancel the request once its id is known (the stream thread asks otherwise), then
         give the server ``stop_timeout`` seconds to end the stream."""
-        request_id = self.request_id
-        with self._lock:
-            if request_id is None or self._cancel_sent:
-                return
-            self._cancel_sent = True
         try:
-            self.client.cancel(request_id)
+            if not self._send_cancel():
+                return
         except Exception as err:  # e.g. the server went away or the stream just ended
             self._end("hang_up", f"could not cancel: {type(err).__name__}: {err}")
             return

@@ -64,12 +64,21 @@ class StreamView(StreamState):
         self._closed = threading.Event()
         self._shown_in: int | None = None
         self._render()
-        threading.Thread(target=self._update_loop, name="inferless-view", daemon=True).start()
+        self._updater = threading.Thread(
+            target=self._update_loop, name="inferless-view", daemon=True
+        )
+        self._updater.start()
 
     def wait(self, timeout: float | None = None) -> str:
         """Block until the stream ended and its final state is shown; return the state."""
         self._closed.wait(timeout)
         return self._state
+
+    def join(self, timeout: float) -> None:
+        """Wait up to ``timeout`` s for the updater thread, which ends once the final
+        state is shown."""
+        if self._updater is not threading.current_thread():
+            self._updater.join(timeout)
 
     def stop(self) -> None:
         """Cancel the request (what the Stop button does): the state becomes stopping."""
