@@ -16,7 +16,7 @@ MAX_RETRY_WAIT = 30.0
 """The longest wait before a reconnection, whatever the server's ``retry:`` hint (seconds)."""
 DEFAULT_RETRY_MS = 1000
 SKIP = object()
-"""What ``Resumable._accept`` returns for an event that is not an output to yield."""
+"""What ``Resumable`` returns, on accepting an event, for one that is not an output to yield."""
 
 
 def _position(event_id: str) -> int | None:
