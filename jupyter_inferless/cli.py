@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import secrets
+import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from ._version import __version__
 
@@ -65,25 +67,38 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def serve(target: Path, port: int, name: str | None, token: str | None, allow_root: bool) -> int:
-    """Launch the extension as an app on 127.0.0.1 that serves ``target``; its exit code."""
-    from .headless import HeadlessRun
+    """Run the extension's server on 127.0.0.1, serving ``target``; its exit code."""
     from .server.app import InferlessExtension
 
     # The server's root is the folder: the notebook's, the model directory, or app.py's.
     folder = target.parent if target.is_file() else target
-    InferlessExtension.launch_instance(
-        [
-            "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.port={port}",
-            "--ServerApp.open_browser=False",
-            f"--ServerApp.root_dir={folder}",
-            f"--IdentityProvider.token={token or secrets.token_hex(24)}",
-            f"--ServerApp.allow_root={allow_root}",
-            f"--InferlessExtension.serve_path={target}",
-            f"--InferlessExtension.serve_name={name or ''}",
-        ]
-    )
-    return HeadlessRun.exit_code
+    argv = [
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.open_browser=False",
+        f"--ServerApp.root_dir={folder}",
+        f"--IdentityProvider.token={token or secrets.token_hex(24)}",
+        f"--ServerApp.allow_root={allow_root}",
+        f"--InferlessExtension.serve_path={target}",
+        f"--InferlessExtension.serve_name={name or ''}",
+    ]
+    serverapp = InferlessExtension.initialize_server(argv=argv)
+    app = serverapp.starter_app
+    assert isinstance(app, InferlessExtension)
+    stop_on_signals(serverapp)
+    serverapp.start()
+    return app.exit_code
+
+
+def stop_on_signals(serverapp: Any) -> None:
+    """Ctrl-C and SIGTERM stop the server (no "shut down?" question): models finalize."""
+
+    def stop(*_: Any) -> None:
+        print("\nstopping: finalizing models", flush=True)
+        serverapp.stop(from_signal=True)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
 
 
 def export(notebook: Path, outdir: Path, model: str | None, force: bool) -> int:

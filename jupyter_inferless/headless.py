@@ -1,10 +1,12 @@
 """``jupyter inferless serve PATH``: the extension, launched as an app, serves one target.
 
-The command line launches :class:`~jupyter_inferless.server.app.InferlessExtension` the
-ExtensionApp way (``launch_instance``) with ``serve_path`` set. Once the server runs, the
+The command line (``cli.py``) initializes
+:class:`~jupyter_inferless.server.app.InferlessExtension` the ExtensionApp way
+(``initialize_server``) with ``serve_path`` set, and starts the server. Once it runs, the
 extension starts a kernel, runs the notebook (or serves the model directory) in it and
-prints each model's endpoints. Ctrl-C stops the server: the extension ends open streams,
-and the kernel's graceful shutdown runs every model's ``finalize()``.
+prints each model's endpoints. Ctrl-C stops the server (the command line's signal
+handlers; the extension installs none): the extension ends open streams, and the kernel's
+graceful shutdown runs every model's ``finalize()``.
 
 The server hands its kernels no token; this command, which launched the server and prints
 its token, gives it to the one kernel it starts as ``$JUPYTER_TOKEN`` (unless set), as a
@@ -17,10 +19,9 @@ import asyncio
 import json
 import os
 import shlex
-import signal
 import sys
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import nbformat
 from jupyter_server.utils import ApiPath
@@ -37,26 +38,15 @@ class HeadlessError(RuntimeError):
 class HeadlessRun:
     """Runs one target in a new kernel of ``serverapp`` and prints where its models are."""
 
-    exit_code: ClassVar[int] = 0
-    """How the last run ended, for the command line: 0, or 1 when the target failed."""
-
     def __init__(self, serverapp: Any, service: Any, target: Path, name: str | None) -> None:
+        self.exit_code = 0
+        """How the run ended, for the command line: 0, or 1 when the target failed."""
         self.serverapp = serverapp
         self.service = service
         self.target = target.resolve()
         self.name = name or None
         self.kernel_id: str | None = None
         self.client: Any = None
-
-    def stop_on_signals(self) -> None:
-        """Ctrl-C and SIGTERM stop the server (no "shut down?" question): models finalize."""
-
-        def stop(*_: Any) -> None:
-            print("\nstopping: finalizing models", flush=True)
-            self.serverapp.stop(from_signal=True)
-
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGTERM, stop)
 
     async def start(self) -> None:
         """Start the kernel, serve the target, print the endpoints; stop the server on failure."""
@@ -72,7 +62,7 @@ class HeadlessRun:
             print(describe(self.serverapp.connection_url, token, models), flush=True)
         except HeadlessError as err:
             print(f"error: {err}", file=sys.stderr, flush=True)
-            HeadlessRun.exit_code = 1
+            self.exit_code = 1
             self.serverapp.stop()
 
     def close(self) -> None:

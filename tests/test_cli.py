@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from tests.support.sse_reader import events_in
@@ -113,6 +114,28 @@ def test_serving_a_model_directorys_app_py_serves_its_folder(tmp_path):
         assert process.returncode == 0
     finally:
         stop(process)
+
+
+def write_notebook(path: Path, *cells: str) -> Path:
+    """A notebook of these code cells."""
+    code = [nbformat.v4.new_code_cell(cell) for cell in cells]
+    nbformat.write(nbformat.v4.new_notebook(cells=code), path)
+    return path
+
+
+def test_a_notebook_that_fails_exits_1_naming_the_cell(tmp_path):
+    notebook = write_notebook(tmp_path / "broken.ipynb", "x = 1", "raise ValueError('no model')")
+    command = [
+        sys.executable, "-m", "jupyter_inferless.cli", "serve", str(notebook),
+        "--port", str(free_port()),
+    ]  # fmt: skip
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 1, result.stderr
+    assert "error: cell 2 of 2 failed" in result.stderr
+    assert "no model" in result.stderr
 
 
 def test_a_missing_path_is_a_clear_error(tmp_path):

@@ -95,8 +95,12 @@ class InferlessExtension(ExtensionApp):
             self._headless = HeadlessRun(
                 serverapp, self.service, Path(self.serve_path), self.serve_name
             )
-            self._headless.stop_on_signals()
             self._headless_task = asyncio.ensure_future(self._headless.start())
+
+    @property
+    def exit_code(self) -> int:
+        """How serve_path's run ended, for the command line: 0, or 1 when it failed."""
+        return 0 if self._headless is None else self._headless.exit_code
 
     def _begin(self) -> None:
         if not self.catalog.started:
