@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import signal
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ._version import __version__
+
+SOCKET_PATH_MAX = 107  # bytes of a Unix socket's path (sun_path, less its terminating NUL)
+SOCKET_NAME = len("/kernel-00000000-0000-0000-0000-000000000000-ipc-99999")
+"""The longest name jupyter_client gives a kernel's socket in its connection directory."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,7 +32,10 @@ def _parser() -> argparse.ArgumentParser:
         help="run a notebook (or serve a model directory) headless, as an HTTP/SSE service",
         description="Start a Jupyter server on 127.0.0.1 with a kernel, run the notebook or "
         "serve the model directory, print each model's endpoints and a curl line, and serve "
-        "until Ctrl-C (which finalizes the models).",
+        "until Ctrl-C (which finalizes the models). On Linux the server reaches its kernel "
+        "over IPC sockets in a private temporary directory (mode 0700, removed on exit); on "
+        "other systems over TCP on 127.0.0.1: loopback only, but unencrypted, which the "
+        "kernel warns about.",
     )
     serve.add_argument("path", type=Path, help="a notebook (.ipynb), or a model directory / app.py")
     serve.add_argument("--port", type=int, default=8888, help="port to listen on (default 8888)")
@@ -82,12 +93,30 @@ def serve(target: Path, port: int, name: str | None, token: str | None, allow_ro
         f"--InferlessExtension.serve_path={target}",
         f"--InferlessExtension.serve_name={name or ''}",
     ]
-    serverapp = InferlessExtension.initialize_server(argv=argv)
-    app = serverapp.starter_app
-    assert isinstance(app, InferlessExtension)
-    stop_on_signals(serverapp)
-    serverapp.start()
+    with kernel_sockets_dir() as sockets:
+        if sockets is not None:
+            argv.append("--KernelManager.transport=ipc")
+        serverapp = InferlessExtension.initialize_server(argv=argv)
+        if sockets is not None:  # the kernel's connection file, and its sockets beside it
+            serverapp.kernel_manager.connection_dir = sockets
+        app = serverapp.starter_app
+        assert isinstance(app, InferlessExtension)
+        stop_on_signals(serverapp)
+        serverapp.start()
     return app.exit_code
+
+
+@contextmanager
+def kernel_sockets_dir(parent: str | None = None) -> Iterator[str | None]:
+    """On Linux, a private directory (mode 0700, removed on exit; in ``parent``, by default
+    the system's temporary one) for the kernel's IPC sockets; None elsewhere, or when its
+    path leaves no room for a socket's name: the kernel then listens on TCP at 127.0.0.1."""
+    if not sys.platform.startswith("linux"):
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="inferless-", dir=parent) as path:
+        fits = len(os.fsencode(path)) + SOCKET_NAME <= SOCKET_PATH_MAX
+        yield path if fits else None
 
 
 def stop_on_signals(serverapp: Any) -> None:

@@ -15,6 +15,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from jupyter_inferless.cli import kernel_sockets_dir
+from tests.support.headless_service import HeadlessService
+from tests.support.models import COUNTER, counter_outputs
 from tests.support.sse_reader import events_in
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,11 +119,59 @@ def test_serving_a_model_directorys_app_py_serves_its_folder(tmp_path):
         stop(process)
 
 
+SHOW_CONNECTION = """
+from ipykernel.connect import get_connection_info
+info = get_connection_info(unpack=True)
+print("kernel transport:", info["transport"], info["ip"])
+"""
+
+
 def write_notebook(path: Path, *cells: str) -> Path:
     """A notebook of these code cells."""
     code = [nbformat.v4.new_code_cell(cell) for cell in cells]
     nbformat.write(nbformat.v4.new_notebook(cells=code), path)
     return path
+
+
+def test_the_kernel_is_reached_over_ipc_in_a_private_directory_and_warns_nothing(tmp_path):
+    """On Linux the kernel listens on IPC sockets in a private directory, removed on exit:
+    ipykernel has no unencrypted TCP to warn about. Elsewhere it listens on 127.0.0.1."""
+    notebook = write_notebook(tmp_path / "counted.ipynb", SHOW_CONNECTION, COUNTER.serve("counted"))
+    stderr = tmp_path / "stderr.log"
+    service = HeadlessService(notebook, tmp_path / "runtime", stderr=stderr)
+    try:
+        printed = service.read_until(r"^Press Ctrl-C")
+        events = service.stream("counted", {"n": 3})
+        assert [event.json for event in events] == counter_outputs(3)
+        found = re.search(r"^kernel transport: (\S+) (\S+)$", printed, re.MULTILINE)
+        assert found, printed
+        transport, where = found.groups()
+        sockets = Path(where).parent
+        if sys.platform.startswith("linux"):
+            assert transport == "ipc"
+            assert sockets.is_dir() and sockets.stat().st_mode & 0o077 == 0, "private to us"
+            assert sorted(sockets.glob(f"{Path(where).name}-*")), "the kernel's sockets"
+        else:
+            assert (transport, where) == ("tcp", "127.0.0.1")
+    finally:
+        code = service.stop()
+    assert code == 0
+    if transport == "ipc":
+        assert not sockets.exists(), "the sockets' directory is removed on exit"
+    for output in ("".join(service.printed), stderr.read_text()):
+        assert "WARNING" not in output and "without encryption" not in output, output
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="IPC sockets on Linux only")
+def test_the_sockets_directory_is_private_removed_on_exit_and_not_too_long(tmp_path):
+    with kernel_sockets_dir() as sockets:
+        assert sockets is not None
+        assert os.stat(sockets).st_mode & 0o077 == 0
+    assert not os.path.exists(sockets)
+    deep = tmp_path / ("d" * 60)  # a socket's path there would not fit in 107 bytes
+    deep.mkdir()
+    with kernel_sockets_dir(str(deep)) as too_long:
+        assert too_long is None, "the kernel then listens on 127.0.0.1 instead"
 
 
 def test_a_notebook_that_fails_exits_1_naming_the_cell(tmp_path):

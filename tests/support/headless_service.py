@@ -29,9 +29,12 @@ def free_port() -> int:
 
 
 class HeadlessService:
-    """One ``jupyter inferless serve TARGET [ARGS]`` process, its stdout piped."""
+    """One ``jupyter inferless serve TARGET [ARGS]`` process, its stdout piped (what was
+    read is kept in ``printed``), its stderr written to ``stderr`` or dropped."""
 
-    def __init__(self, target: Path, runtime_dir: Path, *args: str) -> None:
+    def __init__(
+        self, target: Path, runtime_dir: Path, *args: str, stderr: Path | None = None
+    ) -> None:
         self.port = free_port()
         self.token = secrets.token_hex(16)
         command = [
@@ -41,9 +44,17 @@ class HeadlessService:
         if os.geteuid() == 0:
             command.append("--allow-root")
         env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime_dir)}
+        errors = None if stderr is None else stderr.open("w")
+        self.printed: list[str] = []
         self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL if errors is None else errors,
+            text=True,
+            env=env,
         )
+        if errors is not None:
+            errors.close()  # the process has its own copy
 
     def read_until(self, pattern: str, timeout: float = 120.0) -> str:
         """Read stdout until a line matches; everything read."""
@@ -55,6 +66,7 @@ class HeadlessService:
             if not line:
                 break
             seen.append(line)
+            self.printed.append(line)
             if re.search(pattern, line):
                 return "".join(seen)
         raise AssertionError(f"no line matching {pattern!r} in:\n{''.join(seen)}")
@@ -72,7 +84,7 @@ class HeadlessService:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:
-                self.process.communicate(timeout=60)
+                self.printed.append(self.process.communicate(timeout=60)[0])
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.communicate(timeout=10)
@@ -80,9 +92,11 @@ class HeadlessService:
 
 
 @contextmanager
-def headless_service(target: Path, runtime_dir: Path, *args: str) -> Iterator[HeadlessService]:
+def headless_service(
+    target: Path, runtime_dir: Path, *args: str, stderr: Path | None = None
+) -> Iterator[HeadlessService]:
     """A service that serves ``target``, ready; stopped on exit."""
-    service = HeadlessService(target, runtime_dir, *args)
+    service = HeadlessService(target, runtime_dir, *args, stderr=stderr)
     try:
         service.read_until(r"^Press Ctrl-C")
         yield service
