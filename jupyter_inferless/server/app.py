@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,11 @@ from .handlers import handlers
 from .kernel_requests import KernelRequests
 from .metrics import Metrics, MetricsCollector
 from .service import Service
+
+PANEL_NEEDS_LAB = (
+    "jupyter_inferless serves without JupyterLab; for its Inferless panel in JupyterLab, "
+    "pip install 'jupyter_inferless[lab]'"
+)
 
 
 class InferlessExtension(ExtensionApp):
@@ -67,6 +73,8 @@ class InferlessExtension(ExtensionApp):
         self.settings.update({"inferless_service": self.service})
         self.metrics_collector = MetricsCollector(self.metrics, self.catalog)
         self.metrics_collector.register()
+        if not self.serve_path and importlib.util.find_spec("jupyterlab") is None:
+            self.log.info(PANEL_NEEDS_LAB)
         # jupyter_server calls _start_jupyter_server_extension only when it runs its own
         # loop; embedded servers (tests, other apps) start the catalog from here.
         IOLoop.current().add_callback(self._begin)
