@@ -7,7 +7,7 @@ from asyncio import Future
 from typing import Any
 
 from jupyter_server.base.handlers import APIHandler
-from tornado import web
+from tornado import httputil, web
 
 from ..contract import decode_body, decode_query
 from . import http_errors, metrics
@@ -19,6 +19,24 @@ AUTH_RESOURCE = "kernels"
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def reason_phrase(status_code: int, error: BaseException | None, reason: str | None) -> str:
+    """The reason phrase tornado's send_error gave the status line: an HTTPError's own
+    ``reason``, else send_error's ``reason`` argument, else the status code's standard one."""
+    if isinstance(error, web.HTTPError) and error.reason:
+        return error.reason
+    if reason is not None:
+        return reason
+    return httputil.responses.get(status_code, "Unknown")
+
+
+def error_message(error: web.HTTPError) -> str | None:
+    """An HTTPError's message with its arguments put in, from its public ``log_message`` and
+    ``args`` (``get_message`` is new in tornado 6.5; this package allows 6.4)."""
+    if not error.log_message:
+        return None
+    return error.log_message % error.args
 
 
 class InferlessHandler(APIHandler):
@@ -47,9 +65,9 @@ class InferlessHandler(APIHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Every error is JSON ``{"error": message}``; never a traceback."""
-        message = self._reason
         exc_info = kwargs.get("exc_info")
         error: BaseException | None = exc_info[1] if exc_info else None
+        message = reason_phrase(status_code, error, kwargs.get("reason"))
         status = None if error is None else http_errors.status_of(error)
         if error is not None and status is not None:  # a refusal from below this layer
             self.set_status(status)
@@ -58,7 +76,7 @@ class InferlessHandler(APIHandler):
             if retry_after:
                 self.set_header("Retry-After", str(retry_after))
         elif isinstance(error, web.HTTPError):
-            message = error.get_message() or message
+            message = error_message(error) or message
         elif error is not None:
             message = "internal error; see the server log"
         if self.get_status() == 405:  # RFC 9110: a 405 lists the methods the resource has
@@ -93,8 +111,9 @@ class InferlessHandler(APIHandler):
         if status is not None:
             self.log.warning("%d %s: %s", status, where, value)
         elif isinstance(value, web.HTTPError):
-            if value.get_message():
-                self.log.warning("%d %s: %s", value.status_code, where, value.get_message())
+            message = error_message(value)
+            if message:
+                self.log.warning("%d %s: %s", value.status_code, where, message)
         else:
             self.log.error("uncaught exception in %s", where, exc_info=(typ, value, tb))
 
