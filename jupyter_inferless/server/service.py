@@ -11,8 +11,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import tornado
 import traitlets
-from traitlets import Float, Instance, Int
+from traitlets import Bool, Float, Instance, Int
 from traitlets.config import LoggingConfigurable
 
 from ..contract import ModelSchema, check_model_name
@@ -23,6 +24,7 @@ from .metrics import Metrics
 from .registry import ModelEntry
 from .replicas import Replicas
 from .stream import Stream
+from .tornado_direct import ON_TESTED_TORNADO, TESTED
 from .turns import TurnGate
 
 
@@ -47,6 +49,14 @@ class Service(LoggingConfigurable):
         help="Requests handled per turn of the server's loop; the others of a burst wait "
         "for the next turns, so that the events of running streams keep moving.",
     )
+    direct_writes = Bool(
+        True,
+        config=True,
+        help="Write event streams straight to the connection once the head is out, never "
+        "compressed, when the installed tornado is one this version was tested with "
+        "(server/tornado_direct.py); False, or another tornado, uses only tornado's public "
+        "RequestHandler.write and flush.",
+    )
     catalog = Instance(Catalog)
     broker = Instance(Broker)
     metrics = Instance(Metrics, args=(), help="The server's metrics, counted by the handlers.")
@@ -56,6 +66,14 @@ class Service(LoggingConfigurable):
         super().__init__(**kwargs)
         self._grace: dict[str, asyncio.TimerHandle] = {}
         self.turns = TurnGate(self.requests_per_turn)
+        if self.direct_writes and not ON_TESTED_TORNADO:
+            tested = ", ".join(f"{major}.{minor}" for major, minor in sorted(TESTED))
+            self.log.info(
+                "tornado %s is not one the direct write path was tested with (%s): event "
+                "streams use RequestHandler.write and flush",
+                tornado.version,
+                tested,
+            )
 
     async def list_models(self) -> list[dict[str, Any]]:
         """Every served model: its description, replicas (kernel, notebook, device,

@@ -97,14 +97,22 @@ class StreamResult:
         return [event.json for event in self.events]
 
 
-def raw_post(url: str, auth: dict[str, str], body: Any, version: str = "HTTP/1.1") -> bytes:
-    """The bytes of a JSON POST to ``url`` with ``Connection: close``, for a bare socket."""
+def raw_post(
+    url: str,
+    auth: dict[str, str],
+    body: Any,
+    version: str = "HTTP/1.1",
+    headers: dict[str, str] | None = None,
+) -> bytes:
+    """The bytes of a JSON POST to ``url`` with ``Connection: close`` (and ``headers``),
+    for a bare socket."""
     parts = urlsplit(url)
     payload = json.dumps(body).encode()
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
     head = (
         f"POST {parts.path} {version}\r\nHost: {parts.netloc}\r\n"
         f"Authorization: {auth['Authorization']}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+        f"{extra}Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
     )
     return head.encode() + payload
 
