@@ -283,6 +283,18 @@ class JupyterInferless(ServerProcess):
         super().stop()
 
 
+class PublicWrites(JupyterInferless):
+    """(c) with ``c.Service.direct_writes = False``: every event through tornado's public
+    RequestHandler.write and flush, as on a tornado server/tornado_direct.py was not tested
+    with."""
+
+    name = "inferless public"
+
+    def argv(self) -> list[str]:
+        """The same server, the direct write path off."""
+        return [*super().argv(), "--Service.direct_writes=False"]
+
+
 def _get_ok(http: httpx.Client, path: str) -> bool:
     try:
         return http.get(path, timeout=2).status_code == 200

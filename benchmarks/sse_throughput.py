@@ -6,6 +6,9 @@ this process measures end-to-end events/s and time to first event (TTFE).
 
     python benchmarks/sse_throughput.py [--smoke] [--events N] [--runs R]
 
+``--servers ...,jupyter-public`` adds jupyter_inferless with ``c.Service.direct_writes =
+False`` (tornado's public write and flush only), and a line comparing the two.
+
 Exit code: 0 when every stream was complete (whether or not the speed targets
 were met), 1 when a stream was incomplete or wrong, or a server failed to start.
 """
@@ -29,6 +32,7 @@ from _servers import (
     HOST,
     JupyterInferless,
     PlainTornado,
+    PublicWrites,
     ServerProcess,
     ServerStartError,
     SseStarlette,
@@ -41,7 +45,9 @@ SERVER_KINDS: dict[str, type[ServerProcess]] = {
     "tornado": PlainTornado,
     "starlette": SseStarlette,
     "jupyter": JupyterInferless,
+    "jupyter-public": PublicWrites,
 }
+DEFAULT_SERVERS = ("tornado", "starlette", "jupyter")
 WARM_EVENTS = 1000
 TARGET_VS_TORNADO = 0.50
 TARGET_VS_STARLETTE = 1.00
@@ -173,6 +179,10 @@ def print_verdict(results: dict[str, Results]) -> None:
         ),
     ]
     print()
+    public = results.get(PublicWrites.name)
+    if jup and public:
+        ratio = jup.median_rate() / public.median_rate()
+        print(f"events/s  direct writes / public writes = {ratio:.2f}x  (no target)")
     for line, target, _, _ in checks:
         print(f"{line}  {target}")
     missed = [label for _, _, ok, label in checks if not ok]
@@ -209,10 +219,11 @@ def start_servers(
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command-line options; --smoke sets small defaults."""
     parser = size_parser(__doc__, "1 run of N=2000, 5 TTFE runs", SIZES)
+    kinds, default = ", ".join(SERVER_KINDS), ",".join(DEFAULT_SERVERS)
     parser.add_argument(
         "--servers",
-        default=",".join(SERVER_KINDS),
-        help="comma-separated subset of: " + ", ".join(SERVER_KINDS),
+        default=default,
+        help=f"comma-separated, of: {kinds} (default {default})",
     )
     args = parse_sizes(parser, SIZES, argv)
     args.servers = list(dict.fromkeys(s.strip() for s in args.servers.split(",") if s.strip()))
