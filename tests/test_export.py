@@ -10,60 +10,28 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
-import nbformat
 import pytest
 import yaml
 
 from jupyter_inferless.cli import main
-from jupyter_inferless.export import ExportError, export_notebook
+from jupyter_inferless.export import export_notebook
 from jupyter_inferless.export.packages import release, requirements
 from jupyter_inferless.kernel.model.model_dir import read_runtime_config
+from tests.support.export_notebooks import (
+    DECORATE,
+    MODEL,
+    SCHEMA,
+    SERVE,
+    export,
+    notebook,
+    refusal,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "notebooks" / "text_generation.ipynb"
 SHOUTER = ROOT / "notebooks" / "shouter"
-
-SCHEMA = """
-INPUT_SCHEMA = {"text": {"datatype": "STRING", "required": True, "shape": [1], "example": ["hi"]}}
-IS_STREAMING_OUTPUT = True
-"""
-MODEL = """
-class Echo:
-    def infer(self, inputs, stream_output_handler):
-        stream_output_handler.send_streamed_output({"OUT": decorate(inputs["text"])})
-        stream_output_handler.finalise_streamed_output()
-"""
-DECORATE = """
-def decorate(text):
-    return text + SUFFIX
-"""
-SERVE = "%inferless serve Echo --name echo"
-
-
-def notebook(folder: Path, *cells: str, name: str = "model.ipynb") -> Path:
-    """A notebook of these code cells (dedented), and a markdown cell first."""
-    path = folder / name
-    code = [nbformat.v4.new_code_cell(textwrap.dedent(cell).strip()) for cell in cells]
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# A model"), *code])
-    nbformat.write(nb, path)
-    return path
-
-
-def export(path: Path, model: str | None = None) -> Path:
-    """Export into ``exported`` next to the notebook; the directory."""
-    outdir = path.parent / "exported"
-    export_notebook(path, outdir, model)
-    return outdir
-
-
-def refusal(path: Path, model: str | None = None) -> str:
-    with pytest.raises(ExportError) as raised:
-        export(path, model)
-    assert not (path.parent / "exported").exists()
-    return str(raised.value)
 
 
 def load_app(outdir: Path) -> dict:

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import ast
 import copy
+import keyword
 
 from .closure import Carried
 from .errors import ExportError
+from .quoting import docstring
 from .statements import Kind, Statement
 
 MODEL_CLASS = "InferlessPythonModel"
 
 
 def render_app(carried: Carried, served: str, header: str, subject: str) -> str:
-    """The text of app.py; ``served`` is the notebook name of the served class."""
+    """The text of app.py; ``served`` is the notebook name of the served class, ``header``
+    the text of its docstring (escaped here)."""
     statements = carried.ordered()
     imports = [s for s in statements if s.kind is Kind.IMPORT]
     others = [s for s in statements if s.kind is not Kind.IMPORT]
@@ -29,6 +32,8 @@ def render_app(carried: Carried, served: str, header: str, subject: str) -> str:
         import_text(s, carried.names[s.position]) if s.kind is Kind.IMPORT else s.text.rstrip()
         for s in others
     ]
+    if not served.isidentifier() or keyword.iskeyword(served):
+        raise ExportError(f"cannot export {subject}: {served!r} is not a class name")
     if served != MODEL_CLASS:
         if any(MODEL_CLASS in s.binds for s in statements):
             raise ExportError(
@@ -36,7 +41,7 @@ def render_app(carried: Carried, served: str, header: str, subject: str) -> str:
                 f"{MODEL_CLASS}, but the model's code uses another {MODEL_CLASS}"
             )
         blocks.append(f"# Inferless loads the class {MODEL_CLASS}.\n{MODEL_CLASS} = {served}")
-    return f'"""{header}"""\n\n' + "\n\n\n".join(blocks) + "\n"
+    return docstring(header) + "\n\n" + "\n\n\n".join(blocks) + "\n"
 
 
 def import_text(statement: Statement, needed: set[str]) -> str:

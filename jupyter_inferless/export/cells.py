@@ -23,6 +23,8 @@ class Cell:
     python: str
     tree: ast.Module | None
     """None when the cell is not valid Python (it ran nothing)."""
+    number: int = 0
+    """Its number: among the notebook's code cells (from 1), or in the kernel's history."""
 
 
 def to_python(source: str) -> str:
@@ -32,14 +34,14 @@ def to_python(source: str) -> str:
     return str(TransformerManager().transform_cell(source))
 
 
-def make_cell(label: str, source: str) -> Cell:
+def make_cell(label: str, source: str, number: int = 0) -> Cell:
     """Transform and parse one cell."""
     python = to_python(source)
     try:
         tree: ast.Module | None = ast.parse(python)
     except SyntaxError:
         tree = None
-    return Cell(label, python, tree)
+    return Cell(label, python, tree, number)
 
 
 def notebook_cells(path: Path) -> list[Cell]:
@@ -51,13 +53,13 @@ def notebook_cells(path: Path) -> list[Cell]:
     except (OSError, ValueError) as err:
         raise ExportError(f"cannot read the notebook {path.name}: {err}") from None
     sources = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
-    return [make_cell(f"cell {number}", source) for number, source in enumerate(sources, 1)]
+    return [make_cell(f"cell {number}", source, number) for number, source in enumerate(sources, 1)]
 
 
 def history_cells(raw_inputs: Iterable[str]) -> list[Cell]:
     """A kernel's input history (``In``/``_ih``, raw), labelled "In [N]"; entry 0 is empty."""
     return [
-        make_cell(f"In [{number}]", source)
+        make_cell(f"In [{number}]", source, number)
         for number, source in enumerate(raw_inputs)
         if number and source.strip()
     ]

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ExportError, refusal
-from .statements import Kind, Statement, is_constant_expression, mutations
+from .statements import Kind, Statement
+from .symbols import mutations
 
 KERNEL_ONLY = frozenset({"get_ipython", "display", "__IPYTHON__"})
 """Builtins IPython adds in a kernel: a model directory has none of them."""
@@ -41,7 +42,7 @@ class Namespace:
         self.changed: dict[str, list[Statement]] = {}
         for statement in statements:
             if statement.kind is Kind.WORK:
-                for name in mutations(statement):
+                for name in mutations(statement.node):
                     self.changed.setdefault(name, []).append(statement)
 
     def binding(self, name: str, before: int | None = None) -> Statement | None:
@@ -172,23 +173,3 @@ def _names_a_file(value: Any, base: Path) -> bool:
         return path.is_file() if path.is_absolute() else (base / path).exists()
     except (OSError, ValueError):
         return False
-
-
-def evaluate(
-    namespace: Namespace, expression: ast.expr, before: int | None, subject: str, what: str
-) -> Any:
-    """The value of a constant expression (a literal, or names of constants)."""
-    if not is_constant_expression(expression):
-        raise ExportError(
-            f"cannot export {subject}: {what} must be a literal or a constant of the "
-            f"notebook, not `{ast.unparse(expression)}`"
-        )
-    names = {n.id for n in ast.walk(expression) if isinstance(n, ast.Name)}
-    carried = carry(namespace, [(name, before) for name in sorted(names)], subject)
-    scope: dict[str, Any] = {}
-    try:
-        for statement in carried.ordered():
-            exec(compile(statement.text, statement.cell.label, "exec"), scope)
-        return eval(ast.unparse(expression), scope)
-    except Exception as err:
-        raise ExportError(f"cannot export {subject}: {what} cannot be read: {err}") from None

@@ -4,6 +4,7 @@ config), and INPUT_SCHEMA in the form export writes it."""
 from __future__ import annotations
 
 import ast
+import os
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,10 @@ import yaml
 
 from ..contract import SchemaError, parse_input_schema
 from .appfile import streams
-from .errors import ExportError
+from .credentials import secrets_in
+from .errors import ExportError, refusal
 from .packages import imported_modules, requirements, third_party
+from .quoting import one_line
 from .writer import RUNTIME_CONFIG, ModelFiles
 
 SKIPPED_PARTS = frozenset({"__pycache__", ".ipynb_checkpoints", ".git"})
@@ -20,25 +23,30 @@ REGENERATED = frozenset({"app.py", "input_schema.py", RUNTIME_CONFIG, "README.md
 
 
 def directory_files(
-    folder: Path, name: str, schema: Any, streaming: Any, subject: str
+    folder: Path, name: str, schema: Any, streaming: Any, subject: str, allow_secrets: bool = False
 ) -> ModelFiles:
     """A model directory the notebook serves: its files, with pinned packages."""
     app = folder / "app.py"
-    if not app.is_file():
+    files = own_files(folder, subject)
+    if app not in files:
         raise ExportError(f"cannot export {subject}: {folder.name} has no app.py")
-    files = [
-        path
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and not SKIPPED_PARTS & set(path.relative_to(folder).parts)
-    ]
-    sources = [path for path in files if path.suffix == ".py"]
+    sources = {path: _parse(path, subject) for path in files if path.suffix == ".py"}
     local = {path.relative_to(folder).parts[0].removesuffix(".py") for path in files}
-    modules = imported_modules(_parse(path, subject) for path in sources)
+    modules = imported_modules(sources.values())
+    if not allow_secrets:
+        units = [
+            (str(path.relative_to(folder)), node)
+            for path, tree in sources.items()
+            for node in tree.body
+        ]
+        problems = secrets_in(units)
+        if problems:
+            raise ExportError(refusal(subject, problems))
     declared_schema, declared_streaming = _declared(folder, subject)
     schema = declared_schema if schema is None else schema
     streaming = declared_streaming if streaming is None else streaming
     if streaming is None:
-        found = [n for n in _parse(app, subject).body if isinstance(n, ast.ClassDef)]
+        found = [n for n in sources[app].body if isinstance(n, ast.ClassDef)]
         model = [n for n in found if n.name == "InferlessPythonModel"]
         streaming = streams(model[0] if model else None)
     config = folder / RUNTIME_CONFIG
@@ -56,6 +64,31 @@ def directory_files(
             for path in files
             if str(path.relative_to(folder)) not in REGENERATED
         },
+    )
+
+
+def own_files(folder: Path, subject: str) -> list[Path]:
+    """The regular files of a model directory, sorted; refuse it if it holds a symbolic
+    link (to a file or a folder, inside it or not): a copy never follows one."""
+    files, links = [], []
+    for root, folders, names in os.walk(folder):  # does not descend into linked folders
+        folders[:] = sorted(name for name in folders if name not in SKIPPED_PARTS)
+        for name in [*folders, *names]:
+            path = Path(root) / name
+            if path.is_symlink():
+                links.append(path)
+            elif name in names and path.is_file():
+                files.append(path)
+    if links:
+        raise ExportError(refusal(subject, [_link_problem(folder, link) for link in links]))
+    return sorted(files)
+
+
+def _link_problem(folder: Path, link: Path) -> str:
+    return (
+        f"{one_line(str(link.relative_to(folder)))!r} in {one_line(folder.name)!r} is a "
+        f"symbolic link to {one_line(os.readlink(link))!r}; export copies a model "
+        "directory's own files and follows no link: put the file itself in the directory"
     )
 
 

@@ -2,7 +2,8 @@
 
 A statement is *pure* when running it again elsewhere gives the same result: an import,
 a ``def`` or ``class``, or an assignment of a constant expression (literals, operators,
-containers, attributes and subscripts of other names; no calls, no comprehensions).
+containers, attributes and subscripts of other names, reads of the environment; no other
+calls, no comprehensions).
 Anything else that binds a name (a call, ``input()``, a loop, ``+=``, ``with``…) is
 *work*. Magics, shell escapes and jupyter_inferless's own serve/stop/stream calls are
 neither: the analysis skips them.
@@ -11,20 +12,14 @@ neither: the analysis skips them.
 from __future__ import annotations
 
 import ast
-import symtable
 from dataclasses import dataclass
 from enum import Enum
 
 from .cells import Cell
+from .symbols import bound_names, references
 
 SERVING_CALLS = frozenset({"serve", "stop", "stream", "connection"})
 """jupyter_inferless functions a cell may call without doing "work" for export."""
-
-MUTATORS = frozenset(
-    {"append", "extend", "insert", "remove", "pop", "popitem", "clear", "update",
-     "setdefault", "add", "discard", "sort", "reverse", "__setitem__", "__setattr__"}
-)  # fmt: skip
-"""Methods that change a list, dict or set in place."""
 
 _CONSTANT_NODES = (
     ast.Constant, ast.Name, ast.Attribute, ast.Subscript, ast.Slice, ast.Tuple, ast.List,
@@ -32,7 +27,6 @@ _CONSTANT_NODES = (
     ast.JoinedStr, ast.FormattedValue, ast.Starred, ast.expr_context, ast.operator,
     ast.unaryop, ast.boolop, ast.cmpop,
 )  # fmt: skip
-_COMPREHENSIONS = frozenset({"listcomp", "setcomp", "dictcomp", "genexpr"})
 
 
 class Kind(Enum):
@@ -181,10 +175,14 @@ def _plain_target(target: ast.expr) -> bool:
 
 
 def is_constant_expression(node: ast.expr) -> bool:
-    """Built only from literals, operators, containers and (attributes of) names."""
+    """Built only from literals, operators, containers, (attributes of) names and reads of
+    the environment (``os.environ[…]``, ``os.getenv(…)``, ``os.environ.get(…)``)."""
     if isinstance(node, ast.Lambda):  # a definition: its body runs only when called
         defaults = [*node.args.defaults, *node.args.kw_defaults]
         return all(is_constant_expression(d) for d in defaults if d is not None)
+    if isinstance(node, ast.Call) and is_env_read(node):
+        values = [*node.args, *(keyword.value for keyword in node.keywords)]
+        return all(is_constant_expression(value) for value in values)
     if not isinstance(node, _CONSTANT_NODES):
         return False
     return all(
@@ -194,99 +192,22 @@ def is_constant_expression(node: ast.expr) -> bool:
     )
 
 
-def bound_names(node: ast.stmt) -> tuple[str, ...]:
-    """The module-level names any statement binds (loops, ``with``, walrus, imports in
-    ``try``…), by the compiler's own symbol table."""
-    table = _table(node)
-    if table is None:
-        names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-        return tuple(sorted(n for n in names if _stored(node, n)))
-    return tuple(
-        sorted(s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported())
-    )
+def is_env_read(node: ast.expr) -> bool:
+    """``os.getenv(…)``, ``getenv(…)``, ``os.environ.get(…)``, ``environ.get(…)`` or
+    ``os.environ[…]``: the value is the environment's where the model runs."""
+    if isinstance(node, ast.Subscript):
+        return _names_environ(node.value)
+    if not isinstance(node, ast.Call) or not node.args:
+        return False
+    func = node.func
+    if isinstance(func, ast.Name):
+        return func.id == "getenv"
+    if isinstance(func, ast.Attribute) and func.attr == "getenv":
+        return isinstance(func.value, ast.Name)
+    return isinstance(func, ast.Attribute) and func.attr == "get" and _names_environ(func.value)
 
 
-def _stored(node: ast.stmt, name: str) -> bool:
-    return any(
-        isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store)
-        for n in ast.walk(node)
-    )
-
-
-def references(node: ast.stmt) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
-    """Global names the statement reads now, reads later (in function bodies), and assigns
-    from functions with ``global``."""
-    table = _table(node)
-    if table is None:
-        loaded = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-        return frozenset(loaded), frozenset(), frozenset()
-    now: set[str] = {s.get_name() for s in table.get_symbols() if s.is_referenced()}
-    later: set[str] = set()
-    assigned: set[str] = set()
-
-    def visit(scope: symtable.SymbolTable, immediate: bool) -> None:
-        for child in scope.get_children():
-            # Class bodies and comprehensions run at once; function bodies when called.
-            runs_now = immediate and (
-                child.get_type() == "class" or child.get_name() in _COMPREHENSIONS
-            )
-            for symbol in child.get_symbols():
-                if not symbol.is_global():
-                    continue
-                if symbol.is_referenced():
-                    (now if runs_now else later).add(symbol.get_name())
-                if symbol.is_assigned():
-                    assigned.add(symbol.get_name())
-            visit(child, runs_now)
-
-    visit(table, True)
-    return frozenset(now), frozenset(later - now), frozenset(assigned)
-
-
-def _table(node: ast.stmt) -> symtable.SymbolTable | None:
-    try:
-        return symtable.symtable(ast.unparse(node), "<cell>", "exec")
-    except (SyntaxError, ValueError):
-        return None
-
-
-def mutations(statement: Statement) -> set[str]:
-    """Names a statement of work changes in place: ``X[k] = v``, ``X.a = v``, ``del X[k]``,
-    ``X.append(v)``, ``setattr(X, …)`` (not inside the functions it defines)."""
-    changed: set[str] = set()
-    pending: list[ast.AST] = [statement.node]
-    while pending:
-        node = pending.pop()
-        targets: list[ast.expr] = []
-        if isinstance(node, ast.Assign):
-            targets = node.targets
-        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
-            targets = [node.target]
-        elif isinstance(node, ast.Delete):
-            targets = node.targets
-        elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
-            targets = [node.target]
-        elif isinstance(node, ast.Call):
-            func = node.func
-            if isinstance(func, ast.Attribute) and func.attr in MUTATORS:
-                changed |= _base_name(func.value)
-            elif isinstance(func, ast.Name) and func.id in ("setattr", "delattr") and node.args:
-                changed |= _base_name(node.args[0])
-        for target in targets:
-            for item in ast.walk(target):
-                if isinstance(item, (ast.Attribute, ast.Subscript)) and isinstance(
-                    item.ctx, (ast.Store, ast.Del)
-                ):
-                    changed |= _base_name(item.value)
-        pending.extend(
-            child
-            for child in ast.iter_child_nodes(node)
-            if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
-        )
-    return changed
-
-
-def _base_name(node: ast.expr) -> set[str]:
-    while isinstance(node, (ast.Attribute, ast.Subscript)):
-        node = node.value
-    return {node.id} if isinstance(node, ast.Name) else set()
+def _names_environ(node: ast.expr) -> bool:
+    if isinstance(node, ast.Attribute):
+        return node.attr == "environ" and isinstance(node.value, ast.Name)
+    return isinstance(node, ast.Name) and node.id == "environ"

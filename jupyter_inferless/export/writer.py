@@ -4,6 +4,7 @@ a README.md, plus the files of a source model directory."""
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ import yaml
 
 from .errors import ExportError
 from .packages import requirement_name
+from .quoting import docstring, one_line, shell_word
 
 RUNTIME_CONFIG = "inferless-runtime-config.yaml"
 STREAMING_CUDA = "12.4.1"
@@ -47,19 +49,21 @@ def write(files: ModelFiles, outdir: Path, force: bool = False) -> list[str]:
             f"{outdir} exists and is not empty; choose a new directory or write over it "
             "with --force"
         )
-    outdir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for relative, source in sorted(files.copies.items()):
-        target = outdir / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
-        written.append(relative)
     texts = {
         "app.py": files.app,
         "input_schema.py": render_input_schema(files),
         RUNTIME_CONFIG: render_runtime_config(files),
         "README.md": render_readme(files, outdir.name),
     }
+    for relative in [*files.copies, *texts]:
+        _no_link_on_the_way(outdir, relative)
+    outdir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for relative, source in sorted(files.copies.items()):
+        target = outdir / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target, follow_symlinks=False)
+        written.append(relative)
     for relative, text in texts.items():
         (outdir / relative).write_text(text, encoding="utf-8")
         if relative not in written:
@@ -67,9 +71,21 @@ def write(files: ModelFiles, outdir: Path, force: bool = False) -> list[str]:
     return written
 
 
+def _no_link_on_the_way(outdir: Path, relative: str) -> None:
+    """Refuse to write through a symbolic link already in OUTDIR (``--force``)."""
+    current = outdir
+    for part in Path(relative).parts:
+        current = current / part
+        if current.is_symlink():
+            raise ExportError(
+                f"{outdir} holds a symbolic link {one_line(str(current.relative_to(outdir)))!r}; "
+                "export writes no file through a link: remove it or choose a new directory"
+            )
+
+
 def render_input_schema(files: ModelFiles) -> str:
     """input_schema.py: INPUT_SCHEMA and IS_STREAMING_OUTPUT, as Inferless reads them."""
-    lines = [f'"""The inputs of {files.name}, exported from {files.origin}."""', ""]
+    lines = [docstring(f"The inputs of {files.name}, exported from {files.origin}."), ""]
     if files.input_schema:
         lines.append("INPUT_SCHEMA = {")
         lines += [f"    {literal(k)}: {literal(v)}," for k, v in files.input_schema.items()]
@@ -81,14 +97,19 @@ def render_input_schema(files: ModelFiles) -> str:
 
 
 def literal(value: Any) -> str:
-    """Python source for a JSON-like value, strings in double quotes."""
+    """Python source for a JSON-like value, strings in double quotes (a JSON string is a
+    Python string literal of the same value)."""
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, dict):
         return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(literal(item) for item in value) + "]"
-    return repr(value)
+    if value is None or isinstance(value, (bool, int)):
+        return repr(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(value)
+    raise ExportError(f"input_schema.py cannot hold the value {one_line(repr(value))[:80]}")
 
 
 def runtime_config(files: ModelFiles) -> dict[str, Any]:
@@ -112,7 +133,7 @@ def runtime_config(files: ModelFiles) -> dict[str, Any]:
 
 def render_runtime_config(files: ModelFiles) -> str:
     """inferless-runtime-config.yaml."""
-    header = f"# The runtime of {files.name}, exported from {files.origin}.\n"
+    header = f"# The runtime of {files.name}, exported from {one_line(files.origin)}.\n"
     return header + yaml.safe_dump(runtime_config(files), sort_keys=False, default_flow_style=False)
 
 
@@ -121,7 +142,7 @@ def render_readme(files: ModelFiles, folder: str) -> str:
     kind = "streaming" if files.streaming else "non-streaming"
     endpoint = "generate_stream" if files.streaming else "infer"
     rows = [
-        f"| `{name}` | {spec['datatype']} | {spec['shape']} | "
+        f"| `{one_line(name)}` | {spec['datatype']} | {spec['shape']} | "
         f"{'yes' if spec.get('required', True) else 'no'} | "
         f"{'' if spec.get('example') is None else '`' + json.dumps(spec['example']) + '`'} |"
         for name, spec in files.input_schema.items()
@@ -131,7 +152,7 @@ def render_readme(files: ModelFiles, folder: str) -> str:
         f"# {files.name}",
         "",
         f"An [Inferless](https://docs.inferless.com) model directory for the {kind} model "
-        f"`{files.name}`, exported by `jupyter inferless export` from {files.origin}.",
+        f"`{files.name}`, exported by `jupyter inferless export` from {one_line(files.origin)}.",
         "",
         "- `app.py`: class `InferlessPythonModel` (`initialize`, `infer`, `finalize`) with the "
         "code it needs;",
@@ -145,7 +166,7 @@ def render_readme(files: ModelFiles, folder: str) -> str:
         "From the folder that holds this directory, with jupyter_inferless installed:",
         "",
         "```bash",
-        f"jupyter inferless serve {folder} --name {files.name}",
+        f"jupyter inferless serve {shell_word(folder)} --name {files.name}",
         "```",
         "",
         f"It prints the endpoint (`POST …/inferless/v2/models/{files.name}/{endpoint}`) and a "
