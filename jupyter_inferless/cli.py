@@ -47,9 +47,10 @@ def _parser() -> argparse.ArgumentParser:
         help="write an Inferless model directory for a model a notebook serves",
         description="Write OUTDIR/app.py (the model's class and what it needs from the "
         "notebook), input_schema.py, inferless-runtime-config.yaml (the imported packages, "
-        "pinned to the versions installed here) and README.md. Refuses, naming it, what a "
-        "model directory cannot carry: variables made interactively, definitions from cells "
-        "that also do other work, local files, names no cell defines.",
+        "pinned to the versions installed here) and README.md. Reads the notebook and never "
+        "runs it (unless --execute). Refuses, naming it, what a model directory cannot carry: "
+        "variables made interactively, definitions from cells that also do other work, local "
+        "files, names no cell defines, symbolic links, likely secrets.",
     )
     export.add_argument("notebook", type=Path, help="the notebook (.ipynb) that serves the model")
     export.add_argument("outdir", type=Path, help="the model directory to write")
@@ -59,6 +60,17 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--force", action="store_true", help="write into OUTDIR even when it is not empty"
     )
+    export.add_argument(
+        "--execute",
+        action="store_true",
+        help="run the notebook in a fresh kernel first (up to the cell that serves the model), "
+        "as `jupyter nbconvert --execute` does, and export the values it holds",
+    )
+    export.add_argument(
+        "--allow-secrets",
+        action="store_true",
+        help="export constants that look like secrets (API keys, tokens) as they are",
+    )
     return parser
 
 
@@ -66,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``jupyter-inferless``."""
     args = _parser().parse_args(argv)
     if args.command == "export":
-        return export(args.notebook, args.outdir, args.model, args.force)
+        return export(
+            args.notebook, args.outdir, args.model, args.force, args.execute, args.allow_secrets
+        )
     path: Path = args.path
     if not path.exists():
         print(f"error: {path} does not exist", file=sys.stderr)
@@ -130,20 +144,34 @@ def stop_on_signals(serverapp: Any) -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
-def export(notebook: Path, outdir: Path, model: str | None, force: bool) -> int:
+def export(
+    notebook: Path,
+    outdir: Path,
+    model: str | None,
+    force: bool,
+    execute: bool = False,
+    allow_secrets: bool = False,
+) -> int:
     """Export a notebook's served model to a model directory; 2 when it is refused."""
-    from .export import ExportError, export_notebook
+    from .export import ExportError, export_executed, export_notebook
 
     if notebook.suffix != ".ipynb":
         print(f"error: {notebook} is not a notebook (.ipynb)", file=sys.stderr)
         return 2
     try:
-        exported = export_notebook(notebook, outdir, model, force)
+        if execute:  # says so, on stdout, before the kernel starts
+            print(export_executed(notebook, outdir, model, force, allow_secrets, _say))
+            return 0
+        exported = export_notebook(notebook, outdir, model, force, allow_secrets)
     except (ExportError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(exported.describe())
     return 0
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
 
 
 if __name__ == "__main__":

@@ -31,10 +31,11 @@ USAGE = """usage:
   %inferless list
   %inferless stop NAME
   %inferless stream NAME [key=value ...]
-  %inferless export NAME OUTDIR [--force]
+  %inferless export NAME OUTDIR [--force] [--allow-secrets]
 TARGET is a class or instance in the notebook, or a model directory / app.py path.
 export writes a served model as an Inferless model directory (app.py, input_schema.py,
-inferless-runtime-config.yaml, README.md) from the cells run so far.
+inferless-runtime-config.yaml, README.md) from the cells run so far; --allow-secrets
+exports constants that look like API keys or tokens as they are.
 stream shows the model's stream inline; values are read by the model's INPUT_SCHEMA
 (quote values with spaces: prompt="a fine house")."""
 
@@ -57,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("name")
     export.add_argument("outdir")
     export.add_argument("--force", action="store_true")
+    export.add_argument("--allow-secrets", action="store_true")
     return parser
 
 
@@ -117,7 +119,11 @@ class InferlessMagics(Magics):
             print(describe_served(runtime, served.name))
             return None
         if args.command == "export":
-            print(export_served_model(self.shell, runtime, args.name, args.outdir, args.force))
+            print(
+                export_served_model(
+                    self.shell, runtime, args.name, args.outdir, args.force, args.allow_secrets
+                )
+            )
             return None
         if args.command == "stop":
             runtime.stop(args.name)
@@ -127,7 +133,9 @@ class InferlessMagics(Magics):
         return None
 
 
-def export_served_model(shell: Any, runtime: Runtime, name: str, outdir: str, force: bool) -> str:
+def export_served_model(
+    shell: Any, runtime: Runtime, name: str, outdir: str, force: bool, allow_secrets: bool = False
+) -> str:
     """``%inferless export``: the served model, from the cells run so far and the live model
     (its class, schema and streaming flag as served); what was written."""
     from .export import ExportError, LiveModel, export_served
@@ -149,7 +157,8 @@ def export_served_model(shell: Any, runtime: Runtime, name: str, outdir: str, fo
             del spec["name"]
     live = LiveModel(name, cls.__name__, model.source, schema, model.schema.streaming)
     inputs = list(shell.history_manager.input_hist_raw)
-    exported = export_served(inputs, live, Path(outdir).expanduser(), Path.cwd(), force)
+    folder = Path(outdir).expanduser()
+    exported = export_served(inputs, live, folder, Path.cwd(), force, allow_secrets)
     return exported.describe()
 
 
