@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from jupyter_inferless.cli import main
 from jupyter_inferless.export import ExportError, export_notebook
 from jupyter_inferless.export.credentials import is_secret_name, shape_of
 from jupyter_inferless.export.directory import directory_files
@@ -473,3 +474,45 @@ def test_execute_reports_the_cell_that_failed(tmp_path):
         "nothing was exported"
     )
     assert not (tmp_path / "out").exists()
+
+
+# The command line: --allow-secrets, and --execute (which runs %inferless export in the kernel).
+
+
+def test_the_command_line_refuses_a_secret_unless_allow_secrets(tmp_path, capsys):
+    path = notebook(tmp_path, *model_with(f'API_KEY = "{OPENAI_KEY}"\nUSED = API_KEY'))
+    outdir = tmp_path / "out"
+    assert main(["export", str(path), str(outdir)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "the constant 'API_KEY' (cell 2, line 1) looks like a secret" in err
+    assert not outdir.exists()
+    assert main(["export", str(path), str(outdir), "--allow-secrets"]) == 0
+    assert f"exported 'echo' to {outdir}" in capsys.readouterr().out
+
+
+def test_the_command_line_executes_when_asked_and_the_kernel_refuses_a_secret(tmp_path, capsys):
+    path = notebook(
+        tmp_path,
+        "%load_ext jupyter_inferless",
+        f"import json\nINPUT_SCHEMA = json.loads('{{\"text\": {TEXT.replace('True', 'true')}}}')",
+        f'API_KEY = "{OPENAI_KEY}"\nSUFFIX = API_KEY[:0] + "!"',
+        DECORATE,
+        MODEL,
+        SERVE,
+    )
+    outdir = tmp_path / "out"
+    assert main(["export", "--allow-secrets", str(path), str(outdir)]) == 2
+    assert "pass --execute to `jupyter inferless export`" in capsys.readouterr().err
+
+    assert main(["export", "--execute", str(path), str(outdir)]) == 2
+    out, err = capsys.readouterr()
+    assert out.startswith("executing model.ipynb in a fresh python3 kernel: its code cells 1-6")
+    assert "the constant 'API_KEY' (In [3], line 1) looks like a secret" in err
+    assert not outdir.exists()
+
+    assert main(["export", "--execute", "--allow-secrets", str(path), str(outdir)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("executing model.ipynb") and f"exported 'echo' to {outdir}" in out
+    assert '"text": {"datatype": "STRING", "required": True, "shape": [1]}' in (
+        (outdir / "input_schema.py").read_text()
+    )
