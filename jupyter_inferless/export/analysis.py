@@ -10,7 +10,7 @@ from pathlib import Path
 from .cells import Cell
 from .closure import Namespace
 from .errors import ExportError
-from .quoting import checked_name
+from .quoting import checked_name, one_line
 from .serving import ServeSite, Target, serve_sites
 from .statements import Kind, find_aliases, statements_of
 
@@ -106,22 +106,21 @@ class Analysed:
         """The served model named ``model`` (or the only one) and its last serve statement;
         its name checked by the model-name rule."""
         served = self.served_models()
+        origin, names = one_line(self.origin), one_line(", ".join(served))
         if model is None:
             if not served:
                 raise ExportError(
-                    f"{self.origin} serves no model: it has no `%inferless serve` line and no "
+                    f"{origin} serves no model: it has no `%inferless serve` line and no "
                     "jupyter_inferless.serve(...) call"
                 )
             if len(served) > 1:
                 raise ExportError(
-                    f"{self.origin} serves several models ({', '.join(served)}); choose one "
-                    "with --model NAME"
+                    f"{origin} serves several models ({names}); choose one with --model NAME"
                 )
             model = next(iter(served))
         if model not in served:
             raise ExportError(
-                f"{self.origin} serves no model named {model!r} "
-                f"(it serves: {', '.join(served) or 'none'})"
+                f"{origin} serves no model named {model!r} (it serves: {names or 'none'})"
             )
-        checked_name(model, f"{model!r} from {self.origin}")
+        checked_name(model, f"{model!r} from {origin}")
         return model, served[model]

@@ -15,7 +15,7 @@ from .credentials import secrets_in
 from .directory import canonical_schema, directory_files
 from .errors import ExportError, refusal
 from .packages import imported_modules, requirements
-from .quoting import checked_name, shell_word
+from .quoting import checked_name, one_line, shell_word
 from .static import read_value
 from .writer import ModelFiles, write
 
@@ -65,7 +65,7 @@ def export_notebook(
         raise ExportError(f"{notebook} does not exist")
     cells = Analysed(notebook_cells(notebook), notebook.name, notebook.resolve().parent)
     model, site = cells.choose(model)
-    subject = f"{model!r} from {notebook.name}"
+    subject = f"{model!r} from {one_line(notebook.name)}"
     at = site.statement.position
     resolved = cells.resolve(site.target, at, subject)
     hint = needs_running(model)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from .cells import Cell
+from .quoting import one_line
 from .symbols import bound_names, references
 
 SERVING_CALLS = frozenset({"serve", "stop", "stream", "connection"})
@@ -65,8 +66,8 @@ class Statement:
 
     @property
     def summary(self) -> str:
-        """Its first line, for messages."""
-        first = self.text.strip().splitlines()[0]
+        """Its first line, for messages (control characters escaped)."""
+        first = one_line(self.text.strip().splitlines()[0])
         return first if len(first) <= 60 else first[:57] + "..."
 
 
