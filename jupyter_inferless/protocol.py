@@ -2,8 +2,9 @@
 that builds each, for both processes. Standard library only, no I/O.
 
 Server → kernel, comm messages on a kernel subshell:
-  comm_open data  open_data()       {protocol, server_url, text_frames}; the URL is only
-                                    printed (endpoints, curl lines): no credential travels
+  comm_open data  open_data()       {protocol, server_url, text_frames, backlog: [request
+                                    bytes, total bytes]}; the URL is only printed (endpoints,
+                                    curl lines): no credential travels
   infer           infer()           {op, rid, model, inputs, credit: [events, bytes]}
   ack             ack()             {op, seq, credit: {rid: [events, bytes]}, resend}
   cancel          cancel()          {op, rid}
@@ -49,6 +50,10 @@ TOPIC_PREFIX = b"comm-jupyter_inferless"
 
 DEFAULT_CREDIT_EVENTS = 16_384  # a request's credit: events and bytes ahead of its client
 DEFAULT_CREDIT_BYTES = 8 * 1024 * 1024
+# Past its credit, a request's events wait in the kernel, up to these bytes per request and
+# for every request of a link (kernel/intake.py).
+DEFAULT_REQUEST_BACKLOG_BYTES = 8 * 1024 * 1024
+DEFAULT_BACKLOG_BYTES = 128 * 1024 * 1024
 
 
 class ErrorKind(str, enum.Enum):
@@ -88,6 +93,7 @@ class OpenData(TypedDict):
     protocol: int
     server_url: str
     text_frames: bool
+    backlog: list[int]  # bytes held past the credit: [per request, in all]; absent: defaults
 
 
 class InferMessage(TypedDict):
@@ -290,9 +296,20 @@ def parse_run_error(raw: Any) -> RunError | None:
     return {"kind": kind, "message": str(raw.get("message"))}
 
 
-def open_data(server_url: str, text_frames: bool = False) -> OpenData:
-    """The server's comm_open data; ``text_frames`` asks for frames without a buffer."""
-    return {"protocol": PROTOCOL_VERSION, "server_url": server_url, "text_frames": text_frames}
+def open_data(
+    server_url: str,
+    text_frames: bool = False,
+    backlog: tuple[int, int] | None = None,
+) -> OpenData:
+    """The server's comm_open data; ``text_frames`` asks for frames without a buffer,
+    ``backlog`` bounds the bytes the kernel holds past the credit (per request, in all;
+    None: the defaults)."""
+    return {
+        "protocol": PROTOCOL_VERSION,
+        "server_url": server_url,
+        "text_frames": text_frames,
+        "backlog": list(backlog or (DEFAULT_REQUEST_BACKLOG_BYTES, DEFAULT_BACKLOG_BYTES)),
+    }
 
 
 def infer(rid: str, model: str, inputs: dict[str, Any], credit: tuple[int, int]) -> InferMessage:

@@ -65,6 +65,7 @@ def test_no_credential_travels_to_the_kernel() -> None:
         "protocol",
         "server_url",
         "text_frames",
+        "backlog",
     }
 
 
@@ -104,6 +105,19 @@ def test_kinds_travel_as_their_values() -> None:
                 "protocol": protocol.PROTOCOL_VERSION,
                 "server_url": "http://h/",
                 "text_frames": False,
+                "backlog": [
+                    protocol.DEFAULT_REQUEST_BACKLOG_BYTES,
+                    protocol.DEFAULT_BACKLOG_BYTES,
+                ],
+            },
+        ),
+        (
+            protocol.open_data("http://h/", backlog=(10, 20)),
+            {
+                "protocol": protocol.PROTOCOL_VERSION,
+                "server_url": "http://h/",
+                "text_frames": False,
+                "backlog": [10, 20],
             },
         ),
         (

@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from ..protocol import (
+    DEFAULT_BACKLOG_BYTES,
+    DEFAULT_REQUEST_BACKLOG_BYTES,
     AckMessage,
     BatchMessage,
     InferMessage,
@@ -64,7 +66,16 @@ class Link:
         data = cast(OpenData, open_msg.get("content", {}).get("data") or {})
         self.server_url: str | None = data.get("server_url") or None  # for printed endpoints
         self.publish = iopub_publisher(kernel, self.comm_id, open_msg)
-        self.outbox = Outbox(self.publish, text_frames=bool(data.get("text_frames")))
+        request_bytes, total_bytes = data.get("backlog") or (
+            DEFAULT_REQUEST_BACKLOG_BYTES,
+            DEFAULT_BACKLOG_BYTES,
+        )
+        self.outbox = Outbox(
+            self.publish,
+            text_frames=bool(data.get("text_frames")),
+            request_backlog_bytes=int(request_bytes),  # the server's bounds (c.Catalog)
+            backlog_bytes=int(total_bytes),
+        )
         self.verdicts: dict[str, Verdict] = {}  # the server's, on each served model
         self._start = start
         self._on_close = on_close

@@ -7,10 +7,9 @@ comm message rate, so the notebook's IOPub rate limit never trips because of us.
 Every frame carries a sequence number and is kept until the server acknowledges
 it: a frame IOPub drops is sent again (on the server's request, or after
 ``resend_after`` seconds without an acknowledgement). Each request has a credit
-of events and bytes granted by the server; a model that runs ahead of its client
-blocks in send_streamed_output until credit returns. An async model must not block its
-event loop, so its events past the credit wait in the request's backlog instead (up to
-``max_backlog`` events; only beyond that does it block).
+of events and bytes granted by the server; past it, a request's events wait in its
+backlog, up to byte bounds per request and per link, and then its model pauses: what may
+join the queue, and how a model pauses, is ``intake.py``'s.
 
 A background thread sends, a ``step`` at a time. A model thread whose event finds a
 frame due (nothing went out for ``min_interval``) sends that frame itself: with many model
@@ -25,66 +24,25 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
 
-from ..contract.errors import StreamCancelled
-from ..protocol import ErrorKind, FrameMessage, Run, RunError, frame, run, run_error
+from ..protocol import (
+    DEFAULT_BACKLOG_BYTES,
+    DEFAULT_REQUEST_BACKLOG_BYTES,
+    FrameMessage,
+    Run,
+    frame,
+    run,
+)
+from .channel import CANCELLED, RequestChannel
+from .intake import Intake, Item
 
-CANCELLED = run_error(ErrorKind.CANCELLED, "the request was cancelled")
+__all__ = ["CANCELLED", "Outbox", "RequestChannel"]
 Publish = Callable[[FrameMessage, list[bytes]], None]
-Item = tuple[str, str | None, RunError | None]  # rid, event line (None: the end), error
 
 
-class RequestChannel:
-    """One request's side of the outbox; the EventSink its stream handler writes to."""
-
-    def __init__(self, outbox: Outbox, rid: str, credit: tuple[int, int]) -> None:
-        self.outbox = outbox
-        self.rid = rid
-        self.cancelled = threading.Event()
-        self.cancelled_at: float | None = None  # when the first cancel came (outbox clock)
-        self.cancel_reason = CANCELLED
-        self.credit_events, self.credit_bytes = credit
-        self.window_bytes = credit[1]
-        self.ended = False
-        self.waits_for_credit = True  # False for models on an event loop: see Outbox.hold_event
-        self.backlog: deque[str] = deque()
-        self.held_end: tuple[RunError | None] | None = None  # the end, behind the backlog
-        self.on_cancel: Callable[[], None] | None = None  # e.g. cancels an async model's task
-
-    def blocked(self, size: int) -> bool:
-        """Out of credit; an event larger than the whole window waits for all of it."""
-        if self.credit_events <= 0:
-            return True
-        return self.credit_bytes < min(size, self.window_bytes)
-
-    def event(self, line: str) -> None:
-        """Queue one event, waiting for credit while the client is behind (or, for a
-        model on an event loop, holding the event back)."""
-        if self.waits_for_credit:
-            self.outbox.put_event(self, line)
-        else:
-            self.outbox.hold_event(self, line)
-
-    def end(self, error: RunError | None) -> None:
-        """Queue the end of the stream."""
-        self.outbox.put_end(self, error)
-
-    def cancel(self, reason: RunError = CANCELLED) -> None:
-        """Make the model's next send_streamed_output raise StreamCancelled; the stream
-        ends with the first reason given."""
-        with self.outbox.cond:
-            if self.cancelled_at is None:
-                self.cancelled_at = self.outbox.clock()
-                self.cancel_reason = reason
-            self.cancelled.set()
-            self.outbox.cond.notify_all()
-        if self.on_cancel is not None:
-            self.on_cancel()
-
-
-class Outbox:
+class Outbox(Intake):
     """Frames for one link."""
 
     def __init__(
@@ -95,29 +53,28 @@ class Outbox:
         max_frame_bytes: int = 1 << 20,
         resend_after: float = 1.0,
         max_pending: int = 4096,
-        max_backlog: int = 65_536,
+        request_backlog_bytes: int = DEFAULT_REQUEST_BACKLOG_BYTES,
+        backlog_bytes: int = DEFAULT_BACKLOG_BYTES,
         text_frames: bool = False,
         clock: Callable[[], float] = time.monotonic,
         thread: bool = True,
     ) -> None:
+        super().__init__(
+            max_pending=max_pending,
+            request_backlog_bytes=request_backlog_bytes,
+            backlog_bytes=backlog_bytes,
+            clock=clock,
+        )
         self.publish = publish
         self.min_interval = min_interval
         self.max_frame_bytes = max_frame_bytes
         self.resend_after = resend_after
-        self.max_pending = max_pending
-        self.max_backlog = max_backlog
         self.text_frames = text_frames
-        self.clock = clock
-        self.cond = threading.Condition()  # re-entrant: put_event waits around try_put_event
-        self.channels: dict[str, RequestChannel] = {}
-        self._backlogged: set[RequestChannel] = set()  # channels holding events back
-        self._pending: list[Item] = []
         self._unacked: OrderedDict[int, tuple[FrameMessage, list[bytes]]] = OrderedDict()
         self._seq = 0
         self._last_progress = clock()
         self._last_send = 0.0
         self._resend_now = False
-        self._closed = False
         self._sending = threading.Lock()  # one step at a time, so frames leave in sequence
         self._inline = thread
         self._thread: threading.Thread | None = None  # the sender, while there is work
@@ -140,30 +97,12 @@ class Outbox:
         if channel is not None:
             channel.cancel()
 
-    def try_put_event(self, channel: RequestChannel, line: str, wake: bool = True) -> bool:
-        """Queue an event if the request has credit and the queue has room; ``wake`` the
-        sender thread when the queue was empty.
-
-        Raises StreamCancelled once the request is cancelled or the link closed.
-        """
-        size = len(line) + 1
-        with self.cond:
-            if channel.cancelled.is_set() or self._closed:
-                raise StreamCancelled("the request was cancelled")
-            if channel.blocked(size) or len(self._pending) >= self.max_pending:
-                return False
-            channel.credit_events -= 1
-            channel.credit_bytes -= size
-            if not self._pending and wake:
-                self.cond.notify_all()  # the sender is idle: wake it
-            self._pending.append((channel.rid, line, None))
-            return True
-
     def put_event(self, channel: RequestChannel, line: str) -> None:
-        """Queue an event, waiting while the request has no credit or the queue is full;
-        send the frame from this thread when one is due and no other thread is sending."""
+        """A model thread's event: queued, or held; waits while the request is past its
+        bounds (Intake). Sends the frame from this thread when one is due and no other
+        thread is sending."""
         with self.cond:
-            while not self.try_put_event(channel, line, wake=False):
+            while not self.take_event(channel, line, wake=False):
                 self.cond.wait(0.5)
             due = self._inline and self.clock() - self._last_send >= self.min_interval
             inline = due and self._sending.acquire(blocking=False)
@@ -182,59 +121,6 @@ class Outbox:
             # switch interval (5 ms) before the event can leave.
             time.sleep(0)
 
-    def hold_event(self, channel: RequestChannel, line: str) -> None:
-        """Queue an event without waiting for credit: what the credit or the queue cannot
-        take waits, in order, in the request's backlog. Only a backlog of more than
-        ``max_backlog`` events makes the caller wait.
-        """
-        with self.cond:
-            if not channel.backlog and self.try_put_event(channel, line):
-                return
-            channel.backlog.append(line)
-            self._backlogged.add(channel)
-            while len(channel.backlog) > self.max_backlog:
-                if channel.cancelled.is_set() or self._closed:
-                    raise StreamCancelled("the request was cancelled")
-                self.cond.wait(0.5)
-
-    def put_end(self, channel: RequestChannel, error: RunError | None) -> None:
-        """Queue the end of a request's stream (after its backlog, unless cancelled)."""
-        with self.cond:
-            if channel.ended:
-                return
-            channel.ended = True
-            if channel.backlog and not channel.cancelled.is_set():
-                channel.held_end = (error,)
-                return
-            channel.backlog.clear()
-            self._backlogged.discard(channel)
-            self.channels.pop(channel.rid, None)
-            self._pending.append((channel.rid, None, error))
-            self.cond.notify_all()
-
-    def _release_backlogs(self) -> None:
-        """Move held events that now have credit and room into the queue (under cond)."""
-        for channel in list(self._backlogged):
-            while channel.backlog and not channel.cancelled.is_set():
-                line = channel.backlog[0]
-                size = len(line) + 1
-                if channel.blocked(size) or len(self._pending) >= self.max_pending:
-                    break
-                channel.backlog.popleft()
-                channel.credit_events -= 1
-                channel.credit_bytes -= size
-                self._pending.append((channel.rid, line, None))
-            if channel.cancelled.is_set():
-                channel.backlog.clear()
-            if channel.backlog:
-                continue
-            self._backlogged.discard(channel)
-            if channel.held_end is not None:
-                error = channel.cancel_reason if channel.cancelled.is_set() else channel.held_end[0]
-                self.channels.pop(channel.rid, None)
-                self._pending.append((channel.rid, None, error))
-                channel.held_end = None
-
     def ack(self, seq: int, credit: dict[str, list[int]], resend: bool) -> None:
         """The server has every frame up to ``seq``; grant credit; maybe resend the rest."""
         with self.cond:
@@ -248,8 +134,9 @@ class Outbox:
                     channel.credit_bytes += size
             if resend and self._unacked:
                 self._resend_now = True
-            self._release_backlogs()
+            self.release_backlogs()
             self.cond.notify_all()
+            self.wake_paused()
 
     def flush(self, timeout: float) -> None:
         """Send what is queued from this thread, for up to ``timeout`` s (before a close)."""
@@ -268,18 +155,6 @@ class Outbox:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
 
-    def close(self) -> None:
-        """Stop sending; blocked models see StreamCancelled."""
-        with self.cond:
-            self._closed = True
-            channels = list(self.channels.values())
-            for channel in channels:
-                channel.cancelled.set()
-            self.cond.notify_all()
-        for channel in channels:
-            if channel.on_cancel is not None:
-                channel.on_cancel()
-
     def step(self) -> bool:
         """Send what is due: every unacknowledged frame again when a resend is due, then
         one frame of what is queued. Returns whether a new frame went out.
@@ -294,7 +169,7 @@ class Outbox:
             if resend:
                 self._last_progress = self.clock()
             items = self._take()
-            self._release_backlogs()
+            self.release_backlogs()
             self.cond.notify_all()  # producers waiting for room in the queue
         for message, buffers in frames:
             self.publish(message, buffers)

@@ -66,6 +66,7 @@ class KernelBridge:
         server_url: str,
         *,
         credit: tuple[int, int] = (DEFAULT_CREDIT_EVENTS, DEFAULT_CREDIT_BYTES),
+        backlog: tuple[int, int] | None = None,
         ack_interval: float = 0.02,
         on_change: Callable[[], None] | None = None,
         requests: RequestHandler | None = None,
@@ -84,6 +85,7 @@ class KernelBridge:
         self.models = ModelRegistry(kernel_id, order)
         self.streams: dict[str, Stream] = {}
         self.frames = FrameReceiver(credit)
+        self.backlog = backlog  # the bytes its kernel may hold past the credit, told at link
         self.runtime_id: str | None = None
         self._attaching: asyncio.Future[None] | None = None
         self._opened_at = 0.0
@@ -179,7 +181,7 @@ class KernelBridge:
     async def _attach(self) -> None:
         try:
             self.frames.reset()
-            data = protocol.open_data(self.server_url, self.transport.text_frames)
+            data = protocol.open_data(self.server_url, self.transport.text_frames, self.backlog)
             if await self.transport.open_comm(data):
                 self._opened_at = time.monotonic()
         finally:

@@ -52,12 +52,33 @@ class Catalog(LoggingConfigurable):
     credit_events = Int(
         DEFAULT_CREDIT_EVENTS,
         config=True,
-        help="Events a model may run ahead of its client before send_streamed_output blocks.",
+        help="Events a request may send ahead of its client; the kernel holds the next ones "
+        "(request_backlog_bytes).",
     )
     credit_bytes = Int(
         DEFAULT_CREDIT_BYTES,
         config=True,
-        help="Bytes a model may run ahead of its client before send_streamed_output blocks.",
+        help="Bytes a request may send ahead of its client; the kernel holds the next ones "
+        "(request_backlog_bytes).",
+    )
+    request_backlog_bytes = Int(
+        protocol.DEFAULT_REQUEST_BACKLOG_BYTES,
+        min=0,
+        config=True,
+        help="Bytes of a request's events its kernel holds past the credit (each event "
+        "counts what its string takes in memory) while the client catches up. Beyond it "
+        "the model pauses: a sync infer waits in send_streamed_output, an async one in "
+        "`await stream_output_handler.asend(...)`; a plain send_streamed_output from an "
+        "async infer cannot wait without stopping the model's other requests, so that "
+        "request is cancelled instead. Told to each kernel when it links.",
+    )
+    kernel_backlog_bytes = Int(
+        protocol.DEFAULT_BACKLOG_BYTES,
+        min=0,
+        config=True,
+        help="Bytes all requests' events may take in one kernel past their credit (per "
+        "server linked to it); beyond it, the request that would add more pauses as "
+        "with request_backlog_bytes. Told to each kernel when it links.",
     )
     kernel_manager = traitlets.Any(help="The server's kernel manager.")
     broker = Instance(Broker)
@@ -160,6 +181,7 @@ class Catalog(LoggingConfigurable):
                 km,
                 self.server_url,
                 credit=(self.credit_events, self.credit_bytes),
+                backlog=(self.request_backlog_bytes, self.kernel_backlog_bytes),
                 on_change=self.changed,
                 requests=self.kernel_requests,
                 connect=transport_for(km),

@@ -302,41 +302,6 @@ def test_text_frames_carry_the_events_in_the_message_and_no_buffer() -> None:
     assert [(r["rid"], r["events"], r["ended"]) for r in message["runs"]] == [("a", 2, True)]
 
 
-def test_a_backlog_beyond_its_bound_waits_until_released_or_cancelled() -> None:
-    outbox, sent, _ = make(max_backlog=2)
-    channel = outbox.open("a", (1, 100))
-    for line in "xyz":
-        outbox.hold_event(channel, line)  # x is sent with the credit, y and z are held
-    done = threading.Event()
-
-    def hold_one_more() -> None:
-        outbox.hold_event(channel, "w")
-        done.set()
-
-    threading.Thread(target=hold_one_more, daemon=True).start()
-    assert not done.wait(0.2), "a third held event waits"
-    outbox.step()
-    outbox.ack(1, {"a": [3, 100]}, False)
-    assert done.wait(5), "credit releases the backlog and the waiting model"
-    outbox.step()
-    assert [show(*frame)[2] for frame in sent] == ["x\n", "y\nz\nw\n"]
-    for line in "ab":
-        outbox.hold_event(channel, line)  # no credit left: both wait, the backlog is full
-    failed: list[BaseException] = []
-
-    def blocked_then_cancelled() -> None:
-        try:
-            outbox.hold_event(channel, "d")
-        except StreamCancelled as err:
-            failed.append(err)
-
-    waiter = threading.Thread(target=blocked_then_cancelled, daemon=True)
-    waiter.start()
-    channel.cancel()
-    waiter.join(5)
-    assert failed, "a cancel wakes a model waiting on its backlog"
-
-
 def test_cancel_ends_with_the_first_reason_and_refuses_events() -> None:
     outbox, _, clock = make()
     channel = outbox.open("a", BIG)
@@ -376,7 +341,7 @@ def test_closing_the_link_cancels_every_request() -> None:
 
 
 def test_a_blocked_model_wakes_on_credit_and_on_cancel() -> None:
-    outbox, _, _ = make()
+    outbox, _, _ = make(request_backlog_bytes=0)  # no backlog: a model waits at its credit
     granted, cancelled = outbox.open("a", (1, 100)), outbox.open("b", (1, 100))
     outbox.try_put_event(granted, "x")
     outbox.try_put_event(cancelled, "x")

@@ -16,6 +16,9 @@ class EventSink(Protocol):
     def event(self, line: str) -> None:
         """Take one event as a line of JSON; may block while the client catches up."""
 
+    async def aevent(self, line: str) -> None:
+        """Take one event; awaits, never blocking the event loop, while the client catches up."""
+
     def end(self, error: RunError | None) -> None:
         """End the stream, with an in-band error or cleanly."""
 
@@ -46,20 +49,33 @@ class StreamOutputHandler:
         return self._cancelled.is_set()
 
     def send_streamed_output(self, output: dict[str, Any]) -> None:
-        """Send one partial result: a dict with the same keys and types every time."""
+        """Send one partial result: a dict with the same keys and types every time.
+
+        On a worker thread it waits while the client is too far behind. From an async
+        ``infer`` it never waits (that would stop the model's other requests): too far
+        behind, the request is cancelled; ``await asend(output)`` waits instead.
+        """
+        with self._lock:
+            self._sink.event(self._encode(output))
+
+    async def asend(self, output: dict[str, Any]) -> None:
+        """Send one partial result from an ``async def infer``; awaits while the client is
+        too far behind, and the model's event loop runs its other requests meanwhile."""
+        with self._lock:
+            line = self._encode(output)
+        await self._sink.aevent(line)
+
+    def _encode(self, output: dict[str, Any]) -> str:
+        """The output as a line of JSON (under the lock); ends the stream on an OutputError."""
         if self._cancelled.is_set():
             raise StreamCancelled("the request was cancelled")
-        with self._lock:
-            if self.finished:
-                raise StreamFinishedError(
-                    "send_streamed_output was called after finalise_streamed_output"
-                )
-            try:
-                line = self._checker.encode(output)
-            except OutputError as err:
-                self._finish(run_error_from(err, ErrorKind.OUTPUT_ERROR))
-                raise
-            self._sink.event(line)
+        if self.finished:
+            raise StreamFinishedError("an output was sent after finalise_streamed_output")
+        try:
+            return self._checker.encode(output)
+        except OutputError as err:
+            self._finish(run_error_from(err, ErrorKind.OUTPUT_ERROR))
+            raise
 
     def finalise_streamed_output(self) -> None:
         """End the stream; calling it again does nothing."""
