@@ -40,6 +40,14 @@ class Service(LoggingConfigurable):
         config=True,
         help="Seconds a stream with no client is kept before its request is cancelled.",
     )
+    stall_timeout = Float(
+        60.0,
+        min=0.001,
+        config=True,
+        help="Seconds a client may drain none of the events waiting for it (each write "
+        "holds at most 256 KiB of them) before it is treated as gone: its connection is "
+        "closed, and with no other client the request is cancelled after disconnect_grace.",
+    )
     max_body_bytes = Int(
         10 * 1024 * 1024, config=True, help="Largest request body accepted, in bytes."
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,15 +60,25 @@ class Stream:
         self.held_bytes += sum(len(line) + 1 for line in lines)
         self._wake()
 
-    def read(self, position: int) -> list[bytes]:
-        """The events from ``position`` on; EventsEvicted if they left the buffer."""
+    def read(self, position: int, max_bytes: int | None = None) -> list[bytes]:
+        """The events from ``position`` on, or as many of them (one at least) as make
+        ``max_bytes``; EventsEvicted if they left the buffer."""
         if position < self.base:
             raise EventsEvicted(
                 f"the first {self.base} events are no longer kept (each stream keeps up to "
                 f"{self.replay_events} delivered events or {self.replay_bytes} bytes, and all "
                 "streams share the server's replay budget)"
             )
-        return self.lines[position - self.base :]
+        start = end = position - self.base
+        if max_bytes is None:
+            return self.lines[start:]
+        size = 0
+        for line in itertools.islice(self.lines, start, None):
+            size += len(line) + 1
+            if size > max_bytes and end > start:
+                break
+            end += 1
+        return self.lines[start:end]
 
     def finish(self, error: RunError | None = None) -> None:
         """The stream ended; ``error`` is sent in-band when given. Only the first end counts."""

@@ -12,6 +12,7 @@ from ..protocol import ErrorKind, RunError, run_error
 from . import sse, tornado_direct
 from .base_handler import InferlessHandler
 from .errors import EventsEvicted
+from .stall import WRITE_BYTES, StallGuard
 from .stream import Stream
 
 COUNTERS_INTERVAL = 1.0  # seconds between pushes of changed counters
@@ -45,12 +46,13 @@ class StreamWriter(InferlessHandler):
                     return
             self.start_event_stream(stream)
             self.write(sse.retry(config.retry_ms))
-            await self.flush()
+            drained = StallGuard(self, config.stall_timeout, f"stream {stream.rid}")
+            await drained(self.flush())
             send = tornado_direct.event_sender(self, direct=config.direct_writes)
             while True:
                 if position < stream.total:
-                    lines = stream.read(position)
-                    await send(sse.events(stream.rid, position, lines))
+                    lines = stream.read(position, WRITE_BYTES)
+                    await drained(send(sse.events(stream.rid, position, lines)))
                     if position == 0:
                         self.service.metrics.first_event(stream.model, self.request.request_time())
                     position += len(lines)
@@ -60,11 +62,11 @@ class StreamWriter(InferlessHandler):
                         self.write(error_event(stream.rid, position, stream.error))
                     elif mark_end and stream.total == 0:
                         self.write(sse.id_only(stream.rid, sse.BEFORE_FIRST_EVENT))
-                    await self.flush()
+                    await drained(self.flush())
                     break
                 elif not await stream.wait(position, config.heartbeat_interval):
                     self.write(sse.heartbeat())
-                    await self.flush()
+                    await drained(self.flush())
         except StreamClosedError:
             return
         except EventsEvicted as err:  # a slow second subscriber fell out of the window
@@ -227,6 +229,7 @@ class ModelEventsHandler(InferlessHandler):
             self.set_header(header, value)
         last: bytes | None = None
         idle = 0.0
+        drained = StallGuard(self, config.stall_timeout, "the model list")
         try:
             self.write(sse.retry(config.retry_ms))
             while True:
@@ -238,7 +241,7 @@ class ModelEventsHandler(InferlessHandler):
                 elif idle >= config.heartbeat_interval:
                     self.write(sse.heartbeat())
                     idle = 0.0
-                await self.flush()
+                await drained(self.flush())
                 changed = await catalog.wait_for_change(version, COUNTERS_INTERVAL)
                 idle += 0.0 if changed else COUNTERS_INTERVAL
         except StreamClosedError:
