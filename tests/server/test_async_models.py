@@ -4,11 +4,16 @@ reach an awaiting task, and a slow client that never blocks the loop for the oth
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.support.models import ASYNC_ENGINE, counter_outputs
+from jupyter_inferless.protocol import ErrorKind
+from tests.support.kernels import NotebookKernel
+from tests.support.models import ASYNC_ENGINE, ASYNC_PADDED, counter_outputs
+from tests.support.non_reader import NonReader, holds_still
 from tests.support.server_config import server_config
 
 STREAM = "inferless/v2/models/engine/generate_stream"
@@ -76,3 +81,51 @@ async def test_a_client_that_reads_nothing_never_blocks_the_loop(engine):
     )
     assert [event.position for event in kept + rest.events] == list(range(total))
     assert rest.outputs == counter_outputs(1, total)
+
+
+@pytest.mark.parametrize("asend", [False, True], ids=["send_streamed_output", "asend"])
+async def test_a_client_that_reads_nothing_holds_up_no_other_request(
+    kernel: NotebookKernel, api: Any, jp_serverapp: Any, asend: bool, report: Callable[[str], None]
+) -> None:
+    """The issue's case: a fast async model, one client that reads nothing, five that read.
+
+    Its events past the credit wait in the kernel up to their byte bound; then ``asend``
+    pauses that request alone, and a plain send_streamed_output cuts it (it cannot wait
+    on the loop). Either way the model's loop runs on, and the others stream to the end.
+    """
+    await kernel.run(ASYNC_PADDED.serve("fast", max_concurrency=8, queue_size=0))
+    await api.wait_for_model("fast")
+    path = "inferless/v2/models/fast/generate_stream"
+
+    async def produced() -> int:
+        return int(await kernel.run("print(AsyncPadded.produced)"))
+
+    stalled = await NonReader.open(
+        api.url(path), api.auth, {"n": 100_000, "size": 1000, "asend": asend}
+    )
+    try:
+        paused_at = await holds_still(produced)
+        started = time.monotonic()
+        body = {"n": 2000, "size": 1000, "asend": asend}
+        others = await asyncio.wait_for(
+            asyncio.gather(*(api.stream(path, body) for _ in range(5))), 90
+        )
+        elapsed = time.monotonic() - started
+        for result in others:
+            assert result.status == 200
+            assert [event.position for event in result.events] == list(range(2000))
+            assert "error" not in result.events[-1].json
+        stream = jp_serverapp.web_app.settings["inferless_service"].broker.get(stalled.rid)
+        if asend:
+            assert await produced() == paused_at + 5 * 2000, "the stalled request stays paused"
+            assert not stream.ended
+        else:
+            assert stream.ended and stream.error["kind"] is ErrorKind.CANCELLED
+            assert "asend" in stream.error["message"]
+        report(
+            f"async model, a client reading nothing ({'asend' if asend else 'send'}): 5 other "
+            f"requests of 2000 1 KB events in {elapsed:.2f} s ({5 * 2000 / elapsed:.0f} events/s); "
+            f"the stalled request's producer stopped after {paused_at} events"
+        )
+    finally:
+        stalled.close()

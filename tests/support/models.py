@@ -169,6 +169,32 @@ PADDED = Model(
     {"n": spec("INT32"), "size": spec("INT32")},
 )
 
+ASYNC_PADDED = Model(
+    "AsyncPadded",
+    """
+    import asyncio
+
+    class AsyncPadded:
+        '''Padded's events from an async infer, as fast as its loop runs them: each sent with
+        send_streamed_output then `await asyncio.sleep(0)`, or with `await asend` when the
+        input asend is true. AsyncPadded.produced counts them.'''
+
+        produced = 0
+
+        async def infer(self, inputs, stream_output_handler):
+            pad = "x" * inputs["size"]
+            for i in range(inputs["n"]):
+                if inputs.get("asend"):
+                    await stream_output_handler.asend({"i": i, "pad": pad})
+                else:
+                    stream_output_handler.send_streamed_output({"i": i, "pad": pad})
+                    await asyncio.sleep(0)
+                AsyncPadded.produced += 1
+            stream_output_handler.finalise_streamed_output()
+    """,
+    {"n": spec("INT32"), "size": spec("INT32"), "asend": spec("BOOL", False, False)},
+)
+
 NEVER_FINALISES = Model(
     "NeverFinalises",
     """
