@@ -14,8 +14,6 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol, cast
 
-from jupyter_client.session import json_packer
-
 from .. import protocol
 from ..protocol import (
     ANNOUNCE_COMM_ID,
@@ -31,7 +29,7 @@ from ..protocol import (
 from .errors import KernelUnavailable
 from .frames import FrameReceiver
 from .metrics import Metrics
-from .outgoing import Outgoing
+from .outgoing import UNPACKABLE, Outgoing, check_packable
 from .registry import ModelRegistry
 from .stream import Stream
 from .transport import OnLost, OnMessage, Transport
@@ -99,22 +97,22 @@ class KernelBridge:
         """Ask the kernel to run a request whose events fill ``stream``."""
         if self.transport.comm_id is None:
             raise KernelUnavailable(f"kernel {self.kernel_id} is not linked")
-        json_packer(inputs)  # what the link cannot carry raises here, not when it is sent
+        message = protocol.infer(stream.rid, stream.model, inputs, self.frames.credit)
+        check_packable(message)  # what the link cannot carry raises here, not in a batch
         self.streams[stream.rid] = stream
-        credit = self.frames.open(stream.rid)
+        self.frames.open(stream.rid)
         stream.on_consumed = self._on_consumed
         self.models.started(stream.model)
-        self.send(protocol.infer(stream.rid, stream.model, inputs, credit))
+        self.send(message)
 
     def send(self, message: ServerMessage) -> None:
         """Send the kernel a message, with the others of this turn of the loop."""
         self.outgoing.put(message)
 
     def abandon(self, stream: Stream) -> None:
-        """Forget a request that never reached the kernel."""
-        self._end(
-            stream, run_error(ErrorKind.INPUT_ERROR, "the request could not be sent to the kernel")
-        )
+        """End a request ``start`` refused: it was neither sent nor counted."""
+        detail = "the request could not be sent to the kernel"
+        stream.finish(run_error(ErrorKind.INPUT_ERROR, detail))
 
     def cancel(self, rid: str) -> None:
         """Ask the kernel to cancel a request."""
@@ -238,9 +236,11 @@ class KernelBridge:
             raise KernelUnavailable(f"kernel {self.kernel_id} is no longer linked")
         self.transport.send(message)
 
-    def _not_sent(self, messages: list[ServerMessage]) -> None:
-        """End the requests whose start could not be sent."""
-        error = run_error(ErrorKind.KERNEL_GONE, "the request could not be sent to the kernel")
+    def _not_sent(self, messages: list[ServerMessage], err: Exception) -> None:
+        """End the requests whose start could not be sent: the link went, or (only those)
+        their inputs cannot be packed."""
+        kind = ErrorKind.INPUT_ERROR if isinstance(err, UNPACKABLE) else ErrorKind.KERNEL_GONE
+        error = run_error(kind, f"the request could not be sent to the kernel: {err}")
         for message in messages:
             if message["op"] == "infer":
                 stream = self.streams.get(message["rid"])

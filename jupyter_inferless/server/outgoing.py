@@ -5,6 +5,10 @@ Every comm message costs the kernel about a millisecond of CPU whatever it carri
 the server sends a kernel during one turn of its loop (a burst of requests, their cancels,
 an acknowledgement) waits for the end of that turn and goes as one message: alone as it is,
 several as a ``batch`` the kernel handles in order.
+
+A message that cannot be packed (json) never takes its batch with it: ``check_packable``
+refuses it before its request is answered, and should one reach a batch anyway, it alone
+is handed back and the others are sent.
 """
 
 from __future__ import annotations
@@ -13,12 +17,22 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from jupyter_client.session import json_packer
+
 from ..protocol import CommMessage, ServerMessage, batch
 
 log = logging.getLogger("ServerApp.jupyter_inferless")
 
 Send = Callable[[CommMessage], None]
-OnFailed = Callable[[list[ServerMessage]], None]
+OnFailed = Callable[[list[ServerMessage], Exception], None]
+UNPACKABLE = (TypeError, ValueError, RecursionError)
+"""What packing a message that JSON cannot carry raises."""
+
+
+def check_packable(message: ServerMessage) -> None:
+    """Raise what packing ``message`` would raise (UNPACKABLE), packed as deep as it ever
+    travels: in a batch, in a comm message's content."""
+    json_packer({"comm_id": "", "data": batch([message])})
 
 
 class Outgoing:
@@ -26,7 +40,8 @@ class Outgoing:
 
     def __init__(self, send: Send, on_failed: OnFailed) -> None:
         """``send`` puts one comm message on the link; ``on_failed`` hears the messages of
-        a send that raised (the link went), so their requests can end."""
+        a send that raised, and the error (the link went, or they cannot be packed), so
+        their requests can end."""
         self._send = send
         self._on_failed = on_failed
         self._queue: list[ServerMessage] = []
@@ -44,13 +59,41 @@ class Outgoing:
             self._handle.cancel()
             self._handle = None
         messages, self._queue = self._queue, []
-        if not messages:
-            return
+        if messages:
+            self._send_or_hand_back(messages, split=True)
+
+    def _send_or_hand_back(self, messages: list[ServerMessage], split: bool) -> None:
         try:
             self._send(messages[0] if len(messages) == 1 else batch(messages))
-        except Exception:
+        except UNPACKABLE as err:
+            if split and len(messages) > 1:
+                self._send_apart(messages, err)
+                return
+            log.warning("could not pack %d message(s) for the kernel: %s", len(messages), err)
+            self._on_failed(messages, err)
+        except Exception as err:
             log.warning("could not send %d message(s) to the kernel", len(messages), exc_info=True)
-            self._on_failed(messages)
+            self._on_failed(messages, err)
+
+    def _send_apart(self, messages: list[ServerMessage], err: Exception) -> None:
+        """A batch could not be packed: hand back the messages that cannot be, each alone,
+        and send the others."""
+        packable: list[ServerMessage] = []
+        for message in messages:
+            try:
+                check_packable(message)
+            except UNPACKABLE as own:
+                log.warning("could not pack a %r message for the kernel: %s", message["op"], own)
+                self._on_failed([message], own)
+            else:
+                packable.append(message)
+        if len(packable) < len(messages):
+            if packable:
+                self._send_or_hand_back(packable, split=False)
+            return
+        log.warning("could not pack a batch for the kernel (%s): sending its messages apart", err)
+        for message in messages:  # each packs alone: then each goes alone
+            self._send_or_hand_back([message], split=False)
 
     def clear(self) -> None:
         """Forget what is queued (the link went)."""

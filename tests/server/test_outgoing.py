@@ -6,10 +6,11 @@ import asyncio
 from typing import Any
 
 import pytest
+from jupyter_client.session import json_packer
 
 from jupyter_inferless import protocol
 from jupyter_inferless.protocol import CommMessage, ServerMessage
-from jupyter_inferless.server.outgoing import Outgoing
+from jupyter_inferless.server.outgoing import Outgoing, check_packable
 
 
 class Link:
@@ -18,16 +19,22 @@ class Link:
     def __init__(self) -> None:
         self.sent: list[CommMessage] = []
         self.failed: list[list[ServerMessage]] = []
+        self.errors: list[Exception] = []
         self.broken = False
 
     def send(self, message: CommMessage) -> None:
         if self.broken:
             raise ConnectionError("the link is gone")
+        json_packer({"comm_id": "c", "data": message})  # as the session packs it
         self.sent.append(message)
+
+    def not_sent(self, messages: list[ServerMessage], error: Exception) -> None:
+        self.failed.append(messages)
+        self.errors.append(error)
 
 
 def outgoing_on(link: Link) -> Outgoing:
-    return Outgoing(link.send, link.failed.append)
+    return Outgoing(link.send, link.not_sent)
 
 
 def test_messages_of_one_turn_go_as_one_batch_in_order_and_a_lone_one_as_itself():
@@ -90,3 +97,41 @@ def test_a_failed_send_hands_back_its_messages_and_clear_drops_the_queue():
 def test_put_outside_a_running_loop_says_so():
     with pytest.raises(RuntimeError, match="no running event loop"):
         outgoing_on(Link()).put(protocol.cancel("r"))
+
+
+def nested(depth: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+UNPACKABLE_INPUTS = [
+    pytest.param({"x": nested(5000)}, RecursionError, id="nested-too-deep"),
+    pytest.param({"x": "\ud800"}, UnicodeEncodeError, id="lone-surrogate"),
+]
+
+
+@pytest.mark.parametrize(("inputs", "raised"), UNPACKABLE_INPUTS)
+def test_a_message_that_cannot_be_packed_is_handed_back_alone_and_the_others_sent(
+    inputs: dict[str, Any], raised: type[Exception]
+):
+    good = [protocol.infer(f"r{n}", "m", {"n": n}, (16, 1024)) for n in range(4)]
+    bad = protocol.infer("bad", "m", inputs, (16, 1024))
+
+    async def scenario() -> Link:
+        link = Link()
+        outgoing = outgoing_on(link)
+        for message in [good[0], good[1], bad, good[2], good[3]]:
+            outgoing.put(message)
+        await asyncio.sleep(0)
+        return link
+
+    link = asyncio.run(scenario())
+    assert link.failed == [[bad]]
+    assert isinstance(link.errors[0], raised)
+    assert link.sent == [protocol.batch(good)], "the others leave together, in order"
+    with pytest.raises(raised):
+        check_packable(bad)  # what the bridge checks before the request is answered
+    for message in good:
+        check_packable(message)
