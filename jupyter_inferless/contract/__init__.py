@@ -1,11 +1,19 @@
 """The Inferless model contract, as pure rules: INPUT_SCHEMA, datatypes, inputs, errors,
-and the rules both processes share (model names, endpoints, defaults).
+how deep a request may nest, and the rules both processes share (model names, endpoints,
+defaults).
 
 Nothing here imports Jupyter, tornado, torch or the user's code, so the kernel, the
 server and the clients all use it. What runs the user's model lives in
 ``jupyter_inferless.kernel.model``.
 """
 
+from .depth import (
+    DEFAULT_MAX_INPUT_DEPTH,
+    MAX_INPUT_DEPTH,
+    check_depth,
+    depth_of,
+    too_deep_to_parse,
+)
 from .errors import (
     InferlessError,
     InputError,
@@ -30,8 +38,10 @@ from .schema import InputSpec, ModelSchema, parse_input_schema
 
 __all__ = [
     "DEFAULT_MAX_CONCURRENCY",
+    "DEFAULT_MAX_INPUT_DEPTH",
     "DEFAULT_QUEUE_SIZE",
     "INFER_VERB",
+    "MAX_INPUT_DEPTH",
     "STREAM_VERB",
     "InferlessError",
     "InputError",
@@ -43,12 +53,15 @@ __all__ = [
     "SchemaError",
     "StreamCancelled",
     "StreamFinishedError",
+    "check_depth",
     "check_model_name",
     "decode_body",
     "decode_query",
     "decode_tensors",
     "decode_values",
+    "depth_of",
     "endpoint_path",
     "endpoint_verb",
     "parse_input_schema",
+    "too_deep_to_parse",
 ]

@@ -14,14 +14,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from .datatypes import check_value, labels_compatible, parse_text
+from .depth import DEFAULT_MAX_INPUT_DEPTH, check_depth
 from .errors import InputError
 from .schema import InputSpec, ModelSchema
 
 RESERVED_QUERY_KEYS = frozenset({"token", "last_event_id", "_xsrf"})
 
 
-def decode_body(schema: ModelSchema, body: Any) -> dict[str, Any]:
-    """Decode any JSON request body into inputs."""
+def decode_body(
+    schema: ModelSchema, body: Any, max_depth: int = DEFAULT_MAX_INPUT_DEPTH
+) -> dict[str, Any]:
+    """Decode any JSON request body into inputs; InputError names an input (or another
+    part of the body) nested more than ``max_depth`` levels deep."""
     if not isinstance(body, Mapping):
         raise InputError(f"the request body must be a JSON object, not {_json_kind(body)}")
     if "inputs" in body and "inputs" not in schema.by_name:
@@ -30,6 +34,10 @@ def decode_body(schema: ModelSchema, body: Any) -> dict[str, Any]:
             raise InputError(
                 '"inputs" must be a list of tensors {"name", "shape", "datatype", "data"}'
             )
+        _check_tensors_depth(tensors, max_depth)
+        for key, value in body.items():
+            if key != "inputs":
+                check_depth(value, max_depth, what=repr(key[:80]))
         return decode_tensors(schema, tensors)
     values = dict(body)
     if "parameters" not in schema.by_name and "parameters" in values:
@@ -42,6 +50,8 @@ def decode_body(schema: ModelSchema, body: Any) -> dict[str, Any]:
         values.update(parameters)
     if "id" not in schema.by_name:
         values.pop("id", None)
+    for key, value in values.items():
+        check_depth(value, max_depth, key)
     return decode_values(schema, values)
 
 
@@ -163,12 +173,30 @@ def _check_length(spec: InputSpec, count: int) -> None:
 
 
 def _flatten(items: list[Any]) -> list[Any]:
+    """The leaves of nested lists, in order; ``items`` itself when it is flat. Iterative:
+    no nesting exhausts the recursion limit."""
     if not any(isinstance(item, list) for item in items):
         return items
     flat: list[Any] = []
-    for item in items:
-        flat.extend(_flatten(item) if isinstance(item, list) else [item])
+    stack = [iter(items)]
+    while stack:
+        for item in stack[-1]:
+            if isinstance(item, list):
+                stack.append(iter(item))
+                break
+            flat.append(item)
+        else:
+            stack.pop()
     return flat
+
+
+def _check_tensors_depth(tensors: list[Any], limit: int) -> None:
+    """Every part of every tensor (its data above all) nests at most ``limit`` deep."""
+    for index, tensor in enumerate(tensors):
+        name = tensor.get("name") if isinstance(tensor, Mapping) else None
+        named = name if isinstance(name, str) else None
+        for part in tensor.values() if isinstance(tensor, Mapping) else [tensor]:
+            check_depth(part, limit, named, "" if named else f"inputs[{index}]")
 
 
 def _reject_unknown(schema: ModelSchema, values: Mapping[str, Any]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from tornado import httputil, web
 
-from ..contract import decode_body, decode_query
+from ..contract import decode_body, decode_query, too_deep_to_parse
 from . import http_errors, metrics
 from .service import Service
 from .stream import Stream
@@ -168,7 +168,8 @@ class InferlessHandler(APIHandler):
         except ValueError as err:
             raise web.HTTPError(400, f"the body is not valid JSON: {err}") from None
         except RecursionError:
-            raise web.HTTPError(400, "the body is nested too deeply") from None
+            limit = self.service.max_input_depth
+            raise web.HTTPError(400, too_deep_to_parse("the body", limit)) from None
 
     def start(self, name: str, body: Any = None, query: bool = False) -> Stream:
         """Validate and start a request; a refusal propagates to ``write_error``."""
@@ -179,4 +180,5 @@ class InferlessHandler(APIHandler):
                 for key, values in self.request.query_arguments.items()
             }
             return self.service.start(name, lambda schema: decode_query(schema, arguments))
-        return self.service.start(name, lambda schema: decode_body(schema, body))
+        depth = self.service.max_input_depth
+        return self.service.start(name, lambda schema: decode_body(schema, body, depth))

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..contract import DEFAULT_MAX_INPUT_DEPTH, too_deep_to_parse
 from .errors import TensorRequestError
 from .tensor_codec import decode, encode
 
@@ -46,8 +47,11 @@ class OutputRequest:
         return self.binary.get(name, self.default_binary)
 
 
-def split_body(body: bytes, header_length: str) -> tuple[Any, bytes]:
-    """The parsed JSON header and the raw bytes after it."""
+def split_body(
+    body: bytes, header_length: str, max_depth: int = DEFAULT_MAX_INPUT_DEPTH
+) -> tuple[Any, bytes]:
+    """The parsed JSON header and the raw bytes after it (a header too deep to parse is
+    refused naming ``max_depth``, how deep an input may nest)."""
     if not _LENGTH.fullmatch(header_length):
         raise TensorRequestError(f"{HEADER_LENGTH} must be a byte count, not {header_length!r}")
     length = int(header_length)
@@ -69,7 +73,7 @@ def split_body(body: bytes, header_length: str) -> tuple[Any, bytes]:
             f"the JSON header ({HEADER_LENGTH}: {length}) is not valid JSON: {err}"
         ) from None
     except RecursionError:
-        raise TensorRequestError("the JSON header is nested too deeply") from None
+        raise TensorRequestError(too_deep_to_parse("the JSON header", max_depth)) from None
     return header, body[length:]
 
 

@@ -111,8 +111,9 @@ class InferHandler(_OneShotHandler):
         if length is None:
             body = binary_tensors.inline_inputs(self.json_body(), None)
         else:
+            depth = self.service.max_input_depth
             body = binary_tensors.inline_inputs(
-                *binary_tensors.split_body(self.request.body, length)
+                *binary_tensors.split_body(self.request.body, length, depth)
             )
         if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
             raise web.HTTPError(

@@ -69,7 +69,8 @@ class KernelRequests:
 
     def _watch(self, bridge: KernelBridge, vid: str, model: str, inputs: Any) -> None:
         try:
-            stream = self.service.start(model, lambda schema: decode_body(schema, inputs))
+            depth = self.service.max_input_depth
+            stream = self.service.start(model, lambda schema: decode_body(schema, inputs, depth))
         except Exception as err:  # a refusal, as HTTP would answer it (or a bug: 500)
             self._send(bridge, protocol.watched(vid, "", [], refused=_refusal(err)))
             return

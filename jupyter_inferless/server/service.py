@@ -16,7 +16,7 @@ import traitlets
 from traitlets import Bool, Float, Instance, Int
 from traitlets.config import LoggingConfigurable
 
-from ..contract import ModelSchema, check_model_name
+from ..contract import DEFAULT_MAX_INPUT_DEPTH, MAX_INPUT_DEPTH, ModelSchema, check_model_name
 from .broker import Broker
 from .catalog import Catalog
 from .errors import Busy, InputRejected, RunFailed
@@ -50,6 +50,14 @@ class Service(LoggingConfigurable):
     )
     max_body_bytes = Int(
         10 * 1024 * 1024, config=True, help="Largest request body accepted, in bytes."
+    )
+    max_input_depth = Int(
+        DEFAULT_MAX_INPUT_DEPTH,
+        min=1,
+        max=MAX_INPUT_DEPTH,
+        config=True,
+        help="How many levels an input's value may nest (lists, objects); a request nested "
+        "deeper is refused with 400 before anything checks or packs it recursively.",
     )
     requests_per_turn = Int(
         16,

@@ -5,14 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import traitlets
 
+from jupyter_inferless.server.service import Service
+from tests.support.models import TENSOR
 from tests.support.server_config import server_config
 
 
 @pytest.fixture
 def jp_server_config() -> dict[str, Any]:
     config = server_config(
-        heartbeat_interval=0.25, replay_events=7, credit_events=99, requests_per_turn=5
+        heartbeat_interval=0.25,
+        replay_events=7,
+        credit_events=99,
+        requests_per_turn=5,
+        max_input_depth=5,
     )
     config["InferlessExtension"] = {"retry_ms": 1234, "keep_finished": 12.5}
     return config
@@ -24,9 +31,28 @@ def test_managers_read_their_sections_and_the_old_names(jp_serverapp: Any) -> No
     assert (service.broker.replay_events, service.broker.keep_finished) == (7, 12.5)
     assert service.catalog.credit_events == 99
     assert service.turns.per_turn == 5
+    assert service.max_input_depth == 5
     assert service.parent.name == "jupyter_inferless"  # configured as the extension's managers
 
 
 def test_an_unknown_setting_is_a_clear_error() -> None:
     with pytest.raises(KeyError, match="no manager of the extension has a setting 'nope'"):
         server_config(nope=1)
+
+
+async def test_max_input_depth_bounds_how_deep_an_input_may_nest(kernel, api):
+    await kernel.run(TENSOR.serve("tensor"))
+    await api.wait_for_model("tensor")
+    path = "inferless/v2/models/tensor/generate"
+    five = [[[[[1.5]]]]]
+    status, body = await api.call(path, {"label": "a", "x": five}, "POST")
+    assert (status, body["count"]) == (200, 1)
+    status, body = await api.call(path, {"label": "a", "x": [five]}, "POST")
+    refused = "input 'x' is nested more than 5 levels deep (the server's max_input_depth is 5)"
+    assert (status, body) == (400, {"error": refused})
+
+
+@pytest.mark.parametrize("depth", [0, 257])
+def test_max_input_depth_stays_far_below_the_recursion_limit(depth: int) -> None:
+    with pytest.raises(traitlets.TraitError):
+        Service(max_input_depth=depth)
