@@ -11,7 +11,7 @@
 # ([build-system] requires), and the wheel needs none.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python="$PWD/.venv/bin/python"
+python="$PWD/${VENV:-.venv}/bin/python"  # the test venv (scripts/test.sh sets VENV)
 start=$SECONDS
 
 work="$(mktemp -d)"
