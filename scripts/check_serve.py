@@ -35,8 +35,10 @@ def free_port() -> int:
 
 
 def curl_request(output: str) -> urllib.request.Request:
-    """The request of the first curl line the service printed."""
-    line = next(line for line in output.splitlines() if line.strip().startswith("curl "))
+    """The request of the last ``curl -N`` line the service printed (its endpoints' list,
+    after whatever the notebook's own cells printed)."""
+    lines = [line for line in output.splitlines() if line.strip().startswith("curl -N ")]
+    line = lines[-1]
     words = shlex.split(line)
     headers = dict(words[i + 1].split(": ", 1) for i, w in enumerate(words) if w == "-H")
     body = words[words.index("-d") + 1].encode()
