@@ -22,7 +22,7 @@ __all__ = ["Broker", "EventsEvicted", "Stream"]
 class Broker(LoggingConfigurable):
     """Every stream this server has open or recently finished, and their replay budget.
 
-    Delivered events of all streams share ``budget`` (see ReplayBudget). A finished
+    The kept events of all streams share ``budget`` (see ReplayBudget). A finished
     stream is kept ``keep_finished`` seconds after it ended (and while a client reads
     it), at most ``max_finished`` of them, even once its events were evicted, so a client
     can still resume it (410 before the kept events) or learn that it ended (204); after
@@ -43,12 +43,14 @@ class Broker(LoggingConfigurable):
         min=0,
         config=True,
         help=(
-            "Bytes of delivered events kept for resuming, across all streams, live and "
-            f"finished (each event counts its data plus {EVENT_OVERHEAD} bytes). Over it, the "
-            "oldest delivered events are evicted: finished streams' first, in the order the "
-            "streams ended; then live streams', the stream that has held them longest first. "
-            "Events no client has been sent are never evicted. Resuming before an evicted "
-            "event gets 410."
+            "Bytes of the events kept across all streams, live and finished, delivered or "
+            f"not (each event counts its data plus {EVENT_OVERHEAD} bytes). Over it, the "
+            "oldest are evicted: finished streams' delivered events first, in the order the "
+            "streams ended; then live streams', the stream that has held them longest first; "
+            "last, the events of finished streams no client was sent, in the order they "
+            "ended. A live stream's undelivered events count but are never evicted (the "
+            "kernel's credit bounds them). Resuming before an evicted event gets 410, which "
+            "says when events were dropped before any client was sent them."
         ),
     )
     keep_finished = Float(

@@ -17,9 +17,10 @@ from traitlets import Bool, Float, Instance, Int
 from traitlets.config import LoggingConfigurable
 
 from ..contract import DEFAULT_MAX_INPUT_DEPTH, MAX_INPUT_DEPTH, ModelSchema, check_model_name
+from ..protocol import ErrorKind, run_error
 from .broker import Broker
 from .catalog import Catalog
-from .errors import Busy, InputRejected, RunFailed
+from .errors import Busy, EventsEvicted, InputRejected, RunFailed
 from .metrics import Metrics
 from .registry import ModelEntry
 from .replicas import Replicas
@@ -168,7 +169,10 @@ class Service(LoggingConfigurable):
         try:
             while True:
                 await stream.wait(stream.consumed, 3600.0)
-                lines = stream.read(stream.consumed)
+                try:
+                    lines = stream.read(stream.consumed)
+                except EventsEvicted as err:  # ended, and dropped before it was read
+                    raise RunFailed(run_error(ErrorKind.EVENTS_EVICTED, str(err))) from None
                 outputs.extend(json.loads(line) for line in lines)
                 stream.advance(stream.consumed + len(lines))
                 if stream.ended and stream.consumed == stream.total:

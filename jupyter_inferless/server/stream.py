@@ -19,12 +19,14 @@ MIB = 1024 * 1024
 class Stream:
     """One request's events as they arrive from the kernel.
 
-    Event ``base + k`` is ``lines[k]``. Events nobody has delivered are always kept
-    (the kernel's credit bounds them); delivered ones are kept for replay up to
-    ``replay_events`` events and ``replay_bytes`` bytes, oldest dropped first, and
-    within the server's replay ``budget``. ``consumed`` is the furthest position a
-    subscriber has written out; the kernel gets credit as it advances.
-    ``replay_cost`` is what the delivered events still kept cost the budget.
+    Event ``base + k`` is ``lines[k]``. Every kept event counts in the server's replay
+    ``budget``. While the stream runs, events nobody has delivered are always kept (the
+    kernel's credit bounds them); delivered ones are kept for replay up to
+    ``replay_events`` events and ``replay_bytes`` bytes, oldest dropped first, and as the
+    budget allows. Once it has ended, the budget may drop the events nobody was sent too,
+    last (``unsent_dropped`` counts them). ``consumed`` is the furthest position a
+    subscriber has written out; the kernel gets credit as it advances. ``replay_cost`` is
+    what the delivered events still kept cost the budget, ``unsent_cost`` what the others do.
     """
 
     rid: str
@@ -40,6 +42,8 @@ class Stream:
     consumed: int = 0
     consumed_bytes: int = 0
     replay_cost: int = 0
+    unsent_cost: int = 0
+    unsent_dropped: int = 0
     subscribers: int = 0
     created: float = field(default_factory=time.monotonic)
     ended_at: float | None = None
@@ -57,7 +61,11 @@ class Stream:
     def append(self, lines: list[bytes]) -> None:
         """Events arrived from the kernel."""
         self.lines.extend(lines)
-        self.held_bytes += sum(len(line) + 1 for line in lines)
+        cost = _cost(lines)
+        self.held_bytes += cost - len(lines) * EVENT_OVERHEAD
+        self.unsent_cost += cost
+        if self.budget is not None:
+            self.budget.charge(self, cost)
         self._wake()
 
     def read(self, position: int, max_bytes: int | None = None) -> list[bytes]:
@@ -67,7 +75,7 @@ class Stream:
             raise EventsEvicted(
                 f"the first {self.base} events are no longer kept (each stream keeps up to "
                 f"{self.replay_events} delivered events or {self.replay_bytes} bytes, and all "
-                "streams share the server's replay budget)"
+                f"streams share the server's replay budget){self.dropped_note()}"
             )
         start = end = position - self.base
         if max_bytes is None:
@@ -79,6 +87,15 @@ class Stream:
                 break
             end += 1
         return self.lines[start:end]
+
+    def dropped_note(self) -> str:
+        """What to add when events left the buffer before any client was sent them."""
+        if not self.unsent_dropped:
+            return ""
+        return (
+            f"; {self.unsent_dropped} of them were dropped before any client was sent them: "
+            "the stream had ended and the server's replay budget was full"
+        )
 
     def finish(self, error: RunError | None = None) -> None:
         """The stream ended; ``error`` is sent in-band when given. Only the first end counts."""
@@ -97,14 +114,14 @@ class Stream:
             return
         start = max(self.consumed, self.base) - self.base
         delivered = self.lines[start : position - self.base]
-        size = sum(len(line) + 1 for line in delivered)
-        cost = size + len(delivered) * EVENT_OVERHEAD
-        self.consumed_bytes += size
+        cost = _cost(delivered)
+        self.consumed_bytes += cost - len(delivered) * EVENT_OVERHEAD
         self.consumed = position
         self.replay_cost += cost
+        self.unsent_cost -= cost
         freed = self._evict()
         if self.budget is not None:
-            self.budget.charge(self, cost - freed)
+            self.budget.charge(self, -freed)
         if self.on_consumed is not None:
             self.on_consumed(self)
 
@@ -114,6 +131,16 @@ class Stream:
         count = freed = 0
         while count < delivered and freed < cost:
             freed += len(self.lines[count]) + 1 + EVENT_OVERHEAD
+            count += 1
+        return self._drop(count)
+
+    def drop_unsent(self, cost: int) -> int:
+        """Forget the oldest events no client was sent (and any delivered before them) until
+        ``cost`` of them is freed; return the cost freed."""
+        count = freed = 0
+        while count < len(self.lines) and freed < cost:
+            if self.base + count >= self.consumed:
+                freed += len(self.lines[count]) + 1 + EVENT_OVERHEAD
             count += 1
         return self._drop(count)
 
@@ -134,16 +161,24 @@ class Stream:
         return self._drop(drop)
 
     def _drop(self, count: int) -> int:
-        """Forget the first ``count`` events (all delivered); return the cost freed."""
+        """Forget the first ``count`` events; return the cost freed."""
         if count <= 0:
             return 0
-        size = sum(len(line) + 1 for line in self.lines[:count])
+        delivered = min(max(self.consumed - self.base, 0), count)
+        replay = _cost(self.lines[:delivered])
+        unsent = _cost(self.lines[delivered:count])
         del self.lines[:count]
         self.base += count
-        self.held_bytes -= size
-        cost = size + count * EVENT_OVERHEAD
-        self.replay_cost -= cost
-        return cost
+        self.held_bytes -= replay + unsent - count * EVENT_OVERHEAD
+        self.replay_cost -= replay
+        self.unsent_cost -= unsent
+        self.unsent_dropped += count - delivered
+        return replay + unsent
 
     def _wake(self) -> None:
         self.wakeup.wake()
+
+
+def _cost(lines: list[bytes]) -> int:
+    """What ``lines`` cost the budget: their bytes, a newline and EVENT_OVERHEAD each."""
+    return sum(len(line) + 1 for line in lines) + len(lines) * EVENT_OVERHEAD

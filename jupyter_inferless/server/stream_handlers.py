@@ -105,11 +105,9 @@ class StreamWriter(InferlessHandler):
             self.finish()
             return
         if position < stream.base:
-            raise web.HTTPError(
-                410,
-                f"cannot resume after id {sse.event_id(stream.rid, last_id)}: events before "
-                f"id {sse.event_id(stream.rid, stream.base)} are no longer kept",
-            )
+            after, kept = sse.event_id(stream.rid, last_id), sse.event_id(stream.rid, stream.base)
+            gone = f"cannot resume after id {after}: events before id {kept} are no longer kept"
+            raise web.HTTPError(410, gone + stream.dropped_note())
         await self.write_stream(stream, position)
 
     def last_event_id(self) -> str | None:
