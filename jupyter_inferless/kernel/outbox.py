@@ -4,9 +4,9 @@ Events go out at once while the link is quiet; when they queue up (or within
 ``min_interval`` of the last frame) they are batched into one frame. This caps the
 comm message rate, so the notebook's IOPub rate limit never trips because of us.
 
-Every frame carries a sequence number and is kept until the server acknowledges
-it: a frame IOPub drops is sent again (on the server's request, or after
-``resend_after`` seconds without an acknowledgement). Each request has a credit
+Every frame carries a sequence number and is kept until the server acknowledges it (at
+most ``max_unacked_bytes`` and a frame are out): a frame IOPub drops is sent again (on the
+server's request, or after ``resend_after`` s without an acknowledgement). Each request has a credit
 of events and bytes granted by the server; past it, a request's events wait in its
 backlog, up to byte bounds per request and per link, and then its model pauses: what may
 join the queue, and how a model pauses, is ``intake.py``'s.
@@ -56,6 +56,7 @@ class Outbox(Intake):
         request_backlog_bytes: int = DEFAULT_REQUEST_BACKLOG_BYTES,
         backlog_bytes: int = DEFAULT_BACKLOG_BYTES,
         text_frames: bool = False,
+        max_unacked_bytes: int = 8 << 20,
         clock: Callable[[], float] = time.monotonic,
         thread: bool = True,
     ) -> None:
@@ -71,6 +72,7 @@ class Outbox(Intake):
         self.resend_after = resend_after
         self.text_frames = text_frames
         self._unacked: OrderedDict[int, tuple[FrameMessage, list[bytes]]] = OrderedDict()
+        self.max_unacked_bytes, self.unacked_bytes = max_unacked_bytes, 0
         self._seq = 0
         self._last_progress = clock()
         self._last_send = 0.0
@@ -125,7 +127,7 @@ class Outbox(Intake):
         """The server has every frame up to ``seq``; grant credit; maybe resend the rest."""
         with self.cond:
             while self._unacked and next(iter(self._unacked)) <= seq:
-                self._unacked.popitem(last=False)
+                self.unacked_bytes -= _size(*self._unacked.popitem(last=False)[1])
             self._last_progress = self.clock()
             for rid, (events, size) in credit.items():
                 channel = self.channels.get(rid)
@@ -159,16 +161,17 @@ class Outbox(Intake):
         """Send what is due: every unacknowledged frame again when a resend is due, then
         one frame of what is queued. Returns whether a new frame went out.
 
-        A resend is due when the server asked, or when the queue is empty and nothing was
-        acknowledged for ``resend_after`` seconds (which covers a lost last frame).
+        A resend is due when the server asked, or when nothing can go (none queued, or the
+        unacknowledged bytes at their bound) and nothing was acknowledged for ``resend_after``
+        seconds (which covers a lost last frame).
         """
         with self.cond:
-            resend = self._resend_now or (not self._pending and self._resend_due())
+            resend = self._resend_now or (not self._ready() and self._resend_due())
             self._resend_now = False
             frames = list(self._unacked.values()) if resend else []
             if resend:
                 self._last_progress = self.clock()
-            items = self._take()
+            items = self._take() if self._ready() else []
             self.release_backlogs()
             self.cond.notify_all()  # producers waiting for room in the queue
         for message, buffers in frames:
@@ -180,7 +183,7 @@ class Outbox(Intake):
     def _run(self) -> None:
         while True:
             with self.cond:
-                while not (self._pending or self._resend_now or self._closed or self._resend_due()):
+                while not (self._ready() or self._resend_now or self._closed or self._resend_due()):
                     if not (self.channels or self._unacked or self._backlogged):
                         self._thread = None  # idle for good: open() starts another
                         return
@@ -194,6 +197,9 @@ class Outbox(Intake):
                 sent = self.step()
             if sent:
                 time.sleep(0)  # let the IOPub thread have the GIL to send the frame
+
+    def _ready(self) -> bool:
+        return bool(self._pending) and self.unacked_bytes < self.max_unacked_bytes
 
     def _resend_due(self) -> bool:
         return bool(self._unacked) and self.clock() - self._last_progress >= self.resend_after
@@ -235,5 +241,10 @@ class Outbox(Intake):
             if not self._unacked:
                 self._last_progress = self.clock()
             self._unacked[self._seq] = (message, buffers)
+            self.unacked_bytes += _size(message, buffers)
         self.publish(message, buffers)
         self._last_send = self.clock()
+
+
+def _size(message: FrameMessage, buffers: list[bytes]) -> int:
+    return len(buffers[0]) if buffers else len(message.get("text", ""))

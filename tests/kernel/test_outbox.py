@@ -446,3 +446,16 @@ def test_frames_from_many_model_threads_leave_in_sequence_with_every_event() -> 
         )
     finally:
         outbox.close()
+
+
+def test_at_most_max_unacked_bytes_are_out_and_a_full_window_still_resends() -> None:
+    """Regression: with credit for each of 150 queued runs the kernel ran a gigabyte of frames
+    ahead of its server; now frames wait while ``max_unacked_bytes`` are unacknowledged."""
+    script = [
+        ("open", "a"), ("event", "a", "12345"), ("step",), ("event", "a", "6789"), ("step",),
+        ("event", "a", "x"), ("step",), ("tick", 1.0), ("step",), ("ack", 2), ("step",),
+    ]  # fmt: skip
+    frames, _ = play(script, max_unacked_bytes=10)
+    assert [(seq, text) for seq, _, text in frames] == [
+        (1, "12345\n"), (2, "6789\n"), (1, "12345\n"), (2, "6789\n"), (3, "x\n")
+    ]  # fmt: skip
