@@ -1,4 +1,4 @@
-"""Finished streams cost the server no more than the replay budget.
+"""Finished streams cost the server no more than the replay budget, read or not.
 
 A real server process (so its memory can be read from /proc), a real kernel, real HTTP.
 Event ids are used as received, never parsed.
@@ -6,6 +6,7 @@ Event ids are used as received, never parsed.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import time
@@ -16,27 +17,24 @@ import pytest
 
 from jupyter_inferless.server.replay import EVENT_OVERHEAD
 from tests.support.lab_server import Lab, lab_serving
+from tests.support.memory import MIB, PeakRss, rss
 from tests.support.models import PADDED
 from tests.support.sse_reader import StreamResult, read_stream
 
-MIB = 1024 * 1024
 BUDGET = 64 * MIB
 SLACK = 64 * MIB  # allocator slack, buffers in flight
 STREAMS = 150
 EVENTS = 1024  # of about 4 KiB each: 4 MiB per stream
 PAD = 4096 - len('{"i": 1000, "pad": ""}')
+DROPPED_EVENTS = 1950  # of about 4 KiB each: an 8 MB run, inside the kernel's 8 MiB credit
+BATCHES = 3
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
 
 def server_rss(lab: Lab) -> int:
-    """The server process's resident memory in bytes (its pid names its jpserver file)."""
-    (info,) = lab.runtime_dir.glob("jpserver-*.json")
-    pid = int(info.stem.removeprefix("jpserver-"))
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS in /proc status")
+    """The server process's resident memory in bytes."""
+    return rss(lab.pid)
 
 
 class Client:
@@ -72,9 +70,11 @@ def cost(stream: StreamResult) -> int:
 
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[Lab]:
-    """A JupyterLab server with a replay budget, serving Padded as 'replay'."""
+    """A JupyterLab server with a replay budget, serving Padded as 'replay' (one run at a
+    time, with room in its queue for a batch of dropped clients)."""
     extra = (f"--Broker.replay_budget_bytes={BUDGET}",)
-    with lab_serving(tmp_path, PADDED.serve("replay"), "replay", extra_args=extra) as server:
+    code = PADDED.serve("replay", queue_size=STREAMS + 16)
+    with lab_serving(tmp_path, code, "replay", extra_args=extra) as server:
         yield server
 
 
@@ -115,3 +115,80 @@ async def test_finished_streams_grow_the_server_by_less_than_the_replay_budget(l
         assert gone.status == 410, gone.body[:300]
         assert "no longer kept" in json.loads(gone.body)["error"]
         assert (await client.resume(stream, -1)).status == 204
+
+
+async def drop_after_headers(lab: Lab, n: int) -> tuple[int, str]:
+    """POST a run of ``n`` events and hang up as soon as the headers are in: the status and
+    the stream's id."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", lab.port)
+    body = json.dumps({"n": n, "size": PAD}).encode()
+    path = lab.url.split(str(lab.port), 1)[1] + "inferless/v2/models/replay/generate_stream"
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{lab.port}\r\n"
+        f"Authorization: token {lab.token}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    try:
+        writer.write(head.encode() + body)
+        answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 60)
+    finally:
+        writer.close()
+    lines = answer.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+    return int(lines[0].split()[1]), headers.get("X-Request-Id", "")
+
+
+async def until_idle(lab: Lab, timeout: float = 300.0) -> None:
+    """Wait until the model has no run running or queued."""
+    deadline = time.monotonic() + timeout
+    while (await asyncio.to_thread(lab.counters, "replay") or {}).get("active"):
+        assert time.monotonic() < deadline, f"runs still active:\n{lab.log_tail()}"
+        await asyncio.sleep(0.2)
+
+
+async def test_runs_whose_clients_dropped_grow_the_server_by_less_than_the_budget(lab, report):
+    """Regression: undelivered events of finished streams escaped the replay budget: 150
+    clients that hung up after the headers of 8 MB runs grew the server by 1.2 GB."""
+    client = Client(lab)
+    for _ in range(3):
+        await client.run(10)  # warm the code paths, not the budget
+    first = ""
+    grew: list[float] = []
+    with PeakRss(lab.pid) as memory:
+        before = memory.sample()
+        for _ in range(BATCHES):
+            answers = await asyncio.gather(
+                *(drop_after_headers(lab, DROPPED_EVENTS) for _ in range(STREAMS))
+            )
+            assert {status for status, _ in answers} == {200}, answers[:3]
+            first = first or answers[0][1]
+            await until_idle(lab)
+            await asyncio.sleep(0.5)
+            grew.append((memory.sample() - before) / MIB)
+            assert (memory.peak - before) / MIB < (BUDGET + SLACK) / MIB, (grew, memory.peak)
+    peak = (memory.peak - before) / MIB
+    run_mb = DROPPED_EVENTS * 4096 / 1e6
+    report(
+        f"replay memory: {BATCHES} x {STREAMS} runs of {run_mb:.1f} MB whose clients hung up "
+        f"after the headers: the server grew {', '.join(f'{g:.1f}' for g in grew)} MiB after "
+        f"each batch, peak {peak:.1f} MiB (budget {BUDGET / MIB:.0f} MiB; must stay under "
+        f"budget + {SLACK / MIB:.0f} MiB)"
+    )
+
+    # The first run's events were dropped unread, and resuming it says so. A run dropped
+    # now, the last to end, keeps what its client was never sent.
+    gone = await read_stream(
+        lab.url + f"inferless/api/streams/{first}", method="GET", headers=client.auth
+    )
+    assert gone.status == 410, gone.body[:300]
+    assert "dropped before any client was sent them" in json.loads(gone.body)["error"]
+    status, newest = await drop_after_headers(lab, DROPPED_EVENTS)
+    await until_idle(lab)
+    half = DROPPED_EVENTS // 2
+    replay = await read_stream(
+        lab.url + f"inferless/api/streams/{newest}",
+        method="GET",
+        headers={**client.auth, "Last-Event-ID": f"{newest}:{half - 1}"},
+    )
+    assert (status, replay.status) == (200, 200), replay.body[:300]
+    assert [event.position for event in replay.events] == list(range(half, DROPPED_EVENTS))

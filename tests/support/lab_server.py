@@ -66,6 +66,12 @@ class Lab:
         return "\n".join(text.splitlines()[-lines:])
 
     @property
+    def pid(self) -> int:
+        """The server process's id (it names the server's jpserver file)."""
+        (info,) = self.runtime_dir.glob("jpserver-*.json")
+        return int(info.stem.removeprefix("jpserver-"))
+
+    @property
     def port(self) -> int:
         """The port the server listens on."""
         return int(urlsplit(self.url).port or 0)
