@@ -11,6 +11,7 @@ from tornado import httputil, web
 
 from ..contract import decode_body, decode_query, too_deep_to_parse
 from . import http_errors, metrics
+from .request_body import LimitedBody
 from .service import Service
 from .stream import Stream
 
@@ -39,7 +40,7 @@ def error_message(error: web.HTTPError) -> str | None:
     return error.log_message % error.args
 
 
-class InferlessHandler(APIHandler):
+class InferlessHandler(APIHandler, LimitedBody):
     """Base: authenticated, authorised on ``kernels``, errors as ``{"error": ...}``.
 
     Handlers let the service's refusals (``errors.py``) propagate: ``write_error`` answers
@@ -52,10 +53,11 @@ class InferlessHandler(APIHandler):
     _status_counted = False
 
     async def prepare(self) -> None:  # type: ignore[override]  # as APIHandler.prepare
-        """Wait for this request's turn (a burst is let in a few per turn of the loop),
-        then jupyter_server's checks: authentication, XSRF, host."""
-        await self.service.turns.enter()
+        """jupyter_server's checks (authentication, XSRF, host), then, before any of the body
+        is read, its own: only from an authenticated client, within max_body_bytes
+        (``request_body``). A request that starts a run takes its turn later (``TurnGate``)."""
         await super().prepare()
+        self.limit_body(self.service.max_body_bytes)
 
     @property
     def service(self) -> Service:

@@ -135,6 +135,17 @@ class Catalog(LoggingConfigurable):
         """Every served name and its replicas, in the order the names were first served."""
         return group((bridge, entry) for bridge in self.bridges.values() for entry in bridge.models)
 
+    def unready(self) -> str | None:
+        """Why the server is not ready (KServe v2: every model ready), or None when it is:
+        models are served, and each has a replica whose kernel is linked."""
+        served = self.served()
+        if not served:
+            return "no model is served"
+        for name, model in served.items():
+            if all(replica.bridge.transport.comm_id is None for replica in model.replicas):
+                return f"model {name!r} has no linked kernel"
+        return None
+
     def models(self) -> list[ModelEntry]:
         """Every replica of every served model (refused ones are not)."""
         return [r.entry for model in self.served().values() for r in model.replicas]

@@ -33,11 +33,17 @@ class ServerMetadataHandler(InferlessHandler):
 
 
 class HealthHandler(InferlessHandler):
-    """v2 health: live and ready."""
+    """v2 health: live while the server answers; ready (200) while models are served and
+    their kernels linked, else 400 ``{"ready": false, "error"}`` (KServe v2, as Triton)."""
 
     @web.authenticated
     @authorized
     async def get(self, what: str) -> None:
+        why = self.service.catalog.unready() if what == "ready" else None
+        if why is not None:
+            self.set_status(400)
+            self.finish({"ready": False, "error": why})
+            return
         self.finish({what: True})
 
 
@@ -76,6 +82,7 @@ class _OneShotHandler(InferlessHandler):
     metered = True
 
     async def run(self, name: str, body: Any) -> dict[str, Any]:
+        await self.service.turns.enter()  # a burst starts a few runs per turn of the loop
         if self.service.model(name).schema.streaming:
             raise web.HTTPError(
                 400, f"model {name!r} streams its output; POST to .../{name}/{STREAM_VERB}"

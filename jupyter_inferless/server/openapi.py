@@ -2,8 +2,9 @@
 
 ``document`` is called per request with the models the catalog serves now, so a model
 appears as soon as it is served and is gone once stopped. Each model gets its own paths,
-whose request schemas are its INPUT_SCHEMA (``openapi_inputs``); refusals, headers and
-security are in ``openapi_parts``. Pure: no I/O, no tornado.
+whose request schemas are its INPUT_SCHEMA (``openapi_inputs``); the paths no model changes
+are ``openapi_fixed``'s; refusals, headers and security are in ``openapi_parts``. Pure: no
+I/O, no tornado.
 """
 
 from __future__ import annotations
@@ -13,17 +14,16 @@ from typing import Any, Protocol
 
 from .._version import __version__
 from ..contract import INFER_VERB, STREAM_VERB, ModelSchema
+from .openapi_fixed import DOCUMENT_PATH as DOCUMENT_PATH  # the handlers' route
+from .openapi_fixed import fixed_paths, flag, last_event_id, stream_responses
 from .openapi_inputs import query_parameters, request_body, tensors_body
 from .openapi_parts import (
     EVENT,
-    MODEL_INFO,
     MODEL_METADATA,
     OUTPUT_TENSOR,
     SECURITY,
-    SERVER_METADATA,
     Schema,
     components,
-    event_stream,
     json_content,
     ok,
     ref,
@@ -31,7 +31,6 @@ from .openapi_parts import (
 from .openapi_parts import refusals as refused
 
 OPENAPI_VERSION = "3.1.0"
-DOCUMENT_PATH = "inferless/api/openapi.json"
 STARTS = (429, 503)  # refusals of a request that would start a run
 VERSION: Schema = {
     "name": "version",
@@ -85,57 +84,6 @@ def document(base_url: str, models: Iterable[Served]) -> dict[str, Any]:
     }
 
 
-def fixed_paths() -> dict[str, Schema]:
-    """The routes that do not depend on the served models."""
-    stream_id = {"name": "rid", "in": "path", "required": True, "schema": {"type": "string"}}
-    state = {
-        "type": "object",
-        "properties": {
-            "id": {"type": "string"},
-            "cancelled": {"type": "boolean"},
-            "state": {"enum": ["ended", "cancelling"]},
-        },
-        "required": ["id", "cancelled", "state"],
-    }
-    models = {"type": "object", "properties": {"models": {"type": "array", "items": MODEL_INFO}}}
-    models["required"] = ["models"]
-    return {
-        "/inferless/v2": _get("server_metadata", "v2 server metadata", SERVER_METADATA),
-        "/inferless/v2/health/live": _get("health_live", "v2 liveness", _flag("live")),
-        "/inferless/v2/health/ready": _get("health_ready", "v2 readiness", _flag("ready")),
-        "/inferless/api/models": _get("list_models", "Every served model", models),
-        "/inferless/api/models/events": {
-            "get": {
-                "operationId": "watch_models",
-                "summary": "The model list pushed as SSE: on every change, counters each second",
-                "responses": {
-                    "200": event_stream("The list, as each event's data", models, stream=False),
-                    **refused(403),
-                },
-            }
-        },
-        "/" + DOCUMENT_PATH: _get("openapi", "This document", {"type": "object"}),
-        "/inferless/api/streams/{rid}": {
-            "parameters": [stream_id],
-            "get": {
-                "operationId": "resume_stream",
-                "summary": "Attach to a stream, or resume it after Last-Event-ID",
-                "parameters": _last_event_id(),
-                "responses": {**_stream_responses(), **refused(400, 403, 404, 410)},
-            },
-            "delete": {
-                "operationId": "cancel_stream",
-                "summary": "Cancel the request, down to the model's loop",
-                "responses": {
-                    **ok("The stream had already ended", state),
-                    "202": {"description": "Cancelling", "content": json_content(state)},
-                    **refused(403, 404),
-                },
-            },
-        },
-    }
-
-
 def model_schemas(model: Served) -> dict[str, Schema]:
     """The model's request bodies, which its plain and versioned paths share."""
     return {
@@ -184,7 +132,7 @@ def _metadata(model: Served) -> Schema:
 
 
 def _ready(model: Served) -> Schema:
-    ready = _flag("ready", {"name": {"const": model.name}})
+    ready = flag("ready", {"name": {"const": model.name}})
     return {
         "summary": f"Whether {model.name} is ready (it is, while served)",
         "responses": {**ok("Ready", ready), **refused(403, 404)},
@@ -264,9 +212,9 @@ def _stream(model: Served, query: bool) -> Schema:
     )
     operation: Schema = {
         "summary": f"Stream {model.name}" + (" (GET form, for EventSource)" if query else ""),
-        "parameters": _last_event_id(),
+        "parameters": last_event_id(),
         "responses": {
-            **_stream_responses(streamed, data),
+            **stream_responses(streamed, data),
             **_start_refusals(model, post=not query),
             **refused(410),
         },
@@ -290,28 +238,3 @@ def _start_refusals(model: Served, post: bool = True) -> dict[str, Schema]:
     busy += "(over all its replicas): "
     responses["429"] = {**responses["429"], "description": busy + f"a request beyond {capacity}."}
     return responses
-
-
-def _stream_responses(streamed: str = "The stream's events", data: Schema | None = None) -> Schema:
-    data = data or {"anyOf": [EVENT, ref("schemas", "InBandError")]}
-    ended = "The stream named by Last-Event-ID ended and was delivered (or, GET form, ended empty)"
-    return {"200": event_stream(streamed, data), "204": {"description": ended}}
-
-
-def _last_event_id() -> list[Schema]:
-    return [ref("parameters", "LastEventIdHeader"), ref("parameters", "LastEventIdQuery")]
-
-
-def _get(operation_id: str, summary: str, schema: Schema) -> Schema:
-    return {
-        "get": {
-            "operationId": operation_id,
-            "summary": summary,
-            "responses": {**ok(summary, schema), **refused(403)},
-        }
-    }
-
-
-def _flag(name: str, extra: Schema | None = None) -> Schema:
-    properties = {name: {"const": True}, **(extra or {})}
-    return {"type": "object", "properties": properties, "required": list(properties)}

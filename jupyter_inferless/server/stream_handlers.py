@@ -16,6 +16,7 @@ from .stall import WRITE_BYTES, StallGuard
 from .stream import Stream
 
 COUNTERS_INTERVAL = 1.0  # seconds between pushes of changed counters
+FIRST_EVENT_WAIT = 0.5  # seconds the EventSource form holds its headers for a first event
 
 
 def error_event(rid: str, position: int, error: RunError) -> bytes:
@@ -30,22 +31,23 @@ class StreamWriter(InferlessHandler):
         """Write events from ``position`` until the end.
 
         ``mark_end`` is for the EventSource form, whose client reconnects after every end
-        and can only name the stream by an event id. Before answering, it waits up to one
-        heartbeat interval for the first event: a run that ends with no event by then is
-        answered 204, which stops every EventSource. One that ends with no event later
-        gets an id-only block (``RID:-1``), so a browser's reconnect still names it.
+        and can only name the stream by an event id. It waits FIRST_EVENT_WAIT for the first
+        event: a run that ends with none by then is answered 204, which stops EventSource;
+        else the headers go, with a ``:`` if none came (the run may be queued). A later empty
+        end gets an id-only block (``RID:-1``), so a browser's reconnect still names it.
         """
         config = self.service
         self.service.subscribe(stream)
         try:
             if mark_end:
-                await stream.wait(position, config.heartbeat_interval)
+                await stream.wait(position, min(FIRST_EVENT_WAIT, config.heartbeat_interval))
                 if stream.ended and stream.total == 0 and not stream.error:
                     self.set_status(204)
                     self.finish()
                     return
             self.start_event_stream(stream)
-            self.write(sse.retry(config.retry_ms))
+            idle = mark_end and position >= stream.total and not stream.ended
+            self.write(sse.retry(config.retry_ms) + (sse.heartbeat() if idle else b""))
             drained = StallGuard(self, config.stall_timeout, f"stream {stream.rid}")
             await drained(self.flush())
             send = tornado_direct.event_sender(self, direct=config.direct_writes)
@@ -157,6 +159,7 @@ class GenerateStreamHandler(StreamWriter):
         if last is not None:
             await self.resume_named(name, last)
             return
+        await self.service.turns.enter()  # a burst starts a few runs per turn of the loop
         stream = self.start(name, None if query else self.json_body(), query=query)
         await self.write_stream(stream, 0, mark_end=query)
 

@@ -2,10 +2,11 @@
 
 The server reads each kernel's frames once per turn of its loop. A burst of requests (256
 clients connecting at once) would otherwise be handled in one or two long turns, each
-request's authentication and start a fraction of a millisecond, and the events of the
-streams already running would wait behind all of them. ``TurnGate`` lets ``per_turn``
-requests in per turn; the others wait, in arrival order, for the next turns, between
-which the loop reads the kernels' frames and writes their events.
+request's start a fraction of a millisecond, and the events of the streams already running
+would wait behind all of them. ``TurnGate`` lets ``per_turn`` requests in per turn; the
+others wait, in arrival order, for the next turns, between which the loop reads the
+kernels' frames and writes their events. Only requests that start a run take a turn, once
+they are authenticated: others cannot hold up the runs by taking turns.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from collections import deque
 
 
 class TurnGate:
-    """Admits up to ``per_turn`` callers per turn of the running loop, in arrival order."""
+    """Admits up to ``per_turn`` callers per turn of the running loop, in arrival order;
+    ``entered`` counts the callers let in."""
 
     def __init__(self, per_turn: int) -> None:
         if per_turn < 1:
             raise ValueError(f"per_turn must be at least 1, not {per_turn!r}")
         self.per_turn = per_turn
+        self.entered = 0
         self._admitted = 0  # callers let in during this turn
         self._waiting: deque[asyncio.Future[None]] = deque()
         self._next: asyncio.Handle | None = None
@@ -34,12 +37,14 @@ class TurnGate:
         """Return at once while this turn has room, else in a later turn."""
         if self._admitted < self.per_turn and not self._waiting:
             self._admitted += 1
+            self.entered += 1
             self._schedule()
             return
         waiter = asyncio.get_running_loop().create_future()
         self._waiting.append(waiter)
         self._schedule()
         await waiter
+        self.entered += 1
 
     def _schedule(self) -> None:
         if self._next is None:
