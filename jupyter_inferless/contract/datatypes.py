@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 INT_RANGES: dict[str, tuple[int, int]] = {
@@ -24,6 +25,10 @@ FLOAT_LIMITS: dict[str, float] = {
 STRING_TYPES = frozenset({"STRING", "BYTES"})
 DATATYPES = frozenset({"BOOL", *INT_RANGES, *FLOAT_LIMITS, *STRING_TYPES})
 STREAMING_DATATYPES = frozenset({"STRING", "BOOL", "INT8", "INT16", "INT32", "INT64"})
+BULK = 16 * 1024  # values looked at by one call
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 
 
 def family(datatype: str) -> str:
@@ -69,6 +74,36 @@ def check_value(value: Any, datatype: str) -> Any:
     return _check_float(value, datatype)
 
 
+def json_problem(value: Any) -> str | None:
+    """What in ``value`` JSON cannot carry as it is: a lone surrogate in a string (a
+    ``\\ud800`` escape with no pair) or a number that is not finite (``1e400`` reads as
+    infinity); None when there is nothing. Walked with a stack, a slice at a time."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.append(list(item.keys()))
+            stack.append(list(item.values()))
+            continue
+        part = item if isinstance(item, list) else [item]
+        for start in range(0, len(part), BULK):
+            values = part[start : start + BULK]
+            types = set(map(type, values))
+            if float in types:
+                floats = [v for v in values if type(v) is float]
+                if not all(map(math.isfinite, floats)):
+                    if any(map(math.isnan, floats)):
+                        return "NaN, a number JSON cannot carry"
+                    return "a number too large to be finite (JSON carries finite numbers only)"
+            if str in types:
+                found = _SURROGATE.search("".join(v for v in values if type(v) is str))
+                if found:
+                    code = f"U+{ord(found.group()):04X}"
+                    return f"a lone surrogate ({code}) in a string, which is not Unicode text"
+            stack.extend(v for v in values if isinstance(v, (list, dict)))
+    return None
+
+
 def _check_int(value: Any, datatype: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"expected an integer, got {_describe(value)}")
@@ -98,26 +133,34 @@ def _check_float(value: Any, datatype: str) -> float:
 
 
 def parse_text(text: str, datatype: str) -> Any:
-    """Turn a query-string value into a value of the datatype (for GET requests)."""
+    """Turn a query-string value into a value of the datatype (for GET requests).
+
+    Strict, as JSON is: an integer is ASCII decimal digits with an optional sign (not
+    ``1_0``, not another script's digits, no spaces); a number may also have a fraction
+    and an exponent (``-1.5e3``) and must be finite once read (not ``nan``, ``inf``,
+    ``1e400``); a boolean is ``true`` or ``false`` (or ``1``/``0``, ``yes``/``no``), in any
+    case, in ASCII.
+    """
     kind = family(datatype)
     if kind == "string":
         return text
     if kind == "bool":
-        lowered = text.strip().lower()
+        lowered = text.lower() if text.isascii() else ""
         if lowered in {"true", "1", "yes"}:
             return True
         if lowered in {"false", "0", "no"}:
             return False
-        raise ValueError(f"expected true or false, got {text!r}")
+        raise ValueError(f"expected true or false, got {_shown(text)}")
     if kind == "int":
-        try:
-            return int(text.strip())
-        except ValueError:
-            raise ValueError(f"expected an integer, got {text!r}") from None
-    try:
-        return float(text.strip())
-    except ValueError:
-        raise ValueError(f"expected a number, got {text!r}") from None
+        if not _INTEGER.fullmatch(text):
+            raise ValueError(f"expected an integer (ASCII digits, a sign), got {_shown(text)}")
+        return int(text)
+    if not _NUMBER.fullmatch(text):
+        raise ValueError(f"expected a number (ASCII decimal), got {_shown(text)}")
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"{_shown(text)} is too large to be a finite number")
+    return number
 
 
 def _describe(value: Any) -> str:
@@ -127,3 +170,7 @@ def _describe(value: Any) -> str:
     if len(shown) > 40:
         shown = shown[:37] + "..."
     return f"{type(value).__name__} {shown}"
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:37] + "...")

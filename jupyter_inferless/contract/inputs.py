@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from .datatypes import check_value, labels_compatible, parse_text
+from .datatypes import check_value, json_problem, labels_compatible, parse_text
 from .depth import DEFAULT_MAX_INPUT_DEPTH, check_depth
 from .errors import InputError
 from .schema import InputSpec, ModelSchema
@@ -58,7 +58,7 @@ def decode_body(
 def decode_values(schema: ModelSchema, values: Mapping[str, Any]) -> dict[str, Any]:
     """Decode a mapping of input name to JSON value."""
     if not schema.declared:
-        return dict(values)
+        return {name: _plain(name, value) for name, value in values.items()}
     _reject_unknown(schema, values)
     decoded = {}
     for spec in schema.inputs:
@@ -79,7 +79,7 @@ def decode_tensors(schema: ModelSchema, tensors: list[Any]) -> dict[str, Any]:
             raise InputError(f'inputs[{index}] has no string "name"')
         spec = schema.by_name.get(name)
         if spec is None and not schema.declared:
-            decoded[name] = tensor.get("data")
+            decoded[name] = _plain(name, tensor.get("data"))
             continue
         if spec is None:
             raise InputError(_unknown_message(schema, name), name)
@@ -152,6 +152,15 @@ def _decode_value(spec: InputSpec, value: Any) -> Any:
     _check_length(spec, len(flat))
     checked = [_check(spec, item) for item in flat]
     return checked if items is flat else items
+
+
+def _plain(name: str, value: Any) -> Any:
+    """The value of an input no schema declares, as it is, once JSON can carry it (and
+    its name) to the kernel unchanged."""
+    problem = json_problem([name, value])
+    if problem is not None:
+        raise InputError(f"input {name[:80]!r}: {problem}", name)
+    return value
 
 
 def _check(spec: InputSpec, value: Any) -> Any:

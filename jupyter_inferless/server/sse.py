@@ -15,6 +15,7 @@ heartbeat is a lone comment line. The kernel emits each output as a single JSON 
 from __future__ import annotations
 
 import json
+import re
 
 HEADERS = {
     "Content-Type": "text/event-stream; charset=utf-8",
@@ -25,6 +26,7 @@ HEADERS = {
 
 BEFORE_FIRST_EVENT = -1
 """The position a client that has seen no event resumes after (``RID:-1``)."""
+_POSITION = re.compile(r"-?[0-9]{1,18}")  # ASCII digits only: int() reads other scripts' too
 
 
 class EventIdError(ValueError):
@@ -41,12 +43,9 @@ def parse_event_id(text: str) -> tuple[str | None, int]:
     rid, sep, position = text.strip().rpartition(":")
     if sep and not rid:
         raise EventIdError(f"event id {text[:80]!r} names no stream")
-    try:
-        number = int(position)
-    except ValueError:
-        raise EventIdError(f"{text[:80]!r} is not an event id of this server") from None
-    if number < BEFORE_FIRST_EVENT or not position.strip().lstrip("-").isdigit():
+    if not _POSITION.fullmatch(position.strip()) or int(position) < BEFORE_FIRST_EVENT:
         raise EventIdError(f"{text[:80]!r} is not an event id of this server")
+    number = int(position)
     return (rid or None), number
 
 

@@ -94,14 +94,14 @@ class StreamWriter(InferlessHandler):
     async def resume(self, stream: Stream, last_id: int) -> None:
         """Answer a reconnect after event ``last_id``: the rest of the stream, or 204."""
         self.refuse_cross_site()
-        if last_id < sse.BEFORE_FIRST_EVENT or last_id > stream.total:
+        delivered_all = stream.total + (1 if stream.error else 0)  # the error has an id too
+        if last_id < sse.BEFORE_FIRST_EVENT or last_id >= delivered_all:
             raise web.HTTPError(
                 400,
                 f"Last-Event-ID {sse.event_id(stream.rid, last_id)} was never sent "
                 f"(the stream has {stream.total} events)",
             )
         position = last_id + 1
-        delivered_all = stream.total + (1 if stream.error else 0)  # the error has an id too
         if stream.ended and position >= delivered_all:
             self.set_status(204)  # all delivered: tells EventSource to stop reconnecting
             self.finish()
