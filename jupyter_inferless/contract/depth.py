@@ -13,7 +13,6 @@ Depth counts containers: a scalar is 0 deep, ``[1]`` 1, ``[[1]]`` and ``{"a": [1
 from __future__ import annotations
 
 from collections.abc import Mapping
-from itertools import chain
 from typing import Any
 
 from .errors import InputError
@@ -27,27 +26,39 @@ LIMIT_NAME = "max_input_depth"
 
 _CONTAINERS = (list, tuple, Mapping)
 _SEQUENCES = (list, tuple)
+SLICE = 16 * 1024  # values looked at by one call
 
 
 def depth_of(value: Any, stop_above: int | None = None) -> int:
     """How deep ``value`` nests (lists, tuples and mappings), measured a level at a time
-    without recursion; once deeper than ``stop_above`` it stops and returns that depth."""
+    without recursion; once deeper than ``stop_above`` it stops and returns that depth.
+    A level is read SLICE values per call, so that a decode thread measuring a large value
+    leaves the server's loop the GIL between two."""
     level: list[Any] = [value]
     depth = 0
     while True:
-        kinds = set(map(type, level))
-        if not any(issubclass(kind, _CONTAINERS) for kind in kinds):
+        children: list[Any] = []
+        found = False
+        for start in range(0, len(level), SLICE):
+            part = level[start : start + SLICE]
+            if not any(issubclass(kind, _CONTAINERS) for kind in set(map(type, part))):
+                continue  # scalars only
+            found = True
+            for item in part:
+                if isinstance(item, Mapping):
+                    children += list(item.values())
+                elif isinstance(item, _SEQUENCES):
+                    for first in range(0, len(item), SLICE):
+                        inner = item[first : first + SLICE]
+                        kinds = set(map(type, inner))
+                        if any(issubclass(kind, _CONTAINERS) for kind in kinds):
+                            children += inner  # scalars add no depth: only containers go on
+        if not found:
             return depth
         depth += 1
         if stop_above is not None and depth > stop_above:
             return depth
-        if not all(issubclass(kind, _SEQUENCES) for kind in kinds):  # scalars or mappings
-            level = [
-                item.values() if isinstance(item, Mapping) else item
-                for item in level
-                if isinstance(item, _CONTAINERS)
-            ]
-        level = list(chain.from_iterable(level))  # the next level: every child
+        level = children
 
 
 def check_depth(value: Any, limit: int, name: str | None = None, what: str = "") -> None:

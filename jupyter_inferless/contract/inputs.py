@@ -13,7 +13,14 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from .datatypes import check_value, json_problem, labels_compatible, parse_text
+from .datatypes import (
+    BULK,
+    check_value,
+    check_values,
+    json_problem,
+    labels_compatible,
+    parse_text,
+)
 from .depth import DEFAULT_MAX_INPUT_DEPTH, check_depth
 from .errors import InputError
 from .schema import InputSpec, ModelSchema
@@ -150,7 +157,10 @@ def _decode_value(spec: InputSpec, value: Any) -> Any:
     items = value if isinstance(value, list) else [value]
     flat = _flatten(items)
     _check_length(spec, len(flat))
-    checked = [_check(spec, item) for item in flat]
+    try:
+        checked = check_values(flat, spec.datatype)
+    except ValueError as err:
+        raise InputError(f"input {spec.name!r} ({spec.datatype}): {err}", spec.name) from None
     return checked if items is flat else items
 
 
@@ -184,7 +194,7 @@ def _check_length(spec: InputSpec, count: int) -> None:
 def _flatten(items: list[Any]) -> list[Any]:
     """The leaves of nested lists, in order; ``items`` itself when it is flat. Iterative:
     no nesting exhausts the recursion limit."""
-    if not any(isinstance(item, list) for item in items):
+    if not _holds_lists(items):
         return items
     flat: list[Any] = []
     stack = [iter(items)]
@@ -197,6 +207,15 @@ def _flatten(items: list[Any]) -> list[Any]:
         else:
             stack.pop()
     return flat
+
+
+def _holds_lists(items: list[Any]) -> bool:
+    """Whether any item is a list, a slice of BULK items per call (a decode thread looking
+    through a large tensor leaves the loop the GIL between two)."""
+    return any(
+        any(issubclass(kind, list) for kind in set(map(type, items[start : start + BULK])))
+        for start in range(0, len(items), BULK)
+    )
 
 
 def _check_tensors_depth(tensors: list[Any], limit: int) -> None:

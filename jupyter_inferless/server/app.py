@@ -123,3 +123,4 @@ class InferlessExtension(ExtensionApp):
             self._headless.close()
         self.broker.stop()
         await self.catalog.stop()
+        self.service.decoding.close()

@@ -9,17 +9,15 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from tornado import httputil, web
 
-from ..contract import decode_body, decode_query, too_deep_to_parse
-from . import http_errors, metrics
+from ..contract import decode_body, decode_query
+from . import bodies, http_errors, metrics
+from .binary_tensors import HEADER_LENGTH
+from .bodies import Body, Read
 from .request_body import LimitedBody
 from .service import Service
 from .stream import Stream
 
 AUTH_RESOURCE = "kernels"
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 def reason_phrase(status_code: int, error: BaseException | None, reason: str | None) -> str:
@@ -153,25 +151,35 @@ class InferlessHandler(APIHandler, LimitedBody):
                 ) from None
 
     def json_body(self) -> Any:
-        """The request body as JSON, or a 400/413 naming what is wrong."""
-        body = self.request.body
-        if len(body) > self.service.max_body_bytes:
+        """The request body as JSON, or a 400/413 naming what is wrong (``bodies``)."""
+        return bodies.json_body(self.body())
+
+    def body(self, infer: bool = False) -> Body:
+        """The request's body with the server's limits, to read as JSON, or (``infer``) as
+        a v2 infer request, binary when it has an Inference-Header-Content-Length."""
+        length = self.request.headers.get(HEADER_LENGTH) if infer else None
+        limits = (self.service.max_body_bytes, self.service.max_input_depth)
+        return Body(self.request.body, *limits, infer=infer, header_length=length)
+
+    def large_body(self) -> bool:
+        """Whether the body is read off the loop (``decoding.py``); 413 first when it is
+        larger than max_body_bytes."""
+        if len(self.request.body) > self.service.max_body_bytes:
             raise web.HTTPError(413, f"the body is larger than {self.service.max_body_bytes} bytes")
-        if not body.strip():
-            return {}
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise web.HTTPError(
-                400, f"the body is not UTF-8 ({err.reason} at byte {err.start})"
-            ) from None
-        try:
-            return json.loads(text, parse_constant=_reject_constant)
-        except ValueError as err:
-            raise web.HTTPError(400, f"the body is not valid JSON: {err}") from None
-        except RecursionError:
-            limit = self.service.max_input_depth
-            raise web.HTTPError(400, too_deep_to_parse("the body", limit)) from None
+        return not self.service.decoding.inline(len(self.request.body))
+
+    async def start_large(self, name: str, infer: bool = False) -> tuple[Stream, Read]:
+        """``start`` for a large body: once the model is found, a decode thread or process
+        reads the body, checks its inputs and packs them."""
+        self.refuse_cross_site()
+        return await self.service.start_large(name, self.body(infer))
+
+    async def start_request(self, name: str, query: bool) -> Stream:
+        """Start a request whose inputs are in the query, or in the JSON body (off the loop
+        when it is large)."""
+        if not query and self.large_body():
+            return (await self.start_large(name))[0]
+        return self.start(name, None if query else self.json_body(), query=query)
 
     def start(self, name: str, body: Any = None, query: bool = False) -> Stream:
         """Validate and start a request; a refusal propagates to ``write_error``."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..contract import DEFAULT_MAX_INPUT_DEPTH, too_deep_to_parse
+from . import json_steps
 from .errors import TensorRequestError
 from .tensor_codec import decode, encode
 
@@ -67,7 +68,10 @@ def split_body(
             f"is {HEADER_LENGTH} right?"
         ) from None
     try:
-        header = json.loads(text, parse_constant=_reject_constant)
+        if len(text) > json_steps.WINDOW:  # a large header: read in steps
+            header = json_steps.loads(text)
+        else:
+            header = json.loads(text, parse_constant=_reject_constant)
     except ValueError as err:
         raise TensorRequestError(
             f"the JSON header ({HEADER_LENGTH}: {length}) is not valid JSON: {err}"

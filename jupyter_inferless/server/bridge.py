@@ -28,6 +28,7 @@ from ..protocol import (
 )
 from .errors import KernelUnavailable
 from .frames import FrameReceiver
+from .json_pack import RawJSON
 from .metrics import Metrics
 from .outgoing import UNPACKABLE, Outgoing, check_packable
 from .registry import ModelRegistry
@@ -89,16 +90,17 @@ class KernelBridge:
         self._opened_at = 0.0
         self._ack_handle: asyncio.TimerHandle | None = None
         self.transport = connect(kernel_id, kernel_manager, self._on_message, self._on_lost)
-        self.outgoing = Outgoing(self._send_now, self._not_sent)
+        self.outgoing = Outgoing(self._send_now, self._not_sent, self.transport)
 
     # -- requests ---------------------------------------------------------------
 
-    def start(self, stream: Stream, inputs: dict[str, Any]) -> None:
-        """Ask the kernel to run a request whose events fill ``stream``."""
+    def start(self, stream: Stream, inputs: dict[str, Any] | RawJSON) -> None:
+        """Ask the kernel to run a request whose events fill ``stream`` (RawJSON: Outgoing)."""
         if self.transport.comm_id is None:
             raise KernelUnavailable(f"kernel {self.kernel_id} is not linked")
-        message = protocol.infer(stream.rid, stream.model, inputs, self.frames.credit)
-        check_packable(message)  # what the link cannot carry raises here, not in a batch
+        message = protocol.infer(stream.rid, stream.model, cast(Any, inputs), self.frames.credit)
+        if not isinstance(inputs, RawJSON):
+            check_packable(message)  # what the link cannot carry raises here, not in a batch
         self.streams[stream.rid] = stream
         self.frames.open(stream.rid)
         stream.on_consumed = self._on_consumed

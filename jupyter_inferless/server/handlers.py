@@ -13,12 +13,13 @@ from tornado import web
 
 from .._version import __version__
 from ..contract import INFER_VERB, STREAM_VERB
-from . import binary_tensors, openapi
+from . import binary_tensors, bodies, openapi
 from .base_handler import InferlessHandler
-from .binary_tensors import HEADER_LENGTH
+from .binary_tensors import HEADER_LENGTH, OutputRequest
 from .service import v2_metadata, v2_outputs
 from .stream_handlers import GenerateStreamHandler, ModelEventsHandler, StreamResourceHandler
 
+Wanted = OutputRequest | None
 MODEL = r"/inferless/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?"
 EXTENSIONS = ["binary_tensor_data", "generate"]
 
@@ -81,15 +82,29 @@ class _OneShotHandler(InferlessHandler):
 
     metered = True
 
-    async def run(self, name: str, body: Any) -> dict[str, Any]:
+    async def run(self, name: str, infer: bool = False) -> tuple[dict[str, Any], Any, Wanted]:
+        """The request's output; a small body is parsed here first, a large one by a decode
+        thread or process once the model is found. ``infer``: a v2 infer request, whose id
+        and wanted outputs come back too."""
         await self.service.turns.enter()  # a burst starts a few runs per turn of the loop
+        large = self.large_body()
+        request, wanted = (None, None) if large else self.small_request(infer)
         if self.service.model(name).schema.streaming:
             raise web.HTTPError(
                 400, f"model {name!r} streams its output; POST to .../{name}/{STREAM_VERB}"
             )
-        stream = self.start(name, body)
+        if large:
+            stream, read = await self.start_large(name, infer)
+            request_id, wanted = read.id, read.wanted
+        else:
+            stream = self.start(name, request)
+            request_id = request.get("id") if infer and request is not None else None
         outputs = await self.service.collect(stream)  # RunFailed: a status by its kind
-        return outputs[-1] if outputs else {}
+        return (outputs[-1] if outputs else {}), request_id, wanted
+
+    def small_request(self, infer: bool) -> tuple[Any, Wanted]:
+        """A small body, parsed on the loop: the request, and what outputs it wants."""
+        return bodies.infer_request(self.body(infer=True)) if infer else (self.json_body(), None)
 
 
 class InferHandler(_OneShotHandler):
@@ -98,35 +113,17 @@ class InferHandler(_OneShotHandler):
     @web.authenticated
     @authorized
     async def post(self, name: str, version: str | None = None) -> None:
-        body, wanted = self.infer_request()
-        output = await self.run(name, body)
+        output, request_id, wanted = await self.run(name, infer=True)
+        assert wanted is not None
         reply: dict[str, Any] = {"model_name": name, "model_version": version or "1"}
-        if isinstance(body.get("id"), str):
-            reply["id"] = body["id"]
+        if isinstance(request_id, str):
+            reply["id"] = request_id
         content, header_length = binary_tensors.build_response(reply, v2_outputs(output), wanted)
         if header_length is None:
             self.finish(content)
         else:
             self.set_header(HEADER_LENGTH, str(header_length))
             self.finish(content, set_content_type="application/octet-stream")
-
-    def infer_request(self) -> tuple[dict[str, Any], binary_tensors.OutputRequest]:
-        """The request (binary inputs turned into JSON ``data``) and the outputs it wants."""
-        length = self.request.headers.get(HEADER_LENGTH)
-        if length is not None and len(self.request.body) > self.service.max_body_bytes:
-            raise web.HTTPError(413, f"the body is larger than {self.service.max_body_bytes} bytes")
-        if length is None:
-            body = binary_tensors.inline_inputs(self.json_body(), None)
-        else:
-            depth = self.service.max_input_depth
-            body = binary_tensors.inline_inputs(
-                *binary_tensors.split_body(self.request.body, length, depth)
-            )
-        if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
-            raise web.HTTPError(
-                400, 'a v2 infer request is {"inputs": [{"name", "shape", "datatype", "data"}]}'
-            )
-        return body, binary_tensors.parse_output_request(body)
 
 
 class GenerateHandler(_OneShotHandler):
@@ -135,7 +132,7 @@ class GenerateHandler(_OneShotHandler):
     @web.authenticated
     @authorized
     async def post(self, name: str, version: str | None = None) -> None:
-        output = await self.run(name, self.json_body())
+        output, _, _ = await self.run(name)
         self.finish({"model_name": name, "model_version": version or "1", **output})
 
 

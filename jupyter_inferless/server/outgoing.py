@@ -16,10 +16,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any, Protocol
 
 from jupyter_client.session import json_packer
 
 from ..protocol import CommMessage, ServerMessage, batch
+from .json_pack import RawJSON
 
 log = logging.getLogger("ServerApp.jupyter_inferless")
 
@@ -35,20 +37,37 @@ def check_packable(message: ServerMessage) -> None:
     json_packer({"comm_id": "", "data": batch([message])})
 
 
+class Preparer(Protocol):
+    """Makes a comm message ready to send in any thread, and sends it (a transport)."""
+
+    def prepare(self, data: CommMessage) -> Any:
+        """The message's wire form; ConnectionError when the link is closed."""
+
+    def send_prepared(self, prepared: Any) -> None:
+        """Send what ``prepare`` made."""
+
+
 class Outgoing:
     """A queue of messages for one kernel, flushed at the end of the loop's turn."""
 
-    def __init__(self, send: Send, on_failed: OnFailed) -> None:
+    def __init__(self, send: Send, on_failed: OnFailed, link: Preparer | None = None) -> None:
         """``send`` puts one comm message on the link; ``on_failed`` hears the messages of
         a send that raised, and the error (the link went, or they cannot be packed), so
-        their requests can end."""
+        their requests can end. ``link`` makes ready and sends a large request's message."""
         self._send = send
         self._on_failed = on_failed
+        self._link = link
         self._queue: list[ServerMessage] = []
         self._handle: asyncio.Handle | None = None
+        self._held = 0  # large messages being made ready: what was put after them waits
 
     def put(self, message: ServerMessage) -> None:
-        """Queue a message; it leaves with the others of this turn."""
+        """Queue a message; it leaves with the others of this turn. A request whose inputs
+        a decode thread packed (RawJSON) leaves alone, once a thread has made it ready."""
+        inputs = message.get("inputs") if message["op"] == "infer" else None
+        if isinstance(inputs, RawJSON) and self._link is not None:
+            self._put_large(message, inputs)
+            return
         self._queue.append(message)
         if self._handle is None:
             self._handle = asyncio.get_running_loop().call_soon(self.flush)
@@ -58,6 +77,8 @@ class Outgoing:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+        if self._held:
+            return  # sent once the large messages put before them are
         messages, self._queue = self._queue, []
         if messages:
             self._send_or_hand_back(messages, split=True)
@@ -94,6 +115,26 @@ class Outgoing:
         log.warning("could not pack a batch for the kernel (%s): sending its messages apart", err)
         for message in messages:  # each packs alone: then each goes alone
             self._send_or_hand_back([message], split=False)
+
+    def _put_large(self, message: ServerMessage, inputs: RawJSON) -> None:
+        """Send ``message`` once a decode thread has made it ready (``link.prepare``):
+        what was put before it goes first, what is put after it waits for it (two large
+        ones may pass each other: they are different requests)."""
+        link = self._link
+        assert link is not None
+        self.flush()
+        self._held += 1
+        ready = inputs.offload(lambda: link.prepare(message))
+        ready.add_done_callback(lambda done: self._send_large(message, done))
+
+    def _send_large(self, message: ServerMessage, ready: asyncio.Future[Any]) -> None:
+        self._held -= 1
+        try:
+            self._link.send_prepared(ready.result())  # type: ignore[union-attr]
+        except (Exception, asyncio.CancelledError) as err:
+            log.warning("could not send a large request to the kernel: %s", err)
+            self._on_failed([message], err if isinstance(err, Exception) else ConnectionError())
+        self.flush()
 
     def clear(self) -> None:
         """Forget what is queued (the link went)."""

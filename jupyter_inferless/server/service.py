@@ -18,15 +18,20 @@ from traitlets.config import LoggingConfigurable
 
 from ..contract import DEFAULT_MAX_INPUT_DEPTH, MAX_INPUT_DEPTH, ModelSchema, check_model_name
 from ..protocol import ErrorKind, run_error
+from .bodies import Body, Read
 from .broker import Broker
 from .catalog import Catalog
-from .errors import Busy, EventsEvicted, InputRejected, RunFailed
+from .decoding import Decoding
+from .errors import Busy, EventsEvicted, InputRejected, KernelUnavailable, RunFailed
+from .json_pack import RawJSON
 from .metrics import Metrics
 from .registry import ModelEntry
 from .replicas import Replicas
 from .stream import Stream
 from .tornado_direct import ON_TESTED_TORNADO, TESTED
 from .turns import TurnGate
+
+Inputs = dict[str, Any]
 
 
 class Service(LoggingConfigurable):
@@ -60,6 +65,10 @@ class Service(LoggingConfigurable):
         help="How many levels an input's value may nest (lists, objects); a request nested "
         "deeper is refused with 400 before anything checks or packs it recursively.",
     )
+    decode_threads = Int(2, min=1, config=True, help="Threads that read large bodies off the loop.")
+    decode_inline_bytes = Int(64 * 1024, config=True, help="Largest body read on the loop.")
+    decode_processes = Int(1, min=0, config=True, help="Processes reading the largest bodies.")
+    decode_process_bytes = Int(2**20, config=True, help="Smallest body a process reads.")
     requests_per_turn = Int(
         16,
         config=True,
@@ -83,6 +92,8 @@ class Service(LoggingConfigurable):
         super().__init__(**kwargs)
         self._grace: dict[str, asyncio.TimerHandle] = {}
         self.turns = TurnGate(self.requests_per_turn)
+        bounds = (self.decode_inline_bytes, self.decode_processes, self.decode_process_bytes)
+        self.decoding = Decoding(self.decode_threads, *bounds)
         if self.direct_writes and not ON_TESTED_TORNADO:
             tested = ", ".join(f"{major}.{minor}" for major, minor in sorted(TESTED))
             self.log.info(
@@ -110,7 +121,7 @@ class Service(LoggingConfigurable):
         check_model_name(name)
         return self.catalog.find(name)
 
-    def start(self, name: str, decode: Callable[[ModelSchema], dict[str, Any]]) -> Stream:
+    def start(self, name: str, decode: Callable[[ModelSchema], Inputs | RawJSON]) -> Stream:
         """Validate inputs with the model's schema (InputError) and start the request on
         the least-loaded replica with room.
 
@@ -135,6 +146,19 @@ class Service(LoggingConfigurable):
             bridge.abandon(stream)
             raise InputRejected(f"the inputs cannot be sent to the kernel: {err}") from None
         return stream
+
+    async def start_large(self, name: str, body: Body) -> tuple[Stream, Read]:
+        """``start`` for a large body: a decode thread or process reads it, checks its
+        inputs and packs them; the loop never holds them (``decoding.py``)."""
+        schema = self.model(name).schema
+        read = await self.decoding.read(body, schema)
+
+        def unchanged(current: ModelSchema) -> RawJSON:
+            if current != schema:
+                raise KernelUnavailable(f"model {name!r} changed while the request was read")
+            return read.packed
+
+        return self.start(name, unchanged), read
 
     def cancel(self, stream: Stream) -> None:
         """Cancel a request down to the model's loop."""

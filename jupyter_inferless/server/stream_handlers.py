@@ -160,7 +160,7 @@ class GenerateStreamHandler(StreamWriter):
             await self.resume_named(name, last)
             return
         await self.service.turns.enter()  # a burst starts a few runs per turn of the loop
-        stream = self.start(name, None if query else self.json_body(), query=query)
+        stream = await self.start_request(name, query)
         await self.write_stream(stream, 0, mark_end=query)
 
     async def resume_named(self, name: str, last: str) -> None:

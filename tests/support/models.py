@@ -261,6 +261,20 @@ TENSOR = Model(
     streaming=False,
 )
 
+SIZER = Model(
+    "Sizer",
+    """
+    class Sizer:
+        '''A non-streaming model of one INT8 input of any length: its count and its sum.'''
+
+        def infer(self, inputs):
+            x = inputs["x"]
+            return {"n": len(x), "sum": sum(x)}
+    """,
+    {"x": {"datatype": "INT8", "required": True, "shape": [-1]}},
+    streaming=False,
+)
+
 ASYNC_ENGINE = Model(
     "AsyncEngine",
     """

@@ -36,6 +36,13 @@ class Transport(Protocol):
     def send(self, data: CommMessage) -> None:
         """Send a message on the serving comm."""
 
+    def prepare(self, data: CommMessage) -> Any:
+        """A message on the serving comm made ready to send, by any thread: for a large
+        request, whose inputs a decode thread packs (``prepared.py``)."""
+
+    def send_prepared(self, prepared: Any) -> None:
+        """Send what ``prepare`` made, after the messages sent before it."""
+
     def close_comm(self) -> None:
         """Close the serving comm (the kernel cancels its requests), and forget it."""
 

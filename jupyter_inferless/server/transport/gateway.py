@@ -15,22 +15,17 @@ The serving comm is opened on a subshell exactly as over ZMQ. A ``restarting`` o
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
 import socket
 import uuid
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
 
 from jupyter_client.session import Session
-from jupyter_server.gateway.gateway_client import GatewayClient
 from jupyter_server.services.kernels.connection.base import (
     deserialize_msg_from_ws_v1,
     serialize_msg_to_ws_v1,
 )
-from jupyter_server.utils import url_path_join
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import (
     WebSocketClientConnection,
@@ -39,7 +34,8 @@ from tornado.websocket import (
 )
 
 from ...protocol import LINK_COMM_PREFIX, TARGET_NAME, CommMessage, OpenData
-from . import OnLost, OnMessage
+from . import OnLost, OnMessage, prepared
+from .gateway_wire import channels_request, quick_ack, unpack, written
 
 SUBPROTOCOL = "v1.kernel.websocket.jupyter.org"
 CONTROL_TIMEOUT = 5.0  # seconds to wait for a control reply
@@ -47,35 +43,6 @@ DRAIN_MESSAGES = 64  # messages taken in one turn of the server's loop, at most
 MAX_MESSAGE_SIZE = 256 * 1024 * 1024  # a frame carries at most a request's byte credit
 GONE_STATES = ("restarting", "dead")
 log = logging.getLogger("ServerApp.jupyter_inferless")  # the server log's handlers
-
-
-def channels_request(kernel_id: str, client: GatewayClient | None = None) -> HTTPRequest:
-    """The websocket request to a gateway kernel's channels, with the gateway's auth."""
-    gateway = client or GatewayClient.instance()
-    url = url_path_join(
-        gateway.ws_url or "", gateway.kernels_endpoint, quote(kernel_id, safe=""), "channels"
-    )
-    return HTTPRequest(url, **gateway.load_connection_args())
-
-
-def _quick_ack(sock: socket.socket | None) -> None:
-    """Acknowledge the gateway's next segments at once (Linux): the gateway keeps Nagle's
-    algorithm on, so without this its second small message of a burst waits ~40 ms for
-    our delayed ACK. The flag does not stick, hence after every message."""
-    if sock is not None and hasattr(socket, "TCP_QUICKACK"):
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
-
-
-def _written(future: asyncio.Future[None]) -> None:
-    """A write's outcome, retrieved: a closed socket is heard by the reader."""
-    if not future.cancelled():
-        future.exception()
-
-
-def _unpack(part: bytes) -> dict[str, Any]:
-    value = json.loads(part)
-    return value if isinstance(value, dict) else {}
 
 
 class GatewayTransport:
@@ -133,6 +100,15 @@ class GatewayTransport:
     def send(self, data: CommMessage) -> None:
         """Send a message on the serving comm."""
         self._send_shell("comm_msg", {"comm_id": self.comm_id, "data": data})
+
+    def prepare(self, data: CommMessage) -> bytes:
+        """A message on the serving comm as one websocket message (by a decode thread)."""
+        parts = prepared.comm_msg_parts(self.session, self.comm_id, self.subshell_id, data)
+        return bytes(prepared.ws_v1("shell", parts))  # tornado writes bytes only
+
+    def send_prepared(self, message: bytes) -> None:
+        """Send what ``prepare`` made."""
+        self._write(message, "comm_msg")
 
     def close_comm(self) -> None:
         """Close the serving comm; the kernel cancels the requests it carried."""
@@ -197,7 +173,7 @@ class GatewayTransport:
             self._on_lost(reason)
 
     def _take(self, message: str | bytes) -> None:
-        _quick_ack(self._sock)
+        quick_ack(self._sock)
         if isinstance(message, bytes):
             try:
                 self._dispatch(message)
@@ -206,22 +182,22 @@ class GatewayTransport:
 
     def _dispatch(self, message: bytes) -> None:
         channel, parts = deserialize_msg_from_ws_v1(message)
-        header = _unpack(parts[0])
+        header = unpack(parts[0])
         msg_type = header.get("msg_type")
         if channel == "iopub":
             if msg_type == "comm_msg":
-                content = _unpack(parts[3])
+                content = unpack(parts[3])
                 comm_id = content.get("comm_id")
                 if isinstance(comm_id, str) and comm_id.startswith(TARGET_NAME):
                     self._on_message(comm_id, content.get("data") or {}, parts[4:])
             elif msg_type == "status":
-                state = _unpack(parts[3]).get("execution_state")
+                state = unpack(parts[3]).get("execution_state")
                 if state in GONE_STATES:
                     self._on_lost(f"the kernel is {state}")
         elif channel == "control":
-            waiter = self._replies.pop(_unpack(parts[1]).get("msg_id", ""), None)
+            waiter = self._replies.pop(unpack(parts[1]).get("msg_id", ""), None)
             if waiter is not None and not waiter.done():
-                waiter.set_result(_unpack(parts[3]))
+                waiter.set_result(unpack(parts[3]))
 
     async def _ready(self) -> WebSocketClientConnection:
         """The open websocket, once connected; ConnectionError if it failed or closed."""
@@ -249,11 +225,14 @@ class GatewayTransport:
         msg = self.session.msg(msg_type, content)
         if self.subshell_id is not None:
             msg["header"]["subshell_id"] = self.subshell_id
+        self._write(self._encode("shell", msg), msg_type)
+
+    def _write(self, message: bytes, msg_type: str) -> None:
         ws = self._ws
         try:
             if ws is None:
                 raise WebSocketClosedError("not connected yet")
-            ws.write_message(self._encode("shell", msg), binary=True).add_done_callback(_written)
+            ws.write_message(message, binary=True).add_done_callback(written)
         except WebSocketClosedError:
             log.debug("gateway kernel %s: connection closed; %s dropped", self.kernel_id, msg_type)
 

@@ -18,7 +18,7 @@ import zmq.asyncio
 from jupyter_client.session import Session
 
 from ...protocol import LINK_COMM_PREFIX, TARGET_NAME, TOPIC_PREFIX, CommMessage, OpenData
-from . import OnLost, OnMessage
+from . import OnLost, OnMessage, prepared
 
 CONTROL_TIMEOUT = 5.0  # seconds to wait for a control reply
 DRAIN_FRAMES = 64  # messages taken from IOPub in one turn of the server's loop, at most
@@ -102,6 +102,15 @@ class ZmqTransport:
     def send(self, data: CommMessage) -> None:
         """Send a message on the serving comm."""
         self._send_shell("comm_msg", {"comm_id": self.comm_id, "data": data})
+
+    def prepare(self, data: CommMessage) -> list[prepared.Part]:
+        """The signed frames of a message on the serving comm (made by a decode thread)."""
+        parts = prepared.comm_msg_parts(self.session, self.comm_id, self.subshell_id, data)
+        return prepared.zmq_frames(self.session, parts)
+
+    def send_prepared(self, frames: list[prepared.Part]) -> None:
+        """Send what ``prepare`` made (large frames are not copied)."""
+        self._shell_sender.send_multipart(frames, copy=False)
 
     def close_comm(self) -> None:
         """Close the serving comm; the kernel cancels the requests it carried."""
