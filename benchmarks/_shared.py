@@ -15,13 +15,22 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)  # the project's root, for ``tests.support``
 
 from tests.support.kernels import CellError, connect, run_cell  # noqa: E402
-from tests.support.models import ASYNC_TICKER, COUNTER, PADDED, TICKER, Model, counter_output  # noqa: E402
+from tests.support.models import (  # noqa: E402
+    ASYNC_TICKER,
+    COUNTER,
+    PADDED,
+    SIZER,
+    TICKER,
+    Model,
+    counter_output,
+)
 from tests.support.sse_parser import Event, SSEParser  # noqa: E402
 
 __all__ = [
     "ASYNC_TICKER",
     "COUNTER",
     "PADDED",
+    "SIZER",
     "TICKER",
     "CellError",
     "Event",
