@@ -179,7 +179,10 @@ async def test_the_magic_coerces_values_by_the_schema(kernel, api):
             "%inferless stream paced n=5 bogus=1",
             "unknown input 'bogus'; the model's inputs are: 'n', 'pause_ms', 'prefix'",
         ),
-        ("%inferless stream paced n=five", "input 'n' (INT32): expected an integer, got 'five'"),
+        (
+            "%inferless stream paced n=five",
+            "input 'n' (INT32): expected an integer (ASCII digits, a sign), got 'five'",
+        ),
         ("%inferless stream paced pause_ms=1", "missing required input 'n' (INT32)"),
         ("%inferless stream paced n", "expected key=value, got 'n'"),
         ("%inferless stream nope", "no model named 'nope' is served (served: paced)"),
