@@ -144,6 +144,40 @@ def test_no_import_cycles_between_subpackages():
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
 
+def _server_part_of(module: str) -> str:
+    """The server's subpackage (``server.http``, ``server.kernels``, ...) a server module is
+    in, or the module itself when it sits at the top of ``server/`` (``server.service``)."""
+    return ".".join(module.split(".")[1:3])
+
+
+def test_no_import_cycles_between_server_parts():
+    """The server's subpackages are layered too: ``http`` above ``service``, above
+    ``kernels``, above ``streams``; none imports one that imports it back."""
+    parts: dict[str, set[str]] = {}
+    for module, imported in import_graph().items():
+        if _part_of(module) != "server" or module == "jupyter_inferless.server":
+            continue
+        part = _server_part_of(module)
+        inside = {_server_part_of(name) for name in imported if _part_of(name) == "server"}
+        parts.setdefault(part, set()).update(inside - {part, "server"})
+    assert {"server.http", "server.kernels", "server.streams", "server.decode"} <= set(parts)
+    cycle = find_cycle(parts)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+MAX_MODULE_LINES = 250
+
+
+def test_every_module_is_small():
+    """Each module of the package has one job, in at most 250 lines."""
+    long = {
+        str(path.relative_to(PACKAGE)): lines
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if (lines := len(path.read_text().splitlines())) > MAX_MODULE_LINES
+    }
+    assert long == {}, f"modules over {MAX_MODULE_LINES} lines: {long}"
+
+
 def test_the_cycle_finder_finds_cycles():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None

@@ -13,14 +13,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from .datatypes import (
-    BULK,
-    check_value,
-    check_values,
-    json_problem,
-    labels_compatible,
-    parse_text,
-)
+from .datatypes import BULK, check_value, check_values, json_problem, labels_compatible, parse_text
 from .depth import DEFAULT_MAX_INPUT_DEPTH, check_depth
 from .errors import InputError
 from .schema import InputSpec, ModelSchema

@@ -13,12 +13,12 @@ from traitlets import Unicode
 
 from .._version import __version__
 from ..headless import HeadlessRun
-from .broker import Broker
-from .catalog import Catalog
-from .handlers import handlers
+from .http.handlers import handlers
 from .kernel_requests import KernelRequests
-from .metrics import Metrics, MetricsCollector
+from .kernels.catalog import Catalog
+from .observe.metrics import Metrics, MetricsCollector
 from .service import Service
+from .streams.broker import Broker
 
 PANEL_NEEDS_LAB = (
     "jupyter_inferless serves without JupyterLab; for its Inferless panel in JupyterLab, "

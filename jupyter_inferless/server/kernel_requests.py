@@ -22,11 +22,11 @@ from typing import Any
 from .. import protocol
 from ..contract import decode_body
 from ..protocol import ErrorKind, RunError, run_error
-from . import http_errors
-from .bridge import KernelBridge
 from .errors import EventsEvicted
+from .http import http_errors
+from .kernels.bridge import KernelBridge
 from .service import Service
-from .stream import Stream
+from .streams.stream import Stream
 
 log = logging.getLogger("ServerApp.jupyter_inferless")  # the server log's handlers
 

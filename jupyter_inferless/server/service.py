@@ -18,16 +18,16 @@ from traitlets.config import LoggingConfigurable
 
 from ..contract import DEFAULT_MAX_INPUT_DEPTH, MAX_INPUT_DEPTH, ModelSchema, check_model_name
 from ..protocol import ErrorKind, run_error
-from .bodies import Body, Read
-from .broker import Broker
-from .catalog import Catalog
-from .decoding import Decoding
+from .decode.bodies import Body, Read
+from .decode.decoding import Decoding
+from .decode.json_pack import RawJSON
 from .errors import Busy, EventsEvicted, InputRejected, KernelUnavailable, RunFailed
-from .json_pack import RawJSON
-from .metrics import Metrics
-from .registry import ModelEntry
-from .replicas import Replicas
-from .stream import Stream
+from .kernels.catalog import Catalog
+from .kernels.registry import ModelEntry
+from .kernels.replicas import Replicas
+from .observe.metrics import Metrics
+from .streams.broker import Broker
+from .streams.stream import Stream
 from .tornado_direct import ON_TESTED_TORNADO, TESTED
 from .turns import TurnGate
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from jupyter_inferless.contract import InputError, decode_body, parse_input_schema
-from jupyter_inferless.server.binary_tensors import (
+from jupyter_inferless.server.decode.binary_tensors import (
     OutputRequest,
     TensorRequestError,
     build_response,

@@ -11,8 +11,8 @@ import asyncio
 
 import pytest
 
-from jupyter_inferless.server.broker import Broker, EventsEvicted, Stream
-from jupyter_inferless.server.replay import EVENT_OVERHEAD
+from jupyter_inferless.server.streams.broker import Broker, EventsEvicted, Stream
+from jupyter_inferless.server.streams.replay import EVENT_OVERHEAD
 
 COST = 100  # what one kept event costs the budget: its data, a newline, the overhead
 EVENT = b"x" * (COST - 1 - EVENT_OVERHEAD)

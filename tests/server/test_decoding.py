@@ -15,10 +15,10 @@ import pytest
 
 from jupyter_inferless import protocol
 from jupyter_inferless.contract import InputError, parse_input_schema
-from jupyter_inferless.server import json_pack
-from jupyter_inferless.server.bodies import SLICE, Body, release
-from jupyter_inferless.server.decoding import Decoding
-from jupyter_inferless.server.outgoing import Outgoing
+from jupyter_inferless.server.decode import json_pack
+from jupyter_inferless.server.decode.bodies import SLICE, Body, release
+from jupyter_inferless.server.decode.decoding import Decoding
+from jupyter_inferless.server.kernels.outgoing import Outgoing
 
 
 class Link:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from jupyter_server.gateway.gateway_client import GatewayClient
 
-from jupyter_inferless.server.transport.gateway import GatewayTransport
+from jupyter_inferless.server.kernels.transport.gateway import GatewayTransport
 from tests.support.kernels import NotebookKernel
 from tests.support.models import PACED, paced_outputs
 from tests.support.remote_kernels import (

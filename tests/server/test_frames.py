@@ -1,11 +1,11 @@
-"""The server's frame receiver as tables: sequence, gaps and resends, credit (server/frames.py)."""
+"""The server's frame receiver as tables: sequence, gaps and resends, credit (kernels/frames.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from jupyter_inferless.protocol import ErrorKind, FrameMessage, Run, frame, run
-from jupyter_inferless.server.frames import FrameReceiver, RunEvents
+from jupyter_inferless.server.kernels.frames import FrameReceiver, RunEvents
 
 WINDOW = (8, 800)  # events, bytes: a quarter is 2 events or 200 bytes
 

@@ -23,7 +23,7 @@ pytest.importorskip("kernel_gateway", reason="needs jupyter-kernel-gateway")
 
 from jupyter_server.gateway.gateway_client import GatewayClient
 
-from jupyter_inferless.server.transport.gateway import GatewayTransport
+from jupyter_inferless.server.kernels.transport.gateway import GatewayTransport
 from tests.support.kernels import NotebookKernel
 from tests.support.models import PACED, paced_outputs, paced_text
 from tests.support.remote_kernels import (

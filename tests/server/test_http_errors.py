@@ -1,4 +1,4 @@
-"""The one table from errors to HTTP statuses (server/http_errors.py), as a table."""
+"""The one table from errors to HTTP statuses (server/http/http_errors.py), as a table."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import pytest
 
 from jupyter_inferless.contract import InputError, ModelNameError
 from jupyter_inferless.protocol import ErrorKind, run_error
-from jupyter_inferless.server import errors, http_errors
+from jupyter_inferless.server import errors
+from jupyter_inferless.server.http import http_errors
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,8 @@ from jupyter_server.services.kernels.connection.base import (
 )
 
 from jupyter_inferless import protocol
-from jupyter_inferless.server import json_pack, json_steps
-from jupyter_inferless.server.transport import prepared
+from jupyter_inferless.server.decode import json_pack, json_steps
+from jupyter_inferless.server.kernels.transport import prepared
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),

@@ -6,8 +6,8 @@ import logging
 
 from prometheus_client import CollectorRegistry
 
-from jupyter_inferless.server.metrics import GAUGES, Metrics, MetricsCollector
-from jupyter_inferless.server.registry import ModelEntry
+from jupyter_inferless.server.kernels.registry import ModelEntry
+from jupyter_inferless.server.observe.metrics import GAUGES, Metrics, MetricsCollector
 
 SERIES = {
     "inferless_requests",

@@ -10,7 +10,7 @@ from jupyter_client.session import json_packer
 
 from jupyter_inferless import protocol
 from jupyter_inferless.protocol import CommMessage, ServerMessage
-from jupyter_inferless.server.outgoing import Outgoing, check_packable
+from jupyter_inferless.server.kernels.outgoing import Outgoing, check_packable
 
 
 class Link:

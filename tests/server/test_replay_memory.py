@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_inferless.server.replay import EVENT_OVERHEAD
+from jupyter_inferless.server.streams.replay import EVENT_OVERHEAD
 from tests.support.lab_server import Lab, lab_serving
 from tests.support.memory import MIB, PeakRss, rss
 from tests.support.models import PADDED

@@ -1,10 +1,10 @@
-"""The SSE wire format as tables of input and expected bytes (server/sse.py)."""
+"""The SSE wire format as tables of input and expected bytes (server/http/sse.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from jupyter_inferless.server import sse
+from jupyter_inferless.server.http import sse
 
 RID = "9f" * 16
 

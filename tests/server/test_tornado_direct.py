@@ -15,7 +15,11 @@ import tornado
 from tornado import web
 
 from jupyter_inferless.server import tornado_direct
-from jupyter_inferless.server.base_handler import InferlessHandler, error_message, reason_phrase
+from jupyter_inferless.server.http.base_handler import (
+    InferlessHandler,
+    error_message,
+    reason_phrase,
+)
 from tests.support.models import Model, spec
 from tests.support.server_config import server_config
 from tests.support.sse_reader import events_in, raw_post

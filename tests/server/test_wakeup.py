@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from jupyter_inferless.server.broker import Broker
-from jupyter_inferless.server.wakeup import RESOLUTION, Deadlines, Wakeup
+from jupyter_inferless.server.streams.broker import Broker
+from jupyter_inferless.server.streams.wakeup import RESOLUTION, Deadlines, Wakeup
 
 
 def run(coroutine: Any) -> Any:

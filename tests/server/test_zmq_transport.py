@@ -10,7 +10,7 @@ import zmq
 from jupyter_client.session import Session
 
 from jupyter_inferless.protocol import TOPIC_PREFIX
-from jupyter_inferless.server.transport.zmq import DRAIN_FRAMES, ZmqTransport
+from jupyter_inferless.server.kernels.transport.zmq import DRAIN_FRAMES, ZmqTransport
 
 KEY = b"a-test-key"
 

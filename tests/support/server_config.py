@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from jupyter_inferless.server.broker import Broker
-from jupyter_inferless.server.catalog import Catalog
+from jupyter_inferless.server.kernels.catalog import Catalog
 from jupyter_inferless.server.service import Service
+from jupyter_inferless.server.streams.broker import Broker
 
 MANAGERS = (Broker, Catalog, Service)
 

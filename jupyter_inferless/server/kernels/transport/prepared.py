@@ -15,7 +15,7 @@ from typing import Any
 
 from jupyter_client.session import DELIM, Session, msg_header
 
-from .. import json_pack
+from ...decode import json_pack
 
 Part = bytes | bytearray
 

@@ -12,7 +12,7 @@ import json
 import struct
 from typing import Any
 
-from .errors import TensorRequestError
+from ..errors import TensorRequestError
 
 STRING_LABELS = frozenset({"BYTES", "STRING"})
 STRUCT_CODES: dict[str, str] = {

@@ -7,9 +7,9 @@ Below the handlers nothing knows a status code: each layer raises its own error 
 
 from __future__ import annotations
 
-from ..contract.errors import InputError, ModelNameError
-from ..protocol import ErrorKind
-from .errors import (
+from ...contract.errors import InputError, ModelNameError
+from ...protocol import ErrorKind
+from ..errors import (
     Busy,
     InputRejected,
     KernelUnavailable,

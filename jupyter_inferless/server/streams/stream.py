@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..protocol import RunError
-from .errors import EventsEvicted
+from ...protocol import RunError
+from ..errors import EventsEvicted
 from .replay import EVENT_OVERHEAD, ReplayBudget
 from .wakeup import Wakeup
 

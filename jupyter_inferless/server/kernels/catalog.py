@@ -17,17 +17,17 @@ from jupyter_server.gateway.managers import GatewayKernelManager
 from traitlets import Instance, Int, Unicode
 from traitlets.config import LoggingConfigurable
 
-from .. import protocol
-from ..protocol import DEFAULT_CREDIT_BYTES, DEFAULT_CREDIT_EVENTS, ErrorKind, Verdict
+from ... import protocol
+from ...protocol import DEFAULT_CREDIT_BYTES, DEFAULT_CREDIT_EVENTS, ErrorKind, Verdict
+from ..errors import ModelNotFound
+from ..observe.metrics import Metrics
+from ..streams.broker import Broker
+from ..streams.wakeup import Wakeup
 from .bridge import Connect, KernelBridge
-from .broker import Broker
-from .errors import ModelNotFound
-from .metrics import Metrics
 from .registry import ModelEntry
 from .replicas import Replicas, group
 from .transport.gateway import GatewayTransport
 from .transport.zmq import ZmqTransport
-from .wakeup import Wakeup
 
 log = logging.getLogger("ServerApp.jupyter_inferless")  # the server log's handlers
 KERNEL_ACTIONS = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"

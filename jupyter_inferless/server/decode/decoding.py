@@ -35,10 +35,10 @@ from typing import TypeVar
 
 from tornado.web import HTTPError
 
-from ..contract import ModelSchema
-from ..contract.errors import InferlessError
+from ...contract import ModelSchema
+from ...contract.errors import InferlessError
+from ..errors import KernelUnavailable
 from .bodies import Body, Read, read_and_pack
-from .errors import KernelUnavailable
 
 T = TypeVar("T")
 log = logging.getLogger("ServerApp.jupyter_inferless")  # the server log's handlers

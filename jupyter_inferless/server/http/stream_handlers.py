@@ -8,12 +8,13 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from ..protocol import ErrorKind, RunError, run_error
-from . import sse, tornado_direct
+from ...protocol import ErrorKind, RunError, run_error
+from .. import tornado_direct
+from ..errors import EventsEvicted
+from ..streams.stream import Stream
+from . import sse
 from .base_handler import InferlessHandler
-from .errors import EventsEvicted
 from .stall import WRITE_BYTES, StallGuard
-from .stream import Stream
 
 COUNTERS_INTERVAL = 1.0  # seconds between pushes of changed counters
 FIRST_EVENT_WAIT = 0.5  # seconds the EventSource form holds its headers for a first event

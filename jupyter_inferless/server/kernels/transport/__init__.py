@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ...protocol import CommMessage, OpenData
+from ....protocol import CommMessage, OpenData
 
 OnMessage = Callable[[str | None, dict[str, Any], list[Any]], None]
 """Called with (comm id, data, buffers) for each comm message the kernel publishes for us."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..protocol import AckMessage, FrameMessage, RunError, ack, parse_run_error
+from ...protocol import AckMessage, FrameMessage, RunError, ack, parse_run_error
 
 GRANT_FRACTION = 4
 """More credit is granted once 1/GRANT_FRACTION of a window (events or bytes) is free."""

@@ -17,7 +17,7 @@ import zmq
 import zmq.asyncio
 from jupyter_client.session import Session
 
-from ...protocol import LINK_COMM_PREFIX, TARGET_NAME, TOPIC_PREFIX, CommMessage, OpenData
+from ....protocol import LINK_COMM_PREFIX, TARGET_NAME, TOPIC_PREFIX, CommMessage, OpenData
 from . import OnLost, OnMessage, prepared
 
 CONTROL_TIMEOUT = 5.0  # seconds to wait for a control reply

@@ -10,8 +10,8 @@ from collections import OrderedDict
 from traitlets import Callable, Float, Instance, Int
 from traitlets.config import LoggingConfigurable
 
-from .errors import EventsEvicted
-from .metrics import Metrics
+from ..errors import EventsEvicted
+from ..observe.metrics import Metrics
 from .replay import EVENT_OVERHEAD, ReplayBudget
 from .stream import MIB, Stream
 from .wakeup import Deadlines, Wakeup

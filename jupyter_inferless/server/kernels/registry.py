@@ -12,8 +12,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 
-from ..contract import DEFAULT_MAX_CONCURRENCY, ModelSchema
-from ..protocol import ModelDescription
+from ...contract import DEFAULT_MAX_CONCURRENCY, ModelSchema
+from ...protocol import ModelDescription
 
 
 class ModelEntry:

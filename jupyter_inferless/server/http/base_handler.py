@@ -9,13 +9,15 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from tornado import httputil, web
 
-from ..contract import decode_body, decode_query
-from . import bodies, http_errors, metrics
-from .binary_tensors import HEADER_LENGTH
-from .bodies import Body, Read
+from ...contract import decode_body, decode_query
+from ..decode import bodies
+from ..decode.binary_tensors import HEADER_LENGTH
+from ..decode.bodies import Body, Read
+from ..observe import metrics
+from ..service import Service
+from ..streams.stream import Stream
+from . import http_errors
 from .request_body import LimitedBody
-from .service import Service
-from .stream import Stream
 
 AUTH_RESOURCE = "kernels"
 

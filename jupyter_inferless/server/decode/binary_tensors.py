@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..contract import DEFAULT_MAX_INPUT_DEPTH, too_deep_to_parse
+from ...contract import DEFAULT_MAX_INPUT_DEPTH, too_deep_to_parse
+from ..errors import TensorRequestError
 from . import json_steps
-from .errors import TensorRequestError
 from .tensor_codec import decode, encode
 
 __all__ = [

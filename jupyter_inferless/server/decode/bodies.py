@@ -14,10 +14,10 @@ from typing import Any
 
 from tornado import web
 
-from ..contract import ModelSchema, decode_body, too_deep_to_parse
+from ...contract import ModelSchema, decode_body, too_deep_to_parse
+from ..errors import InputRejected
 from . import binary_tensors, json_pack, json_steps
 from .binary_tensors import OutputRequest
-from .errors import InputRejected
 from .json_pack import RawJSON
 
 INFER_SHAPE = 'a v2 infer request is {"inputs": [{"name", "shape", "datatype", "data"}]}'

@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from .._version import __version__
-from ..contract import INFER_VERB, STREAM_VERB, ModelSchema
-from .openapi_fixed import DOCUMENT_PATH as DOCUMENT_PATH  # the handlers' route
-from .openapi_fixed import fixed_paths, flag, last_event_id, stream_responses
-from .openapi_inputs import query_parameters, request_body, tensors_body
-from .openapi_parts import (
+from ..._version import __version__
+from ...contract import INFER_VERB, STREAM_VERB, ModelSchema
+from .fixed import DOCUMENT_PATH as DOCUMENT_PATH  # the handlers' route
+from .fixed import fixed_paths, flag, last_event_id, stream_responses
+from .inputs import query_parameters, request_body, tensors_body
+from .parts import (
     EVENT,
     MODEL_METADATA,
     OUTPUT_TENSOR,
@@ -28,7 +28,7 @@ from .openapi_parts import (
     ok,
     ref,
 )
-from .openapi_parts import refusals as refused
+from .parts import refusals as refused
 
 OPENAPI_VERSION = "3.1.0"
 STARTS = (429, 503)  # refusals of a request that would start a run

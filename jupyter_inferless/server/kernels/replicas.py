@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..contract import InputSpec, ModelSchema
-from ..protocol import Verdict, verdict
+from ...contract import InputSpec, ModelSchema
+from ...protocol import Verdict, verdict
 from .registry import ModelEntry
 
 if TYPE_CHECKING:

@@ -4,17 +4,8 @@ stream paths share with them. Pure: no I/O, no tornado."""
 
 from __future__ import annotations
 
-from .openapi_parts import (
-    EVENT,
-    MODEL_INFO,
-    SERVER_METADATA,
-    Schema,
-    event_stream,
-    json_content,
-    ok,
-    ref,
-)
-from .openapi_parts import refusals as refused
+from .parts import EVENT, MODEL_INFO, SERVER_METADATA, Schema, event_stream, json_content, ok, ref
+from .parts import refusals as refused
 
 DOCUMENT_PATH = "inferless/api/openapi.json"
 NOT_READY: Schema = {

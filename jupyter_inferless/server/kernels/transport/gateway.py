@@ -33,7 +33,7 @@ from tornado.websocket import (
     websocket_connect,
 )
 
-from ...protocol import LINK_COMM_PREFIX, TARGET_NAME, CommMessage, OpenData
+from ....protocol import LINK_COMM_PREFIX, TARGET_NAME, CommMessage, OpenData
 from . import OnLost, OnMessage, prepared
 from .gateway_wire import channels_request, quick_ack, unpack, written
 

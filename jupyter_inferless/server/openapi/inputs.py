@@ -12,9 +12,9 @@ import math
 import sys
 from typing import Any
 
-from ..contract.datatypes import DATATYPES, FLOAT_LIMITS, INT_RANGES, family, labels_compatible
-from ..contract.inputs import RESERVED_QUERY_KEYS
-from ..contract.schema import InputSpec, ModelSchema
+from ...contract.datatypes import DATATYPES, FLOAT_LIMITS, INT_RANGES, family, labels_compatible
+from ...contract.inputs import RESERVED_QUERY_KEYS
+from ...contract.schema import InputSpec, ModelSchema
 
 Schema = dict[str, Any]
 

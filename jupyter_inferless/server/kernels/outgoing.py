@@ -20,8 +20,8 @@ from typing import Any, Protocol
 
 from jupyter_client.session import json_packer
 
-from ..protocol import CommMessage, ServerMessage, batch
-from .json_pack import RawJSON
+from ...protocol import CommMessage, ServerMessage, batch
+from ..decode.json_pack import RawJSON
 
 log = logging.getLogger("ServerApp.jupyter_inferless")
 

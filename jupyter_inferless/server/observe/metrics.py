@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from .registry import ModelEntry
+if TYPE_CHECKING:
+    from ..kernels.registry import ModelEntry
 
 UNKNOWN_MODEL = "(unknown)"  # the label of a refusal naming no served model: bounded labels
 log = logging.getLogger("ServerApp.jupyter_inferless")  # the server log's handlers

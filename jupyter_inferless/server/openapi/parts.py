@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..protocol import ErrorKind
+from ...protocol import ErrorKind
 
 Schema = dict[str, Any]
 

@@ -11,12 +11,13 @@ from typing import Any, NoReturn
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from .._version import __version__
-from ..contract import INFER_VERB, STREAM_VERB
-from . import binary_tensors, bodies, openapi
+from ..._version import __version__
+from ...contract import INFER_VERB, STREAM_VERB
+from ..decode import binary_tensors, bodies
+from ..decode.binary_tensors import HEADER_LENGTH, OutputRequest
+from ..openapi import document as openapi
+from ..service import v2_metadata, v2_outputs
 from .base_handler import InferlessHandler
-from .binary_tensors import HEADER_LENGTH, OutputRequest
-from .service import v2_metadata, v2_outputs
 from .stream_handlers import GenerateStreamHandler, ModelEventsHandler, StreamResourceHandler
 
 Wanted = OutputRequest | None

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol, cast
 
-from .. import protocol
-from ..protocol import (
+from ... import protocol
+from ...protocol import (
     ANNOUNCE_COMM_ID,
     DEFAULT_CREDIT_BYTES,
     DEFAULT_CREDIT_EVENTS,
@@ -26,13 +26,13 @@ from ..protocol import (
     ServerMessage,
     run_error,
 )
-from .errors import KernelUnavailable
+from ..decode.json_pack import RawJSON
+from ..errors import KernelUnavailable
+from ..observe.metrics import Metrics
+from ..streams.stream import Stream
 from .frames import FrameReceiver
-from .json_pack import RawJSON
-from .metrics import Metrics
 from .outgoing import UNPACKABLE, Outgoing, check_packable
 from .registry import ModelRegistry
-from .stream import Stream
 from .transport import OnLost, OnMessage, Transport
 from .transport.zmq import ZmqTransport
 

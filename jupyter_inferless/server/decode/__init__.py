@@ -1,0 +1,1 @@
+"""Request bodies into inputs: JSON and Triton binary tensors, large ones off the loop."""

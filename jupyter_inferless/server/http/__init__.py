@@ -1,0 +1,1 @@
+"""HTTP edge: handlers, the base handler (auth, bodies, errors as JSON), SSE writing."""
