@@ -4,7 +4,7 @@ stream paths share with them. Pure: no I/O, no tornado."""
 
 from __future__ import annotations
 
-from .parts import EVENT, MODEL_INFO, SERVER_METADATA, Schema, event_stream, json_content, ok, ref
+from .parts import EVENT, SERVER_METADATA, Schema, event_stream, json_content, ok, ref
 from .parts import refusals as refused
 
 DOCUMENT_PATH = "inferless/api/openapi.json"
@@ -27,8 +27,7 @@ def fixed_paths() -> dict[str, Schema]:
         },
         "required": ["id", "cancelled", "state"],
     }
-    models = {"type": "object", "properties": {"models": {"type": "array", "items": MODEL_INFO}}}
-    models["required"] = ["models"]
+    models = ref("schemas", "ModelList")
     return {
         "/inferless/v2": _get("server_metadata", "v2 server metadata", SERVER_METADATA),
         "/inferless/v2/health/live": _get("health_live", "v2 liveness", flag("live")),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...protocol import ErrorKind
+from .listing import SCHEMAS as LISTING
 
 Schema = dict[str, Any]
 
@@ -147,7 +148,7 @@ def components() -> Schema:
             response["headers"] = {"Retry-After": {**retry, "required": status == 429}}
         responses[name] = response
     return {
-        "schemas": {"Error": ERROR, "InBandError": in_band_error()},
+        "schemas": {"Error": ERROR, "InBandError": in_band_error(), **LISTING},
         "responses": responses,
         "headers": {
             "X-Request-Id": _header(
@@ -230,54 +231,4 @@ OUTPUT_TENSOR: Schema = {
         "parameters": {"type": "object", "properties": {"binary_data_size": {"type": "integer"}}},
     },
     "required": ["name", "datatype", "shape"],
-}
-MODEL_INFO: Schema = {
-    "type": "object",
-    "properties": {
-        "name": {"type": "string"},
-        "kernel_id": {"type": "string"},
-        "notebook": {"type": ["string", "null"]},
-        "status": {"type": "string"},
-        "streaming": {"type": "boolean"},
-        "device": {"type": "object"},
-        "schema": {"type": "object", "properties": {"inputs": {"type": "array"}}},
-        "max_concurrency": {"type": "integer"},
-        "queue_size": {"type": "integer"},
-        "counters": {
-            "type": "object",
-            "description": "The replicas' counters, summed",
-            "additionalProperties": {"type": "integer"},
-        },
-        "replicas": {
-            "type": "array",
-            "description": "The kernels serving the model, in the order they joined; "
-            "requests go to the least loaded with room",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "kernel_id": {"type": "string"},
-                    "notebook": {"type": ["string", "null"]},
-                    "device": {"type": "object"},
-                    "max_concurrency": {"type": "integer"},
-                    "queue_size": {"type": "integer"},
-                    "counters": {"type": "object", "additionalProperties": {"type": "integer"}},
-                },
-                "required": ["kernel_id", "counters"],
-            },
-        },
-        "refused": {
-            "type": "array",
-            "description": "Kernels serving the name with another schema: they get no requests",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "kernel_id": {"type": "string"},
-                    "notebook": {"type": ["string", "null"]},
-                    "reason": {"type": "string"},
-                },
-                "required": ["kernel_id", "reason"],
-            },
-        },
-    },
-    "required": ["name", "kernel_id", "streaming", "schema", "counters", "replicas", "refused"],
 }
