@@ -3,10 +3,42 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from jupyter_inferless.server.turns import TurnGate
+
+
+class SteppedLoop:
+    """A ``TurnLoop`` whose turns run only when the test calls ``turn``."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.soon: list[Callable[[], object]] = []
+
+    def call_soon(self, callback: Callable[[], object]) -> None:
+        self.soon.append(callback)
+
+    def create_future(self) -> asyncio.Future[Any]:
+        return self.loop.create_future()
+
+    def turn(self) -> int:
+        """Run what was scheduled for the next turn; return how many callbacks that was."""
+        now, self.soon = self.soon, []
+        for callback in now:
+            callback()
+        return len(now)
+
+
+@pytest.fixture
+def stepped() -> Iterator[SteppedLoop]:
+    loop = asyncio.new_event_loop()
+    try:
+        yield SteppedLoop(loop)
+    finally:
+        loop.close()
 
 
 def test_a_burst_is_let_in_a_few_per_turn_in_arrival_order_with_io_between():
@@ -41,22 +73,49 @@ def test_a_burst_is_let_in_a_few_per_turn_in_arrival_order_with_io_between():
     assert len(io_turns) >= len(per_turn), "other callbacks ran between the batches"
 
 
-def test_a_lone_caller_waits_for_nothing_and_a_cancelled_waiter_is_skipped():
-    async def scenario() -> list[str]:
+def test_each_stepped_turn_lets_in_the_next_few_in_arrival_order(stepped: SteppedLoop):
+    gate = TurnGate(per_turn=3, loop=lambda: stepped)
+    tickets = [gate.ticket() for _ in range(10)]
+    assert tickets[:3] == [None, None, None], "the first turn has room for three"
+    waiters = [ticket for ticket in tickets if ticket is not None]
+    assert gate.waiting == 7 and len(stepped.soon) == 1, "one turn scheduled, not one each"
+    let_in: list[list[int]] = []
+    while stepped.turn():
+        let_in.append([n for n, waiter in enumerate(waiters, 3) if waiter.done()])
+    assert let_in == [
+        [3, 4, 5],
+        [3, 4, 5, 6, 7, 8],
+        [3, 4, 5, 6, 7, 8, 9],
+        [3, 4, 5, 6, 7, 8, 9],  # a last turn that let nobody in: the gate goes idle
+    ]
+    assert gate.waiting == 0 and not stepped.soon
+
+
+def test_a_lone_caller_waits_for_nothing_and_a_cancelled_waiter_is_skipped(
+    stepped: SteppedLoop,
+):
+    gate = TurnGate(per_turn=1, loop=lambda: stepped)
+    assert gate.ticket() is None, "the first caller is in at once"
+    second, third = gate.ticket(), gate.ticket()
+    assert second is not None and third is not None and gate.waiting == 2
+    second.cancel()
+    stepped.turn()
+    assert third.done() and not third.cancelled(), "the next turn skips the one who left"
+    assert gate.waiting == 0
+
+
+def test_entering_counts_callers_let_in_on_the_running_loop():
+    async def scenario() -> tuple[int, int]:
         gate = TurnGate(per_turn=1)
-        order: list[str] = []
         await gate.enter()
-        order.append("first")
-        second = asyncio.ensure_future(gate.enter())
         third = asyncio.ensure_future(gate.enter())
-        await asyncio.sleep(0)
+        second = gate.ticket()  # taken before the task above first runs: its place is first
+        assert second is not None
         second.cancel()
         await third
-        order.append("third")
-        assert gate.waiting == 0
-        return order
+        return gate.entered, gate.waiting
 
-    assert asyncio.run(scenario()) == ["first", "third"]
+    assert asyncio.run(scenario()) == (2, 0)
 
 
 def test_per_turn_must_be_positive():
