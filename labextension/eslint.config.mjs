@@ -9,7 +9,7 @@ import jupyterPlugin from '@jupyter/eslint-plugin';
 
 export default defineConfig([
   {
-    ignores: ['node_modules', 'lib', 'coverage', '**/*.js', '**/*.d.ts', '.yarn']
+    ignores: ['node_modules', 'lib', 'coverage', '**/*.js', '**/*.d.ts', '.yarn', 'src/generated']
   },
   js.configs.recommended,
   tseslint.configs.recommended,
