@@ -2,13 +2,13 @@
  * The form built from a model's INPUT_SCHEMA: which control each input gets, its
  * starting value (the example), and the JSON value a control's content is sent as.
  */
-import type { IInputSpec } from './types';
+import type { InputSpec } from './types';
 
 export type FieldValue = string | boolean;
 export type ControlKind = 'number' | 'integer' | 'checkbox' | 'text';
 
 /** Which control an input gets. */
-export function controlKind(spec: IInputSpec): ControlKind {
+export function controlKind(spec: InputSpec): ControlKind {
   const type = spec.datatype.toUpperCase();
   if (!isScalar(spec)) {
     return 'text'; // a list, typed as JSON
@@ -26,9 +26,9 @@ export function controlKind(spec: IInputSpec): ControlKind {
 }
 
 /** The form's starting value for an input: its example, else empty. */
-export function initialValue(spec: IInputSpec): FieldValue {
+export function initialValue(spec: InputSpec): FieldValue {
   const kind = controlKind(spec);
-  let example = spec.example;
+  let example: unknown = spec.example;
   if (Array.isArray(example) && isScalar(spec)) {
     example = example[0];
   }
@@ -45,7 +45,7 @@ export function initialValue(spec: IInputSpec): FieldValue {
  * The JSON value sent for a form value, or undefined to leave the input out.
  * Values that do not parse are sent as typed, so the server's 400 names the problem.
  */
-export function encodeValue(spec: IInputSpec, value: FieldValue): unknown {
+export function encodeValue(spec: InputSpec, value: FieldValue): unknown {
   if (typeof value === 'boolean') {
     return value;
   }
@@ -69,6 +69,6 @@ export function encodeValue(spec: IInputSpec, value: FieldValue): unknown {
   return value;
 }
 
-export function isScalar(spec: IInputSpec): boolean {
+export function isScalar(spec: InputSpec): boolean {
   return spec.shape.length === 1 && spec.shape[0] === 1;
 }

@@ -8,7 +8,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { encodeValue, FieldValue, initialValue } from './form';
 import { IStats, Run } from './run';
 import { curlCommand, pythonSnippet } from './snippets';
-import { IInferlessApi, IModelInfo, RequestError, StreamLostError } from './types';
+import { IInferlessApi, ModelInfo, RequestError, StreamLostError } from './types';
 
 export type Connection = 'connecting' | 'live' | 'reconnecting' | 'unavailable';
 
@@ -45,7 +45,7 @@ export class InferlessModel {
     return this._api.openApiUrl();
   }
 
-  get models(): readonly IModelInfo[] {
+  get models(): readonly ModelInfo[] {
     return this._models;
   }
 
@@ -53,7 +53,7 @@ export class InferlessModel {
     return this._connection;
   }
 
-  get selected(): IModelInfo | null {
+  get selected(): ModelInfo | null {
     return this._models.find(m => m.name === this._selectedName) ?? null;
   }
 
@@ -104,7 +104,7 @@ export class InferlessModel {
   }
 
   /** Replace the model list; keeps the selection (and its values) while the model stays. */
-  setModels(models: IModelInfo[]): void {
+  setModels(models: ModelInfo[]): void {
     const before = this.selected;
     this._models = models;
     this._changed.emit('models');
@@ -287,7 +287,7 @@ export class InferlessModel {
   private readonly _stopTimeoutMs: number;
   private readonly _changed = new Signal<this, Change>(this);
   private readonly _disposed = new AbortController();
-  private _models: IModelInfo[] = [];
+  private _models: ModelInfo[] = [];
   private _connection: Connection = 'connecting';
   private _selectedName: string | null = null;
   private _values = new Map<string, FieldValue>();
@@ -303,6 +303,6 @@ function hangUp(run: Run, controller: AbortController, reason: string): void {
   controller.abort();
 }
 
-function schemaKey(model: IModelInfo): string {
+function schemaKey(model: ModelInfo): string {
   return `${model.kernel_id} ${JSON.stringify(model.schema.inputs)}`;
 }

@@ -9,7 +9,7 @@ import { controlKind, FieldValue } from './form';
 import { Change, InferlessModel } from './model';
 import { countersText, replicaLines, whereText } from './replicas';
 import { RunView } from './runview';
-import { IInputSpec, IModelInfo, openApiLink } from './types';
+import { InputSpec, ModelInfo, openApiLink } from './types';
 
 export const PANEL_ID = 'jupyter-inferless-panel';
 
@@ -90,7 +90,7 @@ export class InferlessPanel extends Widget {
     }
   }
 
-  private _modelRow(model: IModelInfo, selected: boolean): HTMLElement {
+  private _modelRow(model: ModelInfo, selected: boolean): HTMLElement {
     const [replicas, ...perReplica] = replicaLines(model);
     const where = replicas ?? whereText(model.kernel_id, model.notebook);
     const row = h(
@@ -112,7 +112,7 @@ export class InferlessPanel extends Widget {
       h(
         'span',
         { class: 'jp-Inferless-modelMeta' },
-        `${model.status ?? 'unknown'} · ${deviceText(model.device)}`
+        `${model.status} · ${deviceText(model.device)}`
       ),
       h('span', { class: 'jp-Inferless-counters' }, countersText(model.counters)),
       ...perReplica.map(line =>
@@ -143,7 +143,7 @@ export class InferlessPanel extends Widget {
       'form',
       { class: 'jp-Inferless-form', novalidate: '' },
       h('h3', {}, `Inputs of ${model.name}`),
-      model.schema.declared === false
+      !model.schema.declared
         ? h('p', { class: 'jp-Inferless-hint' }, 'This model declares no INPUT_SCHEMA.')
         : '',
       ...fields,
@@ -169,7 +169,7 @@ export class InferlessPanel extends Widget {
     this._renderRun();
   }
 
-  private _field(spec: IInputSpec, index: number): HTMLElement {
+  private _field(spec: InputSpec, index: number): HTMLElement {
     const id = `${PANEL_ID}-input-${index}`;
     const kind = controlKind(spec);
     const value = this.model.values.get(spec.name);
@@ -267,13 +267,7 @@ export class InferlessPanel extends Widget {
   private _ticker = 0;
 }
 
-function deviceText(device: IModelInfo['device']): string {
-  if (!device) {
-    return 'unknown device';
-  }
-  if (typeof device === 'string') {
-    return device;
-  }
-  const name = device.device ?? 'unknown device';
-  return device.name && device.name !== name ? `${name} (${device.name})` : name;
+/** "cpu", or "cuda:0 (its name)". */
+function deviceText(device: ModelInfo['device']): string {
+  return device.name !== device.device ? `${device.device} (${device.name})` : device.device;
 }

@@ -2,14 +2,14 @@
  * How the panel words a model's counters and replicas. Pure: no DOM, so Jest tests it.
  */
 import { plural } from './dom';
-import { ICounters, IModelInfo } from './types';
+import { Counters, ModelInfo } from './types';
 
 /** "3 requests · 40 events · 0 errors · 1 active". */
-export function countersText(counters: ICounters = {}): string {
+export function countersText(counters: Counters): string {
   return [
-    plural(counters.requests ?? 0, 'request'),
-    plural(counters.events ?? 0, 'event'),
-    plural(counters.errors ?? 0, 'error'),
+    plural(counters.requests, 'request'),
+    plural(counters.events, 'event'),
+    plural(counters.errors, 'error'),
     ...(counters.active ? [`${counters.active} active`] : []),
     ...(counters.queued ? [`${counters.queued} queued`] : [])
   ].join(' · ');
@@ -24,9 +24,8 @@ export function whereText(kernelId: string, notebook?: string | null): string {
  * "2 replicas" (and the refused kernels), then one line per replica and refusal; none
  * for a model one kernel serves alone.
  */
-export function replicaLines(model: IModelInfo): string[] {
-  const replicas = model.replicas ?? [];
-  const refused = model.refused ?? [];
+export function replicaLines(model: ModelInfo): string[] {
+  const { replicas, refused } = model;
   if (replicas.length < 2 && refused.length === 0) {
     return [];
   }

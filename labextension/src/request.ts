@@ -9,7 +9,14 @@ import { ServerConnection } from '@jupyterlab/services';
 
 import { abortableSleep, errorMessage, readResumableStream } from './resume';
 import { SSEParser, readEventStream } from './sse';
-import { IInferlessApi, IModelInfo, IStreamCallbacks, OPENAPI_PATH, RequestError } from './types';
+import {
+  IInferlessApi,
+  IStreamCallbacks,
+  ModelInfo,
+  ModelList,
+  OPENAPI_PATH,
+  RequestError
+} from './types';
 
 /** Reconnect delays for the model list: the server's `retry:` hint, backing off to this. */
 const MAX_RECONNECT_MS = 30000;
@@ -32,13 +39,13 @@ export class InferlessClient implements IInferlessApi {
     return this.url(OPENAPI_PATH);
   }
 
-  async listModels(): Promise<IModelInfo[]> {
+  async listModels(): Promise<ModelInfo[]> {
     const response = await this._request(this.url('inferless/api/models'), { method: 'GET' });
-    return ((await response.json()) as { models: IModelInfo[] }).models;
+    return ((await response.json()) as ModelList).models;
   }
 
   async watchModels(
-    onModels: (models: IModelInfo[]) => void,
+    onModels: (models: ModelInfo[]) => void,
     onLive: (live: boolean) => void,
     signal: AbortSignal
   ): Promise<void> {
@@ -55,7 +62,7 @@ export class InferlessClient implements IInferlessApi {
       };
       const parser = new SSEParser(event => {
         heard();
-        onModels((JSON.parse(event.data) as { models: IModelInfo[] }).models);
+        onModels((JSON.parse(event.data) as ModelList).models);
       }, heard);
       try {
         const response = await this._request(this.url('inferless/api/models/events'), {

@@ -5,7 +5,7 @@
  * and the table of latest values its events make, the in-band error, a bounded raw event
  * log, and the timings behind the stats (events, events/s, time to first event).
  */
-import type { ISSEEvent } from './types';
+import type { ErrorKind, InBandError, ISSEEvent } from './types';
 
 /** Every state of a run, in order; the last four are final. */
 export const STATES = [
@@ -29,8 +29,8 @@ export type End = 'end' | 'error' | 'refused' | 'lost' | 'hang_up';
 /** The key whose string value is the text. */
 export const TEXT_KEY = 'OUT';
 /** The kind of an in-band error that names none. */
-export const DEFAULT_ERROR_KIND = 'model_error';
-const CANCELLED_KIND = 'cancelled';
+export const DEFAULT_ERROR_KIND: ErrorKind = 'model_error';
+const CANCELLED_KIND: ErrorKind = 'cancelled';
 
 /**
  * The final state of a stream that ended by `end` (`kind`: the in-band error's), decided
@@ -49,14 +49,11 @@ export function finalState(end: End, kind: string | null, stopped: boolean): Run
   }
 }
 
-/** An in-band error: its text and kind. */
-export interface IInBandError {
-  error: string;
-  kind: string;
-}
-
-/** The in-band error `{"error": TEXT, "kind": KIND}` an event carries, or null for an output. */
-export function inBandError(payload: unknown): IInBandError | null {
+/**
+ * The in-band error `{"error": TEXT, "kind": KIND}` an event carries, or null for an output.
+ * A kind the server's document does not list is kept as sent (it ends the run `failed`).
+ */
+export function inBandError(payload: unknown): InBandError | null {
   if (!isObject(payload)) {
     return null;
   }
@@ -65,7 +62,8 @@ export function inBandError(payload: unknown): IInBandError | null {
   if (typeof error !== 'string' || others) {
     return null;
   }
-  return { error, kind: typeof kind === 'string' && kind !== '' ? kind : DEFAULT_ERROR_KIND };
+  const named = typeof kind === 'string' && kind !== '';
+  return { error, kind: named ? (kind as ErrorKind) : DEFAULT_ERROR_KIND };
 }
 
 /** What one output event shows: text it adds, and the values of the table of latest values. */
@@ -142,7 +140,7 @@ export class Run {
   /** Why the run was cancelled, failed or refused: the in-band error's text, or the view's. */
   error: string | null = null;
   /** The in-band error's kind. */
-  errorKind: string | null = null;
+  errorKind: ErrorKind | null = null;
   /** The server's X-Request-Id, to cancel with. */
   requestId: string | null = null;
   /** The connection dropped and is being resumed. */
@@ -213,7 +211,12 @@ export class Run {
   }
 
   /** The stream ended by `end`: the final state it decides; the first end wins. */
-  finish(end: End, now: number, message: string | null = null, kind: string | null = null): void {
+  finish(
+    end: End,
+    now: number,
+    message: string | null = null,
+    kind: ErrorKind | null = null
+  ): void {
     if (!this.active) {
       return;
     }

@@ -1,8 +1,10 @@
 /**
  * What the server sends, and the interface the panel's model uses to reach it.
  *
- * Nothing here imports JupyterLab, so the model and its tests run without it.
+ * Nothing here imports JupyterLab, so the model and its tests run without it. The server's
+ * shapes are aliases of the types generated from its OpenAPI document.
  */
+import type { components } from './generated/openapi';
 
 /** The server's OpenAPI document, under its base_url. */
 export const OPENAPI_PATH = 'inferless/api/openapi.json';
@@ -18,60 +20,29 @@ export function openApiLink(url: string): Record<string, string> {
   };
 }
 
+/** The schemas of the server's OpenAPI document (src/generated: `jlpm generate:types`). */
+type Schemas = components['schemas'];
+
 /** One input of a model's INPUT_SCHEMA, as `GET inferless/api/models` lists it. */
-export interface IInputSpec {
-  name: string;
-  datatype: string;
-  shape: number[];
-  required: boolean;
-  example?: unknown;
-}
+export type InputSpec = Schemas['InputSpec'];
 
 /** A model's (or one replica's) counters; `active` runs or waits, `queued` waits. */
-export interface ICounters {
-  requests?: number;
-  events?: number;
-  errors?: number;
-  active?: number;
-  queued?: number;
-}
-
-/** Where a model runs: torch's device and its name. */
-export type DeviceInfo = { device?: string; name?: string } | string | null;
-
-/** One kernel serving a model: a replica, with its own counters. */
-export interface IReplicaInfo {
-  kernel_id: string;
-  notebook?: string | null;
-  device?: DeviceInfo;
-  max_concurrency?: number;
-  queue_size?: number;
-  counters?: ICounters;
-}
-
-/** A kernel serving the name with another schema: it gets no requests. */
-export interface IRefusedReplica {
-  kernel_id: string;
-  notebook?: string | null;
-  reason: string;
-}
+export type Counters = Schemas['Counters'];
 
 /**
  * One served model, as `GET inferless/api/models` (and its event stream) lists it: the
  * first replica's description, the replicas' counters summed, each replica and refusal.
  */
-export interface IModelInfo {
-  name: string;
-  kernel_id: string;
-  notebook?: string | null;
-  status?: string;
-  device?: DeviceInfo;
-  streaming: boolean;
-  schema: { inputs: IInputSpec[]; streaming?: boolean; declared?: boolean };
-  counters?: ICounters;
-  replicas?: IReplicaInfo[];
-  refused?: IRefusedReplica[];
-}
+export type ModelInfo = Schemas['ModelInfo'];
+
+/** The body of `GET inferless/api/models`, and the data of each of its pushed events. */
+export type ModelList = Schemas['ModelList'];
+
+/** A stream's last event when it failed after its 200: `{"error": TEXT, "kind": KIND}`. */
+export type InBandError = Schemas['InBandError'];
+
+/** Why a run ended with an error (the server's `ErrorKind`). */
+export type ErrorKind = InBandError['kind'];
 
 /** One server-sent event. */
 export interface ISSEEvent {
@@ -99,14 +70,14 @@ export interface IInferlessApi {
   /** The server's OpenAPI document of every endpoint and served model. */
   openApiUrl(): string;
   /** The model list once. */
-  listModels(): Promise<IModelInfo[]>;
+  listModels(): Promise<ModelInfo[]>;
   /**
    * Follow the pushed model list until `signal` aborts, reconnecting after failures.
    * `onLive(false)` reports a lost connection. Rejects with a RequestError when the
    * server has no such endpoint (404), which ends the watch.
    */
   watchModels(
-    onModels: (models: IModelInfo[]) => void,
+    onModels: (models: ModelInfo[]) => void,
     onLive: (live: boolean) => void,
     signal: AbortSignal
   ): Promise<void>;

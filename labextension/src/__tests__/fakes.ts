@@ -1,6 +1,6 @@
 /** Fakes for the panel model's tests: a server the test drives, and a served model. */
 import { InferlessModel } from '../model';
-import { IInferlessApi, IModelInfo, IStreamCallbacks } from '../types';
+import { Counters, IInferlessApi, IStreamCallbacks, ModelInfo } from '../types';
 
 /** A stream the test drives: open it, send events, end or fail it. */
 export class FakeStream {
@@ -35,8 +35,8 @@ export class FakeStream {
 export class FakeApi implements IInferlessApi {
   streams: FakeStream[] = [];
   cancelled: string[] = [];
-  listed: IModelInfo[] = [];
-  push: ((models: IModelInfo[]) => void) | null = null;
+  listed: ModelInfo[] = [];
+  push: ((models: ModelInfo[]) => void) | null = null;
   live: ((live: boolean) => void) | null = null;
   watchError: unknown = null;
   onCancel: (requestId: string) => void = () => undefined;
@@ -47,11 +47,11 @@ export class FakeApi implements IInferlessApi {
   openApiUrl(): string {
     return 'http://host/base/inferless/api/openapi.json';
   }
-  async listModels(): Promise<IModelInfo[]> {
+  async listModels(): Promise<ModelInfo[]> {
     return this.listed;
   }
   watchModels(
-    onModels: (models: IModelInfo[]) => void,
+    onModels: (models: ModelInfo[]) => void,
     onLive: (live: boolean) => void,
     signal: AbortSignal
   ): Promise<void> {
@@ -81,13 +81,24 @@ export class FakeApi implements IInferlessApi {
   }
 }
 
-export function echoModel(overrides: Partial<IModelInfo> = {}): IModelInfo {
+/** Counters: zero but the ones given. */
+export function counters(given: Partial<Counters> = {}): Counters {
+  return { requests: 0, events: 0, errors: 0, active: 0, queued: 0, ...given };
+}
+
+export function echoModel(overrides: Partial<ModelInfo> = {}): ModelInfo {
+  const device = { device: 'cpu', name: 'cpu' };
   return {
     name: 'echo',
+    class: 'Echo',
+    source: 'panel.ipynb',
     kernel_id: 'k1',
     notebook: 'panel.ipynb',
     status: 'ready',
-    device: { device: 'cpu', name: 'cpu' },
+    notes: [],
+    device,
+    max_concurrency: 1,
+    queue_size: 0,
     streaming: true,
     schema: {
       inputs: [
@@ -96,9 +107,21 @@ export function echoModel(overrides: Partial<IModelInfo> = {}): IModelInfo {
         { name: 'temperature', datatype: 'FP32', shape: [1], required: false },
         { name: 'shout', datatype: 'BOOL', shape: [1], required: false, example: [true] }
       ],
-      streaming: true
+      streaming: true,
+      declared: true
     },
-    counters: { requests: 0, events: 0, errors: 0 },
+    counters: counters(),
+    replicas: [
+      {
+        kernel_id: 'k1',
+        notebook: 'panel.ipynb',
+        device,
+        max_concurrency: 1,
+        queue_size: 0,
+        counters: counters()
+      }
+    ],
+    refused: [],
     ...overrides
   };
 }

@@ -1,7 +1,7 @@
 import { controlKind, encodeValue, initialValue } from '../form';
 import { InferlessModel } from '../model';
 import { RequestError, StreamLostError } from '../types';
-import { echoModel, FakeApi, flush, setup } from './fakes';
+import { counters, echoModel, FakeApi, flush, setup } from './fakes';
 
 describe('form helpers', () => {
   it('picks a control per datatype', () => {
@@ -65,7 +65,7 @@ describe('InferlessModel: the model list', () => {
   it('keeps the selection and typed values while counters change', () => {
     const { model } = setup();
     model.setValue('prompt', 'typed');
-    model.setModels([echoModel({ counters: { requests: 1, events: 25, errors: 0 } })]);
+    model.setModels([echoModel({ counters: counters({ requests: 1, events: 25 }) })]);
     expect(model.selected?.counters?.events).toBe(25);
     expect(model.values.get('prompt')).toBe('typed');
   });

@@ -1,26 +1,35 @@
 import { countersText, replicaLines } from '../replicas';
-import { echoModel } from './fakes';
+import { Counters, ModelInfo } from '../types';
+import { counters, echoModel } from './fakes';
+
+/** A replica on kernel `kernelId`, with these counters (the others zero). */
+function replica(
+  kernelId: string,
+  notebook: string | null,
+  given: Partial<Counters>
+): ModelInfo['replicas'][number] {
+  return {
+    kernel_id: kernelId,
+    notebook,
+    max_concurrency: 2,
+    queue_size: 1,
+    counters: counters(given)
+  };
+}
 
 describe('replicas as the panel words them', () => {
   it('shows nothing more for a model one kernel serves', () => {
-    const model = echoModel({
-      replicas: [{ kernel_id: 'k1', notebook: 'a.ipynb', counters: { requests: 2 } }],
-      refused: []
-    });
+    const model = echoModel({ replicas: [replica('k1', 'a.ipynb', { requests: 2 })], refused: [] });
     expect(replicaLines(model)).toEqual([]);
-    expect(replicaLines(echoModel())).toEqual([]); // a server that lists no replicas
+    expect(replicaLines(echoModel())).toEqual([]);
   });
 
   it('counts the replicas and gives each its counters, and each refusal its reason', () => {
     const model = echoModel({
-      counters: { requests: 3, events: 30, errors: 0, active: 2, queued: 1 },
+      counters: counters({ requests: 3, events: 30, active: 2, queued: 1 }),
       replicas: [
-        {
-          kernel_id: 'k1',
-          notebook: 'a.ipynb',
-          counters: { requests: 2, events: 20, active: 2, queued: 1 }
-        },
-        { kernel_id: '0123456789', notebook: null, counters: { requests: 1, events: 10 } }
+        replica('k1', 'a.ipynb', { requests: 2, events: 20, active: 2, queued: 1 }),
+        replica('0123456789', null, { requests: 1, events: 10 })
       ],
       refused: [
         {

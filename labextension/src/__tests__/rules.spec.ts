@@ -2,6 +2,9 @@
  * The panel against the stream views' rulebook, tests/stream_views.json: the same cases
  * tests/test_stream_views.py runs against the inline view.
  */
+import { readFileSync } from 'fs';
+import * as path from 'path';
+
 import rulebook from '../../../tests/stream_views.json';
 import { STOP_TIMEOUT_MS } from '../model';
 import {
@@ -17,6 +20,18 @@ import {
 } from '../run';
 import { RequestError, StreamLostError } from '../types';
 import { setup } from './fakes';
+
+type Schema = { $ref?: string; enum?: string[]; properties?: Record<string, Schema> };
+
+/** The kinds the server's OpenAPI document (the committed snapshot) lists for an in-band
+ * error: ErrorKind, the type of `InBandError['kind']` in the generated types. */
+function documentedKinds(): string[] | undefined {
+  const file = path.join(__dirname, '..', 'generated', 'openapi.json');
+  const schemas = JSON.parse(readFileSync(file, 'utf-8')).components.schemas;
+  const resolve = (schema: Schema): Schema =>
+    schema.$ref ? resolve(schemas[schema.$ref.split('/').pop()!]) : schema;
+  return resolve(resolve(schemas.InBandError).properties!.kind).enum;
+}
 
 /** A run fed `payloads` as the server's events, one ms apart. */
 function runOf(payloads: unknown[]): Run {
@@ -36,6 +51,10 @@ describe('the rulebook', () => {
     expect(DEFAULT_ERROR_KIND).toBe(rulebook.default_error_kind);
     expect(rulebook.error_kinds).toContain(DEFAULT_ERROR_KIND);
     expect(STOP_TIMEOUT_MS).toBe(rulebook.stop_timeout_seconds * 1000);
+  });
+
+  it('has the kinds the server documents', () => {
+    expect(documentedKinds()).toEqual(rulebook.error_kinds);
   });
 
   it('has a case for every end and every kind', () => {
