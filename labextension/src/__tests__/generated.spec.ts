@@ -42,7 +42,13 @@ describe('the generated types', () => {
   const snapshot = readFileSync(path.join(GENERATED, 'openapi.json'), 'utf-8');
 
   it('come from the document the server builds now', () => {
-    const built = execFileSync('python', [SCRIPT], { encoding: 'utf-8' });
+    let built: string;
+    try {
+      built = execFileSync('python', [SCRIPT], { encoding: 'utf-8' });
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      throw new Error(`python ${SCRIPT} failed (is the project's venv active?): ${why}`);
+    }
     expectSame(built, snapshot, 'src/generated/openapi.json');
   });
 
