@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -14,6 +12,7 @@ from tests.support.browser_fixtures import CHROMIUM
 from tests.support.kernels import NotebookKernel, start_kernel, stop_kernel
 from tests.support.server_config import server_config
 from tests.support.sse_reader import Event, StreamResult, read_stream, read_then_drop
+from tests.support.waiting import until
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
@@ -139,16 +138,16 @@ class Api:
             parsed = result.body
         return result.status, parsed
 
-    async def wait_for_model(self, name: str, timeout: float = 10.0, present: bool = True) -> float:
-        """Wait until ``name`` is (or is no longer) listed; return the seconds it took."""
-        started = time.monotonic()
-        while time.monotonic() - started < timeout:
+    async def wait_for_model(self, name: str, timeout: float = 10.0, present: bool = True) -> None:
+        """Wait until ``name`` is (or is no longer) listed."""
+
+        async def listed_as_wanted() -> bool:
             status, body = await self.call("inferless/api/models")
             names = {model["name"] for model in body["models"]} if status == 200 else set()
-            if (name in names) == present:
-                return time.monotonic() - started
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"model {name!r} {'never appeared' if present else 'never left'}")
+            return (name in names) == present
+
+        what = f"model {name!r} {'appeared' if present else 'left'}"
+        await until(listed_as_wanted, what, timeout)
 
 
 Runner = Callable[[str], Awaitable[str]]

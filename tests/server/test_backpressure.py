@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,6 +11,7 @@ import pytest
 from tests.support.models import PADDED
 from tests.support.server_config import server_config
 from tests.support.sse_reader import EventLog, raw_post
+from tests.support.waiting import until
 
 CREDIT_EVENTS = 64
 CREDIT_BYTES = 128 * 1024
@@ -76,17 +76,25 @@ async def produced(kernel: Any) -> int:
     return int(await kernel.run("print(Padded.produced)"))
 
 
-async def holds_still(kernel: Any, total: int, timeout: float = 30.0) -> int:
-    """The model's count of produced events once it held still for a second."""
-    deadline = time.monotonic() + timeout
-    last = await produced(kernel)
-    while time.monotonic() < deadline:
-        await asyncio.sleep(1.0)
-        now = await produced(kernel)
-        if now == last or now >= total:
-            return now
-        last = now
-    raise AssertionError(f"the model never paused: {last} of {total} events after {timeout} s")
+PAUSED = f"""
+from jupyter_inferless.kernel.runtime import Runtime
+_outbox = next(iter(Runtime.existing().links.values())).outbox
+with _outbox.cond:
+    _paused = [
+        bool(channel.backlog or channel.blocked({EVENT_BYTES}))
+        and _outbox.over_bounds(channel)
+        for channel in _outbox.channels.values()
+    ]
+    print(Padded.produced, _paused == [True])
+"""
+"""Kernel code printing the model's count of produced events, and whether its one request
+is paused: out of credit, its backlog at its bound, so its next event must wait."""
+
+
+async def paused(kernel: Any) -> int | None:
+    """The model's count of produced events while its request is paused, else None."""
+    count, now_paused = (await kernel.run(PAUSED)).split()
+    return int(count) if now_paused == "True" else None
 
 
 async def test_a_client_that_stops_reading_pauses_the_model(kernel, api, jp_serverapp):
@@ -99,11 +107,9 @@ async def test_a_client_that_stops_reading_pauses_the_model(kernel, api, jp_serv
     try:
         await client.read_events(10)
         # The server writes until the socket's buffers are full (loopback TCP grows them to
-        # a few MB, more slowly on a busy machine), then the credit runs out: wait until the
-        # count holds still for a second, then check that it stays there.
-        paused_at = await holds_still(kernel, total)
-        await asyncio.sleep(1.0)
-        assert await produced(kernel) == paused_at, "the model should be paused"
+        # a few MB, more slowly on a busy machine), then the credit runs out and the
+        # kernel's backlog fills: the model's next event waits.
+        paused_at = await until(lambda: paused(kernel), "the model paused", timeout=60)
         assert paused_at < total
         stream = jp_serverapp.web_app.settings["inferless_service"].broker.get(
             client.headers["x-request-id"]

@@ -19,6 +19,7 @@ from jupyter_inferless.server.decode import json_pack
 from jupyter_inferless.server.decode.bodies import SLICE, Body, release
 from jupyter_inferless.server.decode.decoding import Decoding
 from jupyter_inferless.server.kernels.outgoing import Outgoing
+from tests.support.waiting import until
 
 
 class Link:
@@ -28,6 +29,7 @@ class Link:
         self.sent: list[Any] = []
         self.failed: list[tuple[list[Any], Exception]] = []
         self.go = threading.Event()
+        self.preparing = threading.Event()  # set once prepare runs
         self.fail_prepare = False
 
     def send(self, message: Any) -> None:
@@ -38,6 +40,7 @@ class Link:
 
     def prepare(self, data: Any) -> Any:
         assert threading.current_thread() is not threading.main_thread()
+        self.preparing.set()
         self.go.wait(5)
         if self.fail_prepare:
             raise ConnectionError("the serving comm is closed")
@@ -61,13 +64,11 @@ def test_what_is_put_after_a_large_message_leaves_after_it():
         outgoing.put(large("big", decoding))
         outgoing.put(protocol.cancel("big"))
         outgoing.put(protocol.ack(3, {}))
-        await asyncio.sleep(0.05)
+        await until(link.preparing.is_set, "the large message being made ready")
+        await until(lambda: link.sent, "the message before it sent")
         assert link.sent == [protocol.cancel("before")], "the rest waits for the large one"
         link.go.set()
-        for _ in range(100):
-            await asyncio.sleep(0.01)
-            if len(link.sent) == 3:
-                break
+        await until(lambda: len(link.sent) == 3, "the large message and the rest sent")
         decoding.close()
         return link
 
@@ -84,10 +85,7 @@ def test_a_large_message_that_cannot_be_made_ready_ends_its_request():
         outgoing = Outgoing(link.send, link.not_sent, link)
         outgoing.put(large("big", decoding))
         outgoing.put(protocol.cancel("other"))
-        for _ in range(100):
-            await asyncio.sleep(0.01)
-            if link.sent:
-                break
+        await until(lambda: link.sent, "the message after it sent")
         decoding.close()
         return link
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +23,7 @@ pytest.importorskip("kernel_gateway", reason="needs jupyter-kernel-gateway")
 from jupyter_server.gateway.gateway_client import GatewayClient
 
 from jupyter_inferless.server.kernels.transport.gateway import GatewayTransport
+from tests.support.held_cell import HeldCell
 from tests.support.kernels import NotebookKernel
 from tests.support.models import PACED, paced_outputs, paced_text
 from tests.support.remote_kernels import (
@@ -34,6 +34,8 @@ from tests.support.remote_kernels import (
     shut_down_remote_kernel,
 )
 from tests.support.server_config import server_config
+from tests.support.server_state import streams_running
+from tests.support.waiting import until
 
 STREAM = "inferless/v2/models/paced/generate_stream"
 SERVE_PACED = PACED.define() + "%inferless serve Paced --name paced"
@@ -118,13 +120,12 @@ async def test_remote_model_is_listed_and_streams_every_event_in_order(
     assert not list(jp_runtime_dir.glob("kernel-*.json")), "no local connection file"
 
 
-async def test_remote_model_streams_while_the_notebook_runs_a_cell(paced, kernel):
-    busy = kernel.run_in_background("import time; time.sleep(8); print('slept')")
-    await asyncio.sleep(0.5)
-    result = await paced.stream(STREAM, {"n": 5})
-    assert not busy.done(), "the cell should still be running"
-    assert result.outputs == paced_outputs(5)
-    assert "slept" in await busy
+async def test_remote_model_streams_while_the_notebook_runs_a_cell(paced, kernel, tmp_path):
+    async with HeldCell(kernel, tmp_path) as busy:  # runs until released, after the stream
+        result = await paced.stream(STREAM, {"n": 5})
+        assert not busy.cell.done(), "the cell should still be running"
+        assert result.outputs == paced_outputs(5)
+        assert "released" in await busy.release()
 
 
 async def test_delete_stops_a_remote_model_within_2_events(paced, kernel):
@@ -157,20 +158,17 @@ async def test_remote_stream_resumes_after_a_drop(paced):
     assert rest.outputs == paced_outputs(100, 400)
 
 
-async def test_killing_the_remote_kernel_ends_its_stream_in_band_within_5s(paced, gateway):
+async def test_killing_the_remote_kernel_ends_its_stream_in_band(paced, gateway, jp_serverapp):
     reader = asyncio.ensure_future(paced.stream(STREAM, {"n": 1000, "pause_ms": 50}))
-    await asyncio.sleep(1.0)
+    await streams_running(jp_serverapp)
     (pid,) = gateway.kernel_pids()
-    killed = time.monotonic()
     os.kill(pid, signal.SIGKILL)
     result = await asyncio.wait_for(reader, 30)
-    took = time.monotonic() - killed
-    print(f"stream ended {took:.2f}s after kill -9 of the remote kernel")
     assert result.status == 200
     assert result.events[0].json == paced_outputs(1)[0]
+    assert len(result.events) < 1000, "the stream ended early, at the kill"
     assert result.events[-1].json["kind"] == "kernel_gone"
     assert "KernelGone" in result.events[-1].json["error"]
-    assert took < 5, f"the stream ended {took:.1f}s after the kill"
     await paced.wait_for_model("paced", present=False)
 
 
@@ -200,23 +198,23 @@ def second_kernel(
     yield from remote_kernel(api, gateway, jp_asyncio_loop)
 
 
-async def test_two_remote_kernels_are_replicas_of_one_model(kernel, second_kernel, api, gateway):
+async def test_two_remote_kernels_are_replicas_of_one_model(
+    kernel, second_kernel, api, gateway, jp_serverapp
+):
     serve = PACED.serve("paced", max_concurrency=1, queue_size=0)
     for notebook in (kernel, second_kernel):
         await notebook.run(serve)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    async def two_replicas() -> bool:
         _, body = await api.call("inferless/api/models")
         models = [m for m in body["models"] if m["name"] == "paced"]
-        if models and len(models[0]["replicas"]) == 2:
-            break
-        await asyncio.sleep(0.1)
-    else:
-        raise AssertionError("the two remote kernels never became two replicas of 'paced'")
+        return bool(models) and len(models[0]["replicas"]) == 2
+
+    await until(two_replicas, "the two remote kernels as two replicas of 'paced'", 30)
     long = {"n": 400, "pause_ms": 25}
     first = asyncio.ensure_future(api.stream(STREAM, long))
     other = asyncio.ensure_future(api.stream(STREAM, long))
-    await asyncio.sleep(1.0)
+    await streams_running(jp_serverapp, count=2)
     counts = [int(await k.run("print(len(Paced.handlers))")) for k in (kernel, second_kernel)]
     assert counts == [1, 1], "one long request on each remote replica"
     status, body = await api.call(STREAM, {"n": 1}, method="POST")

