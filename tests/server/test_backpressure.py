@@ -9,9 +9,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.support.models import PADDED
+from tests.support.non_reader import holds_still
 from tests.support.server_config import server_config
 from tests.support.sse_reader import EventLog, raw_post
-from tests.support.waiting import until
 
 CREDIT_EVENTS = 64
 CREDIT_BYTES = 128 * 1024
@@ -108,8 +108,10 @@ async def test_a_client_that_stops_reading_pauses_the_model(kernel, api, jp_serv
         await client.read_events(10)
         # The server writes until the socket's buffers are full (loopback TCP grows them to
         # a few MB, more slowly on a busy machine), then the credit runs out and the
-        # kernel's backlog fills: the model's next event waits.
-        paused_at = await until(lambda: paused(kernel), "the model paused", timeout=60)
+        # kernel's backlog fills: wait until the count holds still for a second, then
+        # check that the model's next event waits.
+        paused_at = await holds_still(lambda: produced(kernel))
+        assert await paused(kernel) == paused_at, "the model should be paused"
         assert paused_at < total
         stream = jp_serverapp.web_app.settings["inferless_service"].broker.get(
             client.headers["x-request-id"]

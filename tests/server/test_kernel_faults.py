@@ -5,27 +5,30 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import time
+from typing import Any
 
 from tests.support.models import PACED, Model, paced_outputs
+from tests.support.server_state import streams_running
+from tests.support.waiting import until
 
 SLOW = {"n": 1000, "pause_ms": 50}  # Paced's run, of 50 s
 
 
-async def _stream_then(api, fault) -> tuple[object, float]:
+async def _stream_then(api, serverapp, fault) -> Any:
+    """Start the slow run, fault once its events flow, and read the stream to its end."""
     reader = asyncio.ensure_future(api.stream("inferless/v2/models/slow/generate_stream", SLOW))
-    await asyncio.sleep(1.0)
-    faulted = time.monotonic()
+    await streams_running(serverapp)
     await fault()
-    result = await asyncio.wait_for(reader, 30)
-    return result, time.monotonic() - faulted
+    return await asyncio.wait_for(reader, 30)
 
 
 async def _restarted(km, timeout: float = 30.0) -> None:
     """Wait until the server's automatic restart of a killed kernel is done."""
-    deadline = time.monotonic() + timeout
-    while not (km.ready.done() and await km.is_alive()) and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
+
+    async def alive() -> bool:
+        return km.ready.done() and await km.is_alive()
+
+    await until(alive, "the killed kernel restarted", timeout)
 
 
 async def test_kill_9_of_the_kernel_ends_the_stream_in_band(kernel, api, jp_serverapp):
@@ -36,13 +39,11 @@ async def test_kill_9_of_the_kernel_ends_the_stream_in_band(kernel, api, jp_serv
     async def kill() -> None:
         os.kill(km.provisioner.pid, signal.SIGKILL)
 
-    result, took = await _stream_then(api, kill)
+    result = await _stream_then(api, jp_serverapp, kill)
     assert result.status == 200
     assert result.events[0].json == paced_outputs(1)[0]
     assert "KernelGone" in result.events[-1].json["error"]
     assert result.events[-1].json["kind"] == "kernel_gone"
-    print(f"stream ended {took:.2f}s after kill -9")
-    assert took < 5, f"the stream ended {took:.1f}s after the kill"
     await api.wait_for_model("slow", present=False)
     await _restarted(km)
 
@@ -56,7 +57,7 @@ async def test_restarting_the_kernel_ends_the_stream_and_forgets_the_models(
     async def restart() -> None:
         await jp_serverapp.kernel_manager.restart_kernel(kernel.kernel_id)
 
-    result, _ = await _stream_then(api, restart)
+    result = await _stream_then(api, jp_serverapp, restart)
     assert "KernelGone" in result.events[-1].json["error"]
     assert result.events[-1].json["kind"] == "kernel_gone"
     _, body = await api.call("inferless/api/models")
@@ -84,7 +85,7 @@ async def test_server_shutdown_ends_streams_in_band_and_finalizes(
     await api.wait_for_model("tidy")
     run = {"n": 10_000, "pause_ms": 10}
     reader = asyncio.ensure_future(api.stream("inferless/v2/models/tidy/generate_stream", run))
-    await asyncio.sleep(0.5)
+    await streams_running(jp_serverapp)
     kernel.client.stop_channels()
     await jp_serverapp._cleanup()  # what the server runs when it stops
     result = await asyncio.wait_for(reader, 10)
@@ -92,7 +93,5 @@ async def test_server_shutdown_ends_streams_in_band_and_finalizes(
         "error": "ServerShutdown: the server is shutting down",
         "kind": "server_shutdown",
     }
-    deadline = time.monotonic() + 10
-    while not marker.exists() and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
+    await until(marker.exists, "the model finalized", 10)
     assert marker.read_text() == "finalized"
