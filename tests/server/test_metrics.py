@@ -9,6 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.models import COUNTER
 from tests.support.sse_reader import read_stream
+from tests.support.waiting import until
 
 STREAM = "inferless/v2/models/counted/generate_stream"
 
@@ -48,12 +49,12 @@ async def test_metrics_move_with_streams_refusals_errors_and_the_queue(kernel, a
     assert failed.outputs[-1]["kind"] == "model_error"
 
     slow = [asyncio.ensure_future(api.stream(STREAM, {"n": 5, "pause_ms": 200})) for _ in range(2)]
-    for _ in range(100):  # one running, one queued behind max_concurrency=1
-        during = await scrape(api)
-        if value(during, "inferless_streams_active") == 2:
-            break
-        await asyncio.sleep(0.02)
-    assert value(during, "inferless_streams_active") == 2
+
+    async def both_in() -> Samples | None:  # one running, one queued behind max_concurrency=1
+        samples = await scrape(api)
+        return samples if value(samples, "inferless_streams_active") == 2 else None
+
+    during = await until(both_in, "two streams active")
     assert value(during, "inferless_queue_depth") == 1
     busy = await api.stream(STREAM, {"n": 1})
     assert busy.status == 429, busy.body

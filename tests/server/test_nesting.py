@@ -15,15 +15,12 @@ from tests.support.sse_reader import read_stream
 LOOSE = Model(
     "Loose",
     '''
-    import time
-
     class Loose:
-        """No INPUT_SCHEMA: takes anything; 3 events {"i": i}, 20 ms apart."""
+        """No INPUT_SCHEMA: takes anything; 3 events {"i": i}."""
 
         def infer(self, inputs, stream_output_handler):
             for i in range(3):
                 stream_output_handler.send_streamed_output({"i": i})
-                time.sleep(0.02)
             stream_output_handler.finalise_streamed_output()
     ''',
 )
