@@ -14,7 +14,9 @@ import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from tests.support.models import ASYNC_TICKER, PACED
+from tests.support.server_state import streams_running
 from tests.support.sse_reader import EventLog, StreamResult
+from tests.support.waiting import until
 
 SLOW = {"n": 1000, "pause_ms": 50}  # 50 s a run, unless cancelled
 RUNNING, QUEUED = 4, 16
@@ -27,24 +29,24 @@ def _path(name: str) -> str:
 
 async def _in_flight(api: Any, name: str, count: int) -> None:
     """Wait until the server counts ``count`` requests of ``name`` running or queued."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    async def in_flight() -> bool:
         _, body = await api.call("inferless/api/models")
-        active = [m["counters"]["active"] for m in body["models"] if m["name"] == name]
-        if active == [count]:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{count} requests of {name!r} were never in flight")
+        return [m["counters"]["active"] for m in body["models"] if m["name"] == name] == [count]
+
+    await until(in_flight, f"{count} requests of {name!r} in flight", 30)
 
 
-async def _burst(api: Any, name: str) -> tuple[list[asyncio.Task[Any]], list[float]]:
+async def _burst(
+    api: Any, serverapp: Any, name: str
+) -> tuple[list[asyncio.Task[Any]], list[float]]:
     """20 slow requests of ``name`` (4 run, 16 queued), the time each one ended."""
     ended: list[float] = []
     readers = [asyncio.ensure_future(api.stream(_path(name), SLOW)) for _ in range(20)]
     for reader in readers:
         reader.add_done_callback(lambda _task: ended.append(time.monotonic()))
     await _in_flight(api, name, RUNNING + QUEUED)
-    await asyncio.sleep(1.0)  # the 4 running have sent events
+    await streams_running(serverapp, count=RUNNING)  # the 4 running have sent events
     return readers, ended
 
 
@@ -84,11 +86,11 @@ SERVE_ASYNC = ASYNC_TICKER.serve("slow", max_concurrency=RUNNING, queue_size=QUE
     ],
 )
 async def test_stop_or_serve_again_ends_the_queued_requests_in_band(
-    kernel, api, report, request, serve: str, action: str, detail: str
+    kernel, api, jp_serverapp, report, request, serve: str, action: str, detail: str
 ):
     await kernel.run(serve)
     await api.wait_for_model("slow")
-    readers, ended = await _burst(api, "slow")
+    readers, ended = await _burst(api, jp_serverapp, "slow")
     acted = time.monotonic()
     await kernel.run(action)
     results = await asyncio.wait_for(asyncio.gather(*readers), ENDS_WITHIN)
@@ -147,13 +149,15 @@ async def test_delete_of_a_queued_request_ends_it_before_it_runs(kernel, api):
 async def test_the_kernels_death_ends_the_queued_requests_too(kernel, api, jp_serverapp):
     await kernel.run(SERVE_SLOW)
     await api.wait_for_model("slow")
-    readers, _ = await _burst(api, "slow")
+    readers, _ = await _burst(api, jp_serverapp, "slow")
     km = jp_serverapp.kernel_manager.get_kernel(kernel.kernel_id)
     os.kill(km.provisioner.pid, signal.SIGKILL)
     results = await asyncio.wait_for(asyncio.gather(*readers), ENDS_WITHIN)
     _check_all_ended(results, "kernel_gone", "KernelGone")
     queued = next(result for result in results if len(result.events) == 1)
     await _ended_stream_answers(api, queued.headers["X-Request-Id"], "kernel_gone")
-    deadline = time.monotonic() + 30  # let the server's restart finish before teardown
-    while not (km.ready.done() and await km.is_alive()) and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
+
+    async def restarted() -> bool:  # let the server's restart finish before teardown
+        return km.ready.done() and await km.is_alive()
+
+    await until(restarted, "the killed kernel restarted", 30)
