@@ -1,61 +1,76 @@
-"""The ZMQ transport's IOPub reader, against real ZMQ sockets standing in for a kernel's."""
+"""The ZMQ transport's IOPub reader, against real ZMQ sockets standing in for a kernel's.
+
+The stand-in kernel binds ``inproc`` sockets in the transport's own ZMQ context, so a
+message published is in the transport's queue when ``send`` returns: a test can queue
+many before the server's loop runs, with nothing to wait for.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import time
+import itertools
 from typing import Any
 
 import zmq
+import zmq.asyncio
 from jupyter_client.session import Session
 
 from jupyter_inferless.protocol import TOPIC_PREFIX
-from jupyter_inferless.server.kernels.transport.zmq import DRAIN_FRAMES, ZmqTransport
+from jupyter_inferless.server.kernels.transport.base import DRAIN_MESSAGES
+from jupyter_inferless.server.kernels.transport.zmq import ZmqTransport
+from tests.support.waiting import until, wait_async_event
 
 KEY = b"a-test-key"
+KERNELS = itertools.count()
 
 
 class KernelSockets:
-    """A kernel's IOPub (PUB), shell and control (ROUTER) on loopback, and its session."""
+    """A kernel's IOPub (PUB), shell and control (ROUTER) on inproc, and its session."""
 
     def __init__(self) -> None:
-        self.context = zmq.Context()
-        self.iopub = self.context.socket(zmq.PUB)
-        self.shell = self.context.socket(zmq.ROUTER)
-        self.control = self.context.socket(zmq.ROUTER)
-        self.ports = {
-            name: sock.bind_to_random_port("tcp://127.0.0.1")
-            for name, sock in (
-                ("iopub", self.iopub),
-                ("shell", self.shell),
-                ("control", self.control),
-            )
+        # inproc reaches only sockets of the same context: the transport's.
+        self.context = zmq.Context.shadow(zmq.asyncio.Context.instance().underlying)
+        self.name = f"kernel{next(KERNELS)}"
+        self.sockets = {
+            "iopub": self.context.socket(zmq.PUB),
+            "shell": self.context.socket(zmq.ROUTER),
+            "control": self.context.socket(zmq.ROUTER),
         }
+        for port, sock in enumerate(self.sockets.values()):
+            sock.bind(f"inproc://{self.name}-{port}")
         self.session = Session(key=KEY, username="kernel")
 
     def get_connection_info(self) -> dict[str, Any]:
         """What a kernel manager tells its clients."""
-        info: dict[str, Any] = {"transport": "tcp", "ip": "127.0.0.1"}
-        info.update({f"{name}_port": port for name, port in self.ports.items()})
+        info: dict[str, Any] = {"transport": "inproc", "ip": self.name}
+        info.update({f"{name}_port": port for port, name in enumerate(self.sockets)})
         return info
 
     def publish(self, n: int) -> None:
         """One comm message of ours on IOPub."""
         content = {"comm_id": "c", "data": {"op": "frame", "n": n}}
-        self.session.send(self.iopub, "comm_msg", content, ident=TOPIC_PREFIX + b".link.c")
+        iopub = self.sockets["iopub"]
+        self.session.send(iopub, "comm_msg", content, ident=TOPIC_PREFIX + b".link.c")
 
     def close(self) -> None:
-        self.context.destroy(linger=0)
+        for sock in self.sockets.values():
+            sock.close(linger=0)
 
 
 def test_frames_already_queued_are_all_taken_in_one_turn_of_the_loop() -> None:
     async def scenario() -> dict[int, int]:
         kernel = KernelSockets()
         received: dict[int, int] = {}  # n -> the loop turn it was dispatched in
+        warm, all_in = asyncio.Event(), asyncio.Event()
         turn = 0
 
         def on_message(comm_id: str | None, data: dict[str, Any], buffers: list[Any]) -> None:
+            if data["n"] < 0:  # the warm-up's
+                warm.set()
+                return
             received[data["n"]] = turn
+            if len(received) == 40:
+                all_in.set()
 
         def count_turns() -> None:
             nonlocal turn
@@ -64,20 +79,13 @@ def test_frames_already_queued_are_all_taken_in_one_turn_of_the_loop() -> None:
 
         transport = ZmqTransport("k", kernel, on_message)
         try:
-            n = -1
-            while not received:  # the subscription takes a moment to reach the publisher
-                kernel.publish(n)
-                await asyncio.sleep(0.02)
+            # The subscription reaches the publisher a moment after the connect.
+            await until(lambda: kernel.publish(-1) or warm.is_set(), "a frame through")
             asyncio.get_running_loop().call_soon(count_turns)
-            await asyncio.sleep(0.01)
-            received.clear()
-            assert DRAIN_FRAMES >= 40
-            for n in range(40):
+            assert DRAIN_MESSAGES >= 40
+            for n in range(40):  # a busy server: all 40 queue up before its loop reads
                 kernel.publish(n)
-            time.sleep(0.2)  # a busy server: all 40 queue up before its loop reads
-            deadline = time.monotonic() + 5
-            while len(received) < 40 and time.monotonic() < deadline:
-                await asyncio.sleep(0.01)
+            await wait_async_event(all_in, "all 40 frames through the transport")
             return received
         finally:
             await transport.close()

@@ -4,7 +4,9 @@ A transport delivers every comm message the kernel publishes for us, opens the s
 comm (on a kernel subshell when the kernel has them) and sends comm messages on it.
 ``zmq.ZmqTransport`` reaches a local kernel of this server's kernel manager over its ZMQ
 channels; ``gateway.GatewayTransport`` reaches a remote kernel of a Kernel Gateway over
-its websocket. A transport that hears the kernel die calls ``on_lost``.
+its websocket. Both build on ``base.BaseTransport``, which does what they share (the
+serving comm and its subshell, a prepared message's parts, draining what the kernel sends)
+over the channels each provides. A transport that hears the kernel die calls ``on_lost``.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ subprotocol: a channel name and the message's packed parts, which the gateway pa
 and from ZMQ without decoding (it signs what we send). Every IOPub message crosses the
 socket; we unpack only headers, and the content of comm messages and status.
 
-The serving comm is opened on a subshell exactly as over ZMQ. A ``restarting`` or
-``dead`` status, or the socket closing, means the kernel is gone: ``on_lost`` is called.
+The serving comm is the base's (``base.py``), as over ZMQ. A ``restarting`` or ``dead``
+status, or the socket closing, means the kernel is gone: ``on_lost`` is called.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import uuid
-from collections.abc import Callable
 from typing import Any
 
 from jupyter_client.session import Session
@@ -26,141 +24,57 @@ from jupyter_server.services.kernels.connection.base import (
     deserialize_msg_from_ws_v1,
     serialize_msg_to_ws_v1,
 )
-from tornado.httpclient import HTTPRequest
-from tornado.websocket import (
-    WebSocketClientConnection,
-    WebSocketClosedError,
-    websocket_connect,
-)
+from tornado.websocket import WebSocketClientConnection, WebSocketClosedError
 
-from ....protocol import LINK_COMM_PREFIX, TARGET_NAME, CommMessage, OpenData
-from . import OnLost, OnMessage, prepared
-from .gateway_wire import channels_request, quick_ack, unpack, written
+from ....protocol import TARGET_NAME
+from . import prepared
+from .base import CONTROL_TIMEOUT, BaseTransport
+from .gateway_wire import channels_request, connect, quick_ack, unpack, written
 
-SUBPROTOCOL = "v1.kernel.websocket.jupyter.org"
-CONTROL_TIMEOUT = 5.0  # seconds to wait for a control reply
-DRAIN_MESSAGES = 64  # messages taken in one turn of the server's loop, at most
-MAX_MESSAGE_SIZE = 256 * 1024 * 1024  # a frame carries at most a request's byte credit
 GONE_STATES = ("restarting", "dead")
 log = logging.getLogger("ServerApp.jupyter_inferless")  # the server log's handlers
 
+Message = str | bytes
+"""One websocket message (the kernel's are binary)."""
 
-class GatewayTransport:
+
+class GatewayTransport(BaseTransport[Message, bytes]):
     """One gateway kernel's channels over a websocket of our own."""
 
-    def __init__(
-        self,
-        kernel_id: str,
-        kernel_manager: Any,
-        on_message: OnMessage,
-        on_lost: OnLost | None = None,
-        *,
-        request: HTTPRequest | None = None,
-    ) -> None:
-        self.kernel_id = kernel_id
-        self.session = Session(username="jupyter_inferless", check_pid=False)
-        self.comm_id: str | None = None
-        # jupyter_server's relay of the notebook's own websocket to a gateway forwards
-        # every message as text: a binary buffer would break the notebook's connection.
-        self.text_frames = True
-        self.subshell_id: str | None = None
-        self._on_message = on_message
-        self._on_lost: Callable[[str], None] = on_lost or (lambda reason: None)
+    WHAT = "gateway kernel"
+    # jupyter_server's relay of the notebook's own websocket to a gateway forwards
+    # every message as text: a binary buffer would break the notebook's connection.
+    text_frames = True
+
+    def _open(self, kernel_manager: Any) -> Session:
+        """Begin connecting to the kernel's channels; the reader waits for it (``_read``)."""
         self._replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
-        self._control_lock = asyncio.Lock()
+        self._connecting = asyncio.ensure_future(connect(channels_request(self.kernel_id)))
         self._ws: WebSocketClientConnection | None = None
         self._sock: socket.socket | None = None
+        self._next: asyncio.Future[Message | None] | None = None  # the next unread message
         self._closing = False
-        self._request = request or channels_request(kernel_id)
-        self._reader = asyncio.ensure_future(self._read())
+        return Session(username="jupyter_inferless", check_pid=False)
 
-    async def open_comm(self, data: OpenData) -> bool:
-        """Open the serving comm, on a subshell when the kernel has them."""
-        try:
-            info = await self._control_request("kernel_info_request", {})
-            if "kernel subshells" in info.get("supported_features", []):
-                reply = await self._control_request("create_subshell_request", {})
-                self.subshell_id = reply.get("subshell_id")
-            else:
-                log.warning(
-                    "kernel %s has no subshells (ipykernel < 7); models are served from the "
-                    "main shell and wait while a cell runs",
-                    self.kernel_id,
-                )
-            self.comm_id = LINK_COMM_PREFIX + uuid.uuid4().hex
-            self._send_shell(
-                "comm_open", {"comm_id": self.comm_id, "target_name": TARGET_NAME, "data": data}
-            )
-        except (asyncio.TimeoutError, ConnectionError) as err:
-            log.warning("could not link to gateway kernel %s: %s", self.kernel_id, err)
-            self.comm_id = None
-            return False
-        return True
-
-    def send(self, data: CommMessage) -> None:
-        """Send a message on the serving comm."""
-        self._send_shell("comm_msg", {"comm_id": self.comm_id, "data": data})
-
-    def prepare(self, data: CommMessage) -> bytes:
-        """A message on the serving comm as one websocket message (by a decode thread)."""
-        parts = prepared.comm_msg_parts(self.session, self.comm_id, self.subshell_id, data)
-        return bytes(prepared.ws_v1("shell", parts))  # tornado writes bytes only
-
-    def send_prepared(self, message: bytes) -> None:
+    def send_prepared(self, ready: bytes) -> None:
         """Send what ``prepare`` made."""
-        self._write(message, "comm_msg")
+        self._write(ready, "comm_msg")
 
-    def close_comm(self) -> None:
-        """Close the serving comm; the kernel cancels the requests it carried."""
-        if self.comm_id is not None:
-            self._send_shell("comm_close", {"comm_id": self.comm_id, "data": {}})
-        self.forget()
-
-    def forget(self) -> None:
-        """Forget the serving comm and its subshell."""
-        self.comm_id = self.subshell_id = None
-
-    async def close(self) -> None:
-        """Close the websocket and stop reading."""
+    def _close_channels(self) -> None:
         self._closing = True
+        self._connecting.cancel()
         if self._ws is not None:
             self._ws.close()
-        self._reader.cancel()
         for waiter in self._replies.values():
             waiter.cancel()
 
-    # -- the websocket ----------------------------------------------------------
-
-    async def _connect(self) -> WebSocketClientConnection:
-        ws = await websocket_connect(
-            self._request, subprotocols=[SUBPROTOCOL], max_message_size=MAX_MESSAGE_SIZE
-        )
-        if ws.selected_subprotocol != SUBPROTOCOL:
-            ws.close()
-            raise ConnectionError(f"the gateway does not speak {SUBPROTOCOL}")
-        stream = ws.protocol.stream if ws.protocol is not None else None
-        self._sock = stream.socket if stream is not None else None
-        if self._sock is not None:
-            # Nagle's algorithm costs ~40 ms per small message round trip.
-            self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return ws
-
     async def _read(self) -> None:
-        """Read the kernel's messages; at each wake-up take every one already received (up
-        to DRAIN_MESSAGES) before the server's loop runs on, as the ZMQ transport does."""
+        """Connect, then read the kernel's messages until the websocket closes."""
         reason = "the gateway closed the kernel's connection"
         try:
-            self._ws = ws = await self._connect()
-            ready = asyncio.ensure_future(ws.read_message())  # always the next unread one
-            while (message := await ready) is not None:
-                self._take(message)
-                ready = asyncio.ensure_future(ws.read_message())
-                for _ in range(DRAIN_MESSAGES - 1):
-                    if not ready.done() or (message := ready.result()) is None:
-                        break
-                    self._take(message)
-                    ready = asyncio.ensure_future(ws.read_message())
-                await asyncio.sleep(0)  # a ready read does not yield; let the server breathe
+            self._ws, self._sock = await self._connecting
+            self._next = asyncio.ensure_future(self._ws.read_message())
+            await self._drain()
         except asyncio.CancelledError:
             raise
         except Exception as err:  # the gateway refused or is unreachable
@@ -172,24 +86,41 @@ class GatewayTransport:
         if not self._closing:
             self._on_lost(reason)
 
-    def _take(self, message: str | bytes) -> None:
-        quick_ack(self._sock)
-        if isinstance(message, bytes):
-            try:
-                self._dispatch(message)
-            except Exception:
-                log.exception("bad message from gateway kernel %s", self.kernel_id)
+    def _frame(self, parts: list[prepared.Part]) -> bytes:
+        """The message as one websocket message."""
+        return bytes(prepared.ws_v1("shell", parts))  # tornado writes bytes only
 
-    def _dispatch(self, message: bytes) -> None:
+    async def _receive(self) -> Message | None:
+        assert self._next is not None, "read only once connected"
+        await self._next
+        return self._took()
+
+    def _receive_nowait(self) -> Message | None:
+        ready = self._next
+        if ready is None or not ready.done() or ready.result() is None:
+            return None
+        return self._took()
+
+    def _took(self) -> Message | None:
+        """The message just read, with the next read begun; None once the socket closed."""
+        assert self._ws is not None and self._next is not None
+        message = self._next.result()
+        if message is not None:
+            self._next = asyncio.ensure_future(self._ws.read_message())
+        return message
+
+    def _dispatch(self, message: Message) -> None:
+        quick_ack(self._sock)
+        if not isinstance(message, bytes):
+            return
         channel, parts = deserialize_msg_from_ws_v1(message)
-        header = unpack(parts[0])
-        msg_type = header.get("msg_type")
+        msg_type = unpack(parts[0]).get("msg_type")
         if channel == "iopub":
             if msg_type == "comm_msg":
                 content = unpack(parts[3])
                 comm_id = content.get("comm_id")
                 if isinstance(comm_id, str) and comm_id.startswith(TARGET_NAME):
-                    self._on_message(comm_id, content.get("data") or {}, parts[4:])
+                    self._deliver(content, parts[4:])
             elif msg_type == "status":
                 state = unpack(parts[3]).get("execution_state")
                 if state in GONE_STATES:
@@ -199,33 +130,32 @@ class GatewayTransport:
             if waiter is not None and not waiter.done():
                 waiter.set_result(unpack(parts[3]))
 
-    async def _ready(self) -> WebSocketClientConnection:
+    async def _connected(self) -> WebSocketClientConnection:
         """The open websocket, once connected; ConnectionError if it failed or closed."""
-        while self._ws is None:
-            if self._reader.done():
-                raise ConnectionError("no connection to the gateway")
-            await asyncio.sleep(0.01)
-        if self._ws.protocol is None:
+        try:
+            ws, _ = await asyncio.shield(self._connecting)
+        except asyncio.CancelledError:
+            if not self._connecting.cancelled():
+                raise  # our caller was cancelled
+            raise ConnectionError("the transport is closed") from None
+        except Exception as err:
+            raise ConnectionError(f"no connection to the gateway: {err}") from err
+        if ws.protocol is None:
             raise ConnectionError("the gateway connection is closed")
-        return self._ws
+        return ws
 
-    async def _control_request(self, msg_type: str, content: dict[str, Any]) -> dict[str, Any]:
-        async with self._control_lock:
-            ws = await asyncio.wait_for(self._ready(), CONTROL_TIMEOUT)
-            request = self.session.msg(msg_type, content)
-            waiter = asyncio.get_running_loop().create_future()
-            self._replies[request["header"]["msg_id"]] = waiter
-            try:
-                await ws.write_message(self._encode("control", request), binary=True)
-                return await asyncio.wait_for(waiter, CONTROL_TIMEOUT)
-            finally:
-                self._replies.pop(request["header"]["msg_id"], None)
+    async def _exchange(self, request: dict[str, Any]) -> dict[str, Any]:
+        ws = await asyncio.wait_for(self._connected(), CONTROL_TIMEOUT)
+        waiter = asyncio.get_running_loop().create_future()
+        self._replies[request["header"]["msg_id"]] = waiter
+        try:
+            await ws.write_message(self._encode("control", request), binary=True)
+            return await asyncio.wait_for(waiter, CONTROL_TIMEOUT)
+        finally:
+            self._replies.pop(request["header"]["msg_id"], None)
 
-    def _send_shell(self, msg_type: str, content: dict[str, Any]) -> None:
-        msg = self.session.msg(msg_type, content)
-        if self.subshell_id is not None:
-            msg["header"]["subshell_id"] = self.subshell_id
-        self._write(self._encode("shell", msg), msg_type)
+    def _write_shell(self, msg: dict[str, Any]) -> None:
+        self._write(self._encode("shell", msg), msg["header"]["msg_type"])
 
     def _write(self, message: bytes, msg_type: str) -> None:
         ws = self._ws
