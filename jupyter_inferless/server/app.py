@@ -50,7 +50,6 @@ class InferlessExtension(ExtensionApp):
         section); report the metrics on jupyter_server's ``/metrics``."""
         serverapp = self.serverapp
         assert serverapp is not None
-        self._move_legacy_config()
         self.metrics = Metrics()
         self.broker = Broker(parent=self, log=self.log, metrics=self.metrics)
         self.catalog = Catalog(
@@ -78,19 +77,6 @@ class InferlessExtension(ExtensionApp):
         # jupyter_server calls _start_jupyter_server_extension only when it runs its own
         # loop; embedded servers (tests, other apps) start the catalog from here.
         IOLoop.current().add_callback(self._begin)
-
-    def _move_legacy_config(self) -> None:
-        """Honour settings written as ``c.InferlessExtension.X`` before each manager had its
-        own section (``c.Service.X``, ``c.Broker.X``, ``c.Catalog.X``), saying where they go."""
-        legacy = self.config.get("InferlessExtension", {})
-        for manager in (Broker, Catalog, Service):
-            section = self.config[manager.__name__]
-            for name in manager.class_trait_names(config=True):
-                if name in legacy and name not in section:
-                    section[name] = legacy[name]
-                    self.log.warning(
-                        "c.InferlessExtension.%s is now c.%s.%s", name, manager.__name__, name
-                    )
 
     def initialize_handlers(self) -> None:
         """Declare the routes (jupyter_server prefixes base_url)."""

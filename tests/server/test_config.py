@@ -1,4 +1,4 @@
-"""Each manager reads its own config section; the old c.InferlessExtension names still work."""
+"""Each manager reads its own config section, and only there."""
 
 from __future__ import annotations
 
@@ -20,12 +20,15 @@ def jp_server_config() -> dict[str, Any]:
         credit_events=99,
         requests_per_turn=5,
         max_input_depth=5,
+        retry_ms=1234,
+        keep_finished=12.5,
     )
-    config["InferlessExtension"] = {"retry_ms": 1234, "keep_finished": 12.5}
+    # A manager's setting under the extension's section is not one of its settings.
+    config["InferlessExtension"] = {"stall_timeout": 99.0}
     return config
 
 
-def test_managers_read_their_sections_and_the_old_names(jp_serverapp: Any) -> None:
+def test_managers_read_their_own_sections_only(jp_serverapp: Any) -> None:
     service = jp_serverapp.web_app.settings["inferless_service"]
     assert (service.heartbeat_interval, service.retry_ms) == (0.25, 1234)
     assert (service.broker.replay_events, service.broker.keep_finished) == (7, 12.5)
@@ -33,6 +36,7 @@ def test_managers_read_their_sections_and_the_old_names(jp_serverapp: Any) -> No
     assert service.turns.per_turn == 5
     assert service.max_input_depth == 5
     assert service.parent.name == "jupyter_inferless"  # configured as the extension's managers
+    assert service.stall_timeout == Service.stall_timeout.default_value != 99.0
 
 
 def test_an_unknown_setting_is_a_clear_error() -> None:
