@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from tests.support.lab_server import Lab, lab_serving
 from tests.support.memory import MIB, PeakRss, rss
 from tests.support.models import PADDED
 from tests.support.sse_reader import StreamResult, read_stream
+from tests.support.waiting import NeverHappened, until
 
 BUDGET = 64 * MIB
 SLACK = 64 * MIB  # allocator slack, buffers in flight
@@ -84,8 +84,7 @@ async def test_finished_streams_grow_the_server_by_less_than_the_replay_budget(l
     for _ in range(3):
         await client.run(10)  # warm the code paths, not the budget
     before = server_rss(lab)
-    streams = [await client.run(EVENTS) for _ in range(STREAMS)]
-    time.sleep(0.5)
+    streams = [await client.run(EVENTS) for _ in range(STREAMS)]  # each read to its end
     grew = server_rss(lab) - before
     report(
         f"replay memory: {STREAMS} finished streams of {cost(streams[0]) / MIB:.2f} MiB read "
@@ -140,10 +139,14 @@ async def drop_after_headers(lab: Lab, n: int) -> tuple[int, str]:
 
 async def until_idle(lab: Lab, timeout: float = 300.0) -> None:
     """Wait until the model has no run running or queued."""
-    deadline = time.monotonic() + timeout
-    while (await asyncio.to_thread(lab.counters, "replay") or {}).get("active"):
-        assert time.monotonic() < deadline, f"runs still active:\n{lab.log_tail()}"
-        await asyncio.sleep(0.2)
+
+    async def idle() -> bool:
+        return not (await asyncio.to_thread(lab.counters, "replay") or {}).get("active")
+
+    try:
+        await until(idle, "the model idle", timeout)
+    except NeverHappened as never:
+        raise NeverHappened(f"{never}; runs still active:\n{lab.log_tail()}") from None
 
 
 async def test_runs_whose_clients_dropped_grow_the_server_by_less_than_the_budget(lab, report):
@@ -163,7 +166,6 @@ async def test_runs_whose_clients_dropped_grow_the_server_by_less_than_the_budge
             assert {status for status, _ in answers} == {200}, answers[:3]
             first = first or answers[0][1]
             await until_idle(lab)
-            await asyncio.sleep(0.5)
             grew.append((memory.sample() - before) / MIB)
             assert (memory.peak - before) / MIB < (BUDGET + SLACK) / MIB, (grew, memory.peak)
     peak = (memory.peak - before) / MIB
