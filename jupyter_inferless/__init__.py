@@ -19,7 +19,7 @@ from .contract.rules import DEFAULT_MAX_CONCURRENCY, DEFAULT_QUEUE_SIZE
 
 if TYPE_CHECKING:
     from .contract import StreamCancelled
-    from .kernel.runtime import Served
+    from .kernel.served import Served
     from .widget import StreamView
 
 __all__ = [
@@ -55,7 +55,8 @@ def serve(
     replaces the old model. At most ``max_concurrency`` requests run at once and
     ``queue_size`` more wait; beyond that the server answers 429 with Retry-After.
     """
-    from .kernel.runtime import Runtime, ServeOptions
+    from .kernel.runtime import Runtime
+    from .kernel.served import ServeOptions
 
     options = ServeOptions(name, input_schema, streaming, max_concurrency, queue_size)
     return Runtime.current().serve(target, options)
@@ -138,7 +139,7 @@ def __getattr__(name: str) -> Any:
     stays cheap (PEP 562)."""
     value: Any
     if name == "Served":
-        from .kernel.runtime import Served as value
+        from .kernel.served import Served as value
     elif name == "StreamCancelled":
         from .contract import StreamCancelled as value
     elif name == "StreamView":

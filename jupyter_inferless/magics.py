@@ -14,7 +14,8 @@ from typing import Any
 from IPython.core.magic import Magics, line_magic, magics_class
 
 from .contract import DEFAULT_MAX_CONCURRENCY, DEFAULT_QUEUE_SIZE, endpoint_path
-from .kernel.runtime import Runtime, ServeOptions
+from .kernel.runtime import Runtime
+from .kernel.served import ServeOptions
 
 
 class MagicUsageError(ValueError):

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
-from .runtime import Runtime, Served
+from .runtime import Runtime
+from .served import Served
 
 __all__ = ["Runtime", "Served"]

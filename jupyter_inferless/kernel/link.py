@@ -22,7 +22,8 @@ from ..protocol import (
     ReplicasMessage,
     Verdict,
 )
-from .outbox import Outbox, RequestChannel
+from .channel import RequestChannel
+from .outbox import Outbox
 
 log = logging.getLogger("jupyter_inferless.kernel")
 

@@ -35,10 +35,10 @@ from ..protocol import (
     frame,
     run,
 )
-from .channel import CANCELLED, RequestChannel
+from .channel import RequestChannel
 from .intake import Intake, Item
 
-__all__ = ["CANCELLED", "Outbox", "RequestChannel"]
+__all__ = ["Outbox"]
 Publish = Callable[[FrameMessage, list[bytes]], None]
 
 

@@ -19,11 +19,11 @@ from typing import Any, ClassVar
 from ..contract import check_model_name, parse_input_schema
 from ..contract.errors import InferlessError
 from ..protocol import ErrorKind, InferMessage, ModelDescription, RunError, Verdict, run_error
+from .channel import RequestChannel
 from .device import cuda_note, describe_device
 from .link import Link
 from .links import LinkManager
 from .model import ModelAdapter, default_name, resolve
-from .outbox import RequestChannel
 from .served import Served, ServeOptions
 from .shutdown import ShutdownHook
 from .workers import ServedModel

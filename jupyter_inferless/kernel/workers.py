@@ -18,8 +18,8 @@ from typing import Any
 
 from ..contract import ModelSchema, OutputError, StreamCancelled
 from ..protocol import ErrorKind, ModelDescription, RunError, model_description, run_error_from
+from .channel import RequestChannel
 from .model import ModelAdapter, StreamOutputHandler
-from .outbox import RequestChannel
 
 log = logging.getLogger("jupyter_inferless.kernel")
 WORKER_START_TIMEOUT = 10.0  # seconds for a model's worker threads to start

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._client_errors import ModelError, RequestRejected
-from .link_client import NoServerError
 from .rules import STOP_TIMEOUT, End, final_state
 from .running import track
 from .view import StreamView
@@ -24,7 +23,7 @@ from .view import StreamView
 if TYPE_CHECKING:
     from ..contract.schema import ModelSchema
 
-__all__ = ["NoServerError", "Source", "StreamRun", "local_schema", "remote_schema"]
+__all__ = ["Source", "StreamRun", "local_schema", "remote_schema"]
 
 
 class Outputs(Protocol):

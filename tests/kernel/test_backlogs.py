@@ -14,10 +14,10 @@ import pytest
 
 from jupyter_inferless import protocol
 from jupyter_inferless.contract import StreamCancelled
-from jupyter_inferless.kernel.channel import held_cost
+from jupyter_inferless.kernel.channel import RequestChannel, held_cost
 from jupyter_inferless.kernel.link import Link
 from jupyter_inferless.kernel.model import StreamOutputHandler
-from jupyter_inferless.kernel.outbox import Outbox, RequestChannel
+from jupyter_inferless.kernel.outbox import Outbox
 
 LINE = '{"x":"' + "x" * 50 + '"}'  # OUTPUT as its handler encodes it
 OUTPUT = {"x": "x" * 50}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from jupyter_inferless import protocol
+from jupyter_inferless.kernel.channel import RequestChannel
 from jupyter_inferless.kernel.link import Link
-from jupyter_inferless.kernel.outbox import RequestChannel
 
 
 class Comm:

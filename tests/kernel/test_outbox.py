@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from jupyter_inferless.contract import StreamCancelled
-from jupyter_inferless.kernel.outbox import CANCELLED, Outbox, RequestChannel
+from jupyter_inferless.kernel.channel import CANCELLED, RequestChannel
+from jupyter_inferless.kernel.outbox import Outbox
 from jupyter_inferless.protocol import ErrorKind, FrameMessage, run_error
 
 BIG = (1000, 1 << 20)

@@ -12,14 +12,13 @@ import pytest
 from jupyter_inferless.contract import InputError, decode_body, parse_input_schema
 from jupyter_inferless.server.decode.binary_tensors import (
     OutputRequest,
-    TensorRequestError,
     build_response,
-    decode,
-    encode,
     inline_inputs,
     parse_output_request,
     split_body,
 )
+from jupyter_inferless.server.decode.tensor_codec import decode, encode
+from jupyter_inferless.server.errors import TensorRequestError
 
 
 def strings(*items: bytes) -> bytes:

@@ -22,10 +22,7 @@ from .tensor_codec import decode, encode
 __all__ = [
     "HEADER_LENGTH",
     "OutputRequest",
-    "TensorRequestError",
     "build_response",
-    "decode",
-    "encode",
     "inline_inputs",
     "parse_output_request",
     "split_body",
