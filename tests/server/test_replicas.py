@@ -7,14 +7,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.support.kernels import NotebookKernel, start_kernel, stop_kernel
 from tests.support.models import PACED, Model, paced_outputs, spec
+from tests.support.waiting import until
 
 STREAM = "inferless/v2/models/paced/generate_stream"
 ONE_AT_A_TIME = {"max_concurrency": 1, "queue_size": 0}
@@ -28,17 +28,6 @@ def second(jp_serverapp: Any, jp_asyncio_loop: Any) -> Iterator[NotebookKernel]:
     notebook = jp_asyncio_loop.run_until_complete(start_kernel(jp_serverapp))
     yield notebook
     jp_asyncio_loop.run_until_complete(stop_kernel(jp_serverapp, notebook))
-
-
-async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 15.0) -> Any:
-    """Poll ``check`` until it returns something true; fail naming ``what`` after timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{what} within {timeout} s")
 
 
 async def listed(api: Any, name: str = "paced") -> dict[str, Any] | None:
@@ -55,7 +44,7 @@ async def replicas(api: Any, count: int) -> dict[str, Any]:
         model = await listed(api)
         return model if model and len(model["replicas"]) == count else None
 
-    return await until(check, f"'paced' never had {count} replicas")
+    return await until(check, f"'paced' with {count} replicas")
 
 
 async def active_by_kernel(api: Any) -> dict[str, int]:
@@ -84,7 +73,7 @@ async def test_two_kernels_serve_one_model_and_requests_spread(kernel, second, a
         listing = await kernel.run("%inferless list")
         return listing if "2 replicas on the server" in listing else None
 
-    assert "paced: Paced (streaming)" in await until(told, "the kernel never heard of 2 replicas")
+    assert "paced: Paced (streaming)" in await until(told, "the kernel told of 2 replicas")
 
     readers = [asyncio.ensure_future(api.stream(STREAM, LONG)) for _ in range(2)]
     both = {kernel.kernel_id: 1, second.kernel_id: 1}
@@ -93,7 +82,7 @@ async def test_two_kernels_serve_one_model_and_requests_spread(kernel, second, a
         return await active_by_kernel(api) == both
 
     try:
-        await until(spread, "the two streams never ran one on each kernel")
+        await until(spread, "the two streams running one on each kernel")
         busy = await api.stream(STREAM, {"n": 1})
         assert busy.status == 429, busy.body
         assert busy.headers.get("Retry-After") == "1"
@@ -126,7 +115,7 @@ async def test_a_different_schema_is_refused_naming_the_difference(kernel, secon
         model = await listed(api)
         return model["refused"] if model else []
 
-    (shown,) = await until(refusal, "the second kernel's 'paced' was never listed as refused")
+    (shown,) = await until(refusal, "the second kernel's 'paced' listed as refused")
     assert shown["kernel_id"] == second.kernel_id
     assert "input 'n' is INT32 in kernel" in shown["reason"]
 
@@ -134,7 +123,7 @@ async def test_a_different_schema_is_refused_naming_the_difference(kernel, secon
         listing = await second.run("%inferless list")
         return listing if "refused by the server" in listing else None
 
-    assert "INT64 here" in await until(kernel_told, "the kernel never heard of its refusal")
+    assert "INT64 here" in await until(kernel_told, "the kernel told of its refusal")
     for _ in range(3):
         result = await api.stream(STREAM, {"n": 2})
         assert result.outputs == paced_outputs(2)
@@ -148,9 +137,11 @@ async def test_a_different_schema_is_refused_naming_the_difference(kernel, secon
 
 async def _restarted(km: Any, timeout: float = 30.0) -> None:
     """Wait until the server's automatic restart of a killed kernel is done."""
-    deadline = time.monotonic() + timeout
-    while not (km.ready.done() and await km.is_alive()) and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
+
+    async def alive() -> bool:
+        return km.ready.done() and await km.is_alive()
+
+    await until(alive, "the killed kernel restarted", timeout)
 
 
 async def test_kill_9_of_one_replica_ends_its_streams_and_the_other_serves(
@@ -174,7 +165,7 @@ async def test_kill_9_of_one_replica_ends_its_streams_and_the_other_serves(
             None,
         )
 
-    victim = await until(streaming, "the stream never sent its first event")
+    victim = await until(streaming, "the stream's first event")
     km = jp_serverapp.kernel_manager.get_kernel(victim)
     os.kill(km.provisioner.pid, signal.SIGKILL)
     result = await asyncio.wait_for(reader, 30)
