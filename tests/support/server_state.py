@@ -15,14 +15,22 @@ def service_of(serverapp: Any) -> Any:
 
 
 async def streams_running(
-    serverapp: Any, count: int = 1, events: int = 1, timeout: float = 30.0
+    serverapp: Any,
+    count: int = 1,
+    events: int = 1,
+    model: str | None = None,
+    timeout: float = 30.0,
 ) -> list[Any]:
-    """Wait until ``count`` streams of the server's broker have received at least
-    ``events`` events each; return those streams."""
+    """Wait until ``count`` streams of the server's broker (of ``model``, if given) have
+    received at least ``events`` events each; return those streams."""
 
     def received() -> list[Any]:
-        streams = [s for s in service_of(serverapp).broker.streams.values() if s.total >= events]
+        streams = [
+            stream
+            for stream in service_of(serverapp).broker.streams.values()
+            if stream.total >= events and model in (None, stream.model)
+        ]
         return streams if len(streams) >= count else []
 
-    what = f"{count} stream(s) with {events} event(s) or more"
+    what = f"{count} stream(s) of {model or 'any model'} with {events} event(s) or more"
     return await until(received, what, timeout)
