@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 
 TICKER = """
-import time, jupyter_inferless
+import jupyter_inferless
 
 class Ticker:
     def infer(self, inputs, stream_output_handler):
         for i in range(inputs["n"]):
             stream_output_handler.send_streamed_output({"i": i})
-            if i % 10 == 0:
-                time.sleep(0.002)  # many small frames
         stream_output_handler.finalise_streamed_output()
 
 jupyter_inferless.serve(
@@ -36,6 +34,7 @@ def lossy(frame, buffers):
     deliver(frame, buffers)
 
 link.outbox.publish = lossy
+link.outbox.max_frame_bytes = 200  # many small frames: about 15 events each
 """
 
 
@@ -77,9 +76,10 @@ async def test_a_failing_initialize_shows_in_the_cell_and_serves_nothing(kernel,
         allow_error=True,
     )
     assert "FileNotFoundError" in output and "weights.bin" in output
-    await asyncio.sleep(0.5)
+    await kernel.run(TICKER)  # what the kernel told the server of Heavy came before this
+    await api.wait_for_model("ticker")
     _, body = await api.call("inferless/api/models")
-    assert body["models"] == []
+    assert [model["name"] for model in body["models"]] == ["ticker"]
 
 
 async def test_bad_schema_and_name_are_refused_at_serve(kernel):
