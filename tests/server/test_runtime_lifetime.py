@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
 from tests.support.models import ASYNC_ENGINE, PACED, counter_outputs, paced_outputs
+from tests.support.server_state import streams_running
+from tests.support.waiting import until
 
 PACED_STREAM = "inferless/v2/models/paced/generate_stream"
 ENGINE_STREAM = "inferless/v2/models/engine/generate_stream"
@@ -41,17 +42,18 @@ THREADS_LEFT = """
 import threading, time
 
 def inferless_threads():
-    return sorted(t.name for t in threading.enumerate() if t.name.startswith("inferless"))
+    return [t for t in threading.enumerate() if t.name.startswith("inferless")]
 
 deadline = time.monotonic() + {wait}
-while inferless_threads() and time.monotonic() < deadline:
-    time.sleep(0.05)
-print(inferless_threads())
+for thread in inferless_threads():  # each waited for until it ends, or until the deadline
+    thread.join(max(0.0, deadline - time.monotonic()))
+print(sorted(t.name for t in inferless_threads()))
 """
 
 
 async def threads_left(kernel: Any, wait: float = 10.0) -> list[str]:
-    """The names of the kernel's "inferless…" threads still alive after up to ``wait`` s."""
+    """The names of the kernel's "inferless…" threads still alive, having joined them for
+    up to ``wait`` s."""
     names: list[str] = eval((await kernel.run(THREADS_LEFT.format(wait=wait))).strip())
     return names
 
@@ -62,17 +64,12 @@ async def serve_both(kernel: Any, api: Any) -> None:
     await api.wait_for_model("engine")
 
 
-async def test_unload_stops_every_thread_and_gives_the_kernel_back(kernel, api):
+async def test_unload_stops_every_thread_and_gives_the_kernel_back(kernel, api, jp_serverapp):
     await serve_both(kernel, api)
     assert (await api.stream(PACED_STREAM, {"n": 3})).outputs == paced_outputs(3)
     running = asyncio.ensure_future(api.stream(ENGINE_STREAM, {"n": 1000, "pause_ms": 20}))
-    await kernel.run(
-        "import time\n"
-        'view = jupyter_inferless.stream("paced", n=1000, pause_ms=20)\n'
-        "deadline = time.monotonic() + 20\n"
-        "while view.events < 3 and time.monotonic() < deadline:\n"
-        "    time.sleep(0.01)"
-    )
+    await kernel.run('view = jupyter_inferless.stream("paced", n=1000, pause_ms=20)')
+    await streams_running(jp_serverapp, count=2, events=3, model="paced")  # the 3 above, the view's
     before = await threads_left(kernel, wait=0)
     for name in ("inferless-paced", "inferless-loop-", "inferless-outbox", "inferless-view"):
         assert any(t.startswith(name) for t in before), (name, before)
@@ -107,7 +104,7 @@ async def test_stopping_the_last_model_leaves_no_thread_running(kernel, api):
     assert (await api.stream(PACED_STREAM, {"n": 3})).outputs == paced_outputs(3)
     assert (await api.stream(ENGINE_STREAM, {"n": 3})).outputs == counter_outputs(3)
     await kernel.run("%inferless stop paced")
-    left = await threads_left(kernel, wait=0.5)
+    left = await threads_left(kernel, wait=0)
     assert any(t.startswith("inferless-loop-") for t in left), "engine is still served"
     await kernel.run("%inferless stop engine")
     assert await threads_left(kernel) == []
@@ -130,7 +127,5 @@ async def test_a_shutdown_after_unload_and_load_finalizes_once(
     )
     await api.wait_for_model("tidy")
     await jp_serverapp.kernel_manager.shutdown_kernel(kernel.kernel_id)  # a shutdown request
-    deadline = time.monotonic() + 10
-    while not marker.exists() and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
+    await until(marker.exists, "the model finalized", 10)
     assert marker.read_text() == "finalized\n"
