@@ -46,8 +46,10 @@ class InferlessExtension(ExtensionApp):
     serve_name = Unicode("", config=True, help="The model name for serve_path's model directory.")
 
     def initialize_settings(self) -> None:
-        """Create the metrics, broker, catalog and service (each configured in its own
-        section); report the metrics on jupyter_server's ``/metrics``."""
+        """Build the server's parts in dependency order, each configured in its own
+        section: the metrics, the broker (streams), the catalog (kernels), the service over
+        both, and what answers the kernels' own requests over the service (given to the
+        catalog when it starts). Report the metrics on jupyter_server's ``/metrics``."""
         serverapp = self.serverapp
         assert serverapp is not None
         self.metrics = Metrics()
@@ -56,7 +58,6 @@ class InferlessExtension(ExtensionApp):
             parent=self,
             log=self.log,
             kernel_manager=serverapp.kernel_manager,
-            broker=self.broker,
             server_url=serverapp.connection_url,
             metrics=self.metrics,
         )
@@ -68,7 +69,7 @@ class InferlessExtension(ExtensionApp):
             metrics=self.metrics,
             session_manager=serverapp.session_manager,
         )
-        self.catalog.kernel_requests = KernelRequests(self.service)
+        self.kernel_requests = KernelRequests(self.service)
         self.settings.update({"inferless_service": self.service})
         self.metrics_collector = MetricsCollector(self.metrics, self.catalog)
         self.metrics_collector.register()
@@ -98,7 +99,7 @@ class InferlessExtension(ExtensionApp):
 
     def _begin(self) -> None:
         if not self.catalog.started:
-            self.catalog.start(getattr(self.serverapp, "event_logger", None))
+            self.catalog.start(self.kernel_requests, getattr(self.serverapp, "event_logger", None))
         self.broker.start()
 
     async def stop_extension(self) -> None:

@@ -7,10 +7,11 @@ this server, so a request on it comes from the kernel's own code: it is as trust
 code, which could run any served model with the server's token before.
 
 A watch starts a run like ``POST …/generate_stream`` (the same validation and admission;
-a refusal carries the status HTTP would answer), then reads its stream as an HTTP
-subscriber does: every wakeup sends the new events in one ``watched`` message and
-advances the stream, so the model's credit flows; an idle stream gets an empty one every
-heartbeat interval. A watch ends with its run, or is cancelled when the link goes.
+a refusal carries the status HTTP would answer), then reads its stream with the reader
+an HTTP subscriber uses (``streams/reader.py``): each batch of new events goes in one
+``watched`` message, and the stream advances as they are sent, so the model's credit
+flows; an idle stream gets an empty one every heartbeat interval. A watch ends with its
+run, or is cancelled when the link goes.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from typing import Any
 
 from .. import protocol
 from ..contract import decode_body
-from ..protocol import ErrorKind, RunError, run_error
-from .errors import EventsEvicted
+from ..protocol import RunError
 from .http import http_errors
 from .kernels.bridge import KernelBridge
 from .service import Service
+from .streams.reader import End, Events
 from .streams.stream import Stream
 
 log = logging.getLogger("ServerApp.jupyter_inferless")  # the server log's handlers
@@ -55,7 +56,7 @@ class KernelRequests:
         elif op == "unwatch":
             watch = self.watches.get((bridge.kernel_id, str(data.get("vid"))))
             if watch is not None and not watch.stream.ended:
-                self.service.cancel(watch.stream)
+                watch.stream.cancel()
         elif op == "list":
             self._spawn(self._list(bridge, str(data.get("qid"))))
 
@@ -65,12 +66,13 @@ class KernelRequests:
             if kernel_id == bridge.kernel_id:
                 watch.task.cancel()
                 if not watch.stream.ended:
-                    self.service.cancel(watch.stream)
+                    watch.stream.cancel()
 
     def _watch(self, bridge: KernelBridge, vid: str, model: str, inputs: Any) -> None:
         try:
             depth = self.service.max_input_depth
-            stream = self.service.start(model, lambda schema: decode_body(schema, inputs, depth))
+            found = self.service.model(model)
+            stream = self.service.start(found, lambda schema: decode_body(schema, inputs, depth))
         except Exception as err:  # a refusal, as HTTP would answer it (or a bug: 500)
             self._send(bridge, protocol.watched(vid, "", [], refused=_refusal(err)))
             return
@@ -89,38 +91,30 @@ class KernelRequests:
         self, bridge: KernelBridge, comm_id: str | None, vid: str, stream: Stream
     ) -> None:
         """Send the stream's events to the kernel as they arrive, until its end."""
-        heartbeat = self.service.heartbeat_interval
-        position = 0
-        self.service.subscribe(stream)
         try:
-            self._send(bridge, protocol.watched(vid, stream.rid, []))  # accepted, like a 200
-            while bridge.transport.comm_id == comm_id:
-                if position < stream.total:
-                    lines = stream.read(position)
-                    position += len(lines)
-                    ended = stream.ended and position == stream.total
-                    texts = [line.decode() for line in lines]
-                    error = stream.error if ended else None
-                    batch = protocol.watched(vid, stream.rid, texts, ended=ended, error=error)
-                    self._send(bridge, batch)
-                    stream.advance(position)
-                    if ended:
+            with stream.reader(0, self.service.heartbeat_interval) as reader:
+                self._send(bridge, protocol.watched(vid, stream.rid, []))  # accepted, like a 200
+                async for item in reader:
+                    if bridge.transport.comm_id != comm_id:
+                        break  # the link was replaced: nobody reads this view any more
+                    if isinstance(item, Events):
+                        texts = [line.decode() for line in item.lines]
+                        error = stream.error if item.last else None
+                        batch = protocol.watched(
+                            vid, stream.rid, texts, ended=item.last, error=error
+                        )
+                        self._send(bridge, batch)
+                        if item.last:
+                            return
+                    elif isinstance(item, End):  # the run's end, or this view fell behind
+                        self._end(bridge, vid, stream, item.error)
                         return
-                elif stream.ended:
-                    self._end(bridge, vid, stream, stream.error)
-                    return
-                elif not await stream.wait(position, heartbeat):
-                    self._send(bridge, protocol.watched(vid, stream.rid, []))
-            if not stream.ended:  # the link was replaced: nobody reads this view any more
-                self.service.cancel(stream)
-        except EventsEvicted as err:
-            self._end(bridge, vid, stream, run_error(ErrorKind.EVENTS_EVICTED, str(err)))
+                    else:  # idle: a heartbeat
+                        self._send(bridge, protocol.watched(vid, stream.rid, []))
         except Exception:  # the kernel's link is going: its end is heard elsewhere
             log.debug("kernel %s: view %s stopped", bridge.kernel_id, vid, exc_info=True)
-            if not stream.ended:
-                self.service.cancel(stream)
-        finally:
-            self.service.unsubscribe(stream)
+        if not stream.ended:
+            stream.cancel()
 
     def _end(self, bridge: KernelBridge, vid: str, stream: Stream, error: RunError | None) -> None:
         self._send(bridge, protocol.watched(vid, stream.rid, [], ended=True, error=error))

@@ -6,7 +6,6 @@ ModelNameError); the HTTP layer alone turns them into statuses.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
@@ -17,21 +16,22 @@ from traitlets import Bool, Float, Instance, Int
 from traitlets.config import LoggingConfigurable
 
 from ..contract import DEFAULT_MAX_INPUT_DEPTH, MAX_INPUT_DEPTH, ModelSchema, check_model_name
-from ..protocol import ErrorKind, run_error
 from .decode.bodies import Body, Read
 from .decode.decoding import Decoding
 from .decode.json_pack import RawJSON
-from .errors import Busy, EventsEvicted, InputRejected, KernelUnavailable, RunFailed
+from .errors import Busy, InputRejected, KernelUnavailable, RunFailed
 from .kernels.catalog import Catalog
 from .kernels.registry import ModelEntry
 from .kernels.replicas import Replicas
 from .observe.metrics import Metrics
 from .streams.broker import Broker
+from .streams.reader import End, Events
 from .streams.stream import Stream
 from .tornado_direct import ON_TESTED_TORNADO, TESTED
 from .turns import TurnGate
 
 Inputs = dict[str, Any]
+COLLECT_WAIT = 3600.0  # seconds a one-shot request waits between events: it sends no heartbeat
 
 
 class Service(LoggingConfigurable):
@@ -90,7 +90,6 @@ class Service(LoggingConfigurable):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
-        self._grace: dict[str, asyncio.TimerHandle] = {}
         self.turns = TurnGate(self.requests_per_turn)
         bounds = (self.decode_inline_bytes, self.decode_processes, self.decode_process_bytes)
         self.decoding = Decoding(self.decode_threads, *bounds)
@@ -121,14 +120,14 @@ class Service(LoggingConfigurable):
         check_model_name(name)
         return self.catalog.find(name)
 
-    def start(self, name: str, decode: Callable[[ModelSchema], Inputs | RawJSON]) -> Stream:
-        """Validate inputs with the model's schema (InputError) and start the request on
-        the least-loaded replica with room.
+    def start(self, model: Replicas, decode: Callable[[ModelSchema], Inputs | RawJSON]) -> Stream:
+        """Validate inputs with the schema of ``model`` (as ``model()`` found it; InputError)
+        and start the request on the least-loaded replica with room.
 
         Busy when every replica's queue is full; KernelUnavailable when the kernel is not
         linked; InputRejected for inputs the kernel protocol cannot carry.
         """
-        model = self.model(name)
+        name = model.name
         inputs = decode(model.schema)
         replica = model.pick()
         if replica is None:
@@ -139,7 +138,7 @@ class Service(LoggingConfigurable):
                 f"{several} (max concurrency {model.max_concurrency}, queue {model.queue_size})"
             )
         bridge = replica.bridge
-        stream = self.broker.create(name, bridge.kernel_id)
+        stream = self.broker.create(name, bridge, self.disconnect_grace)
         try:
             bridge.start(stream, inputs)
         except (TypeError, ValueError, RecursionError) as err:  # the protocol cannot carry them
@@ -147,64 +146,29 @@ class Service(LoggingConfigurable):
             raise InputRejected(f"the inputs cannot be sent to the kernel: {err}") from None
         return stream
 
-    async def start_large(self, name: str, body: Body) -> tuple[Stream, Read]:
+    async def start_large(self, model: Replicas, body: Body) -> tuple[Stream, Read]:
         """``start`` for a large body: a decode thread or process reads it, checks its
         inputs and packs them; the loop never holds them (``decoding.py``)."""
-        schema = self.model(name).schema
+        schema = model.schema
         read = await self.decoding.read(body, schema)
 
         def unchanged(current: ModelSchema) -> RawJSON:
             if current != schema:
-                raise KernelUnavailable(f"model {name!r} changed while the request was read")
+                raise KernelUnavailable(f"model {model.name!r} changed while the request was read")
             return read.packed
 
-        return self.start(name, unchanged), read
-
-    def cancel(self, stream: Stream) -> None:
-        """Cancel a request down to the model's loop."""
-        bridge = self.catalog.bridges.get(stream.kernel_id)
-        if bridge is not None:
-            bridge.cancel(stream.rid)
-
-    def subscribe(self, stream: Stream) -> None:
-        """A client is reading the stream."""
-        stream.subscribers += 1
-        handle = self._grace.pop(stream.rid, None)
-        if handle is not None:
-            handle.cancel()
-
-    def unsubscribe(self, stream: Stream) -> None:
-        """A client left; with nobody left, cancel after the grace period."""
-        stream.subscribers -= 1
-        if stream.subscribers > 0 or stream.ended:
-            return
-        loop = asyncio.get_running_loop()
-        self._grace[stream.rid] = loop.call_later(self.disconnect_grace, self._expire, stream)
-
-    def _expire(self, stream: Stream) -> None:
-        self._grace.pop(stream.rid, None)
-        if stream.subscribers == 0 and not stream.ended:
-            self.cancel(stream)
+        return self.start(self.model(model.name), unchanged), read
 
     async def collect(self, stream: Stream) -> list[dict[str, Any]]:
-        """Wait for a request's end and return its outputs; an in-band error raises RunFailed."""
+        """Wait for a request's end and return its outputs; an in-band error (or its events
+        dropped before they were read) raises RunFailed."""
         outputs: list[dict[str, Any]] = []
-        self.subscribe(stream)
-        try:
-            while True:
-                await stream.wait(stream.consumed, 3600.0)
-                try:
-                    lines = stream.read(stream.consumed)
-                except EventsEvicted as err:  # ended, and dropped before it was read
-                    raise RunFailed(run_error(ErrorKind.EVENTS_EVICTED, str(err))) from None
-                outputs.extend(json.loads(line) for line in lines)
-                stream.advance(stream.consumed + len(lines))
-                if stream.ended and stream.consumed == stream.total:
-                    break
-        finally:
-            self.unsubscribe(stream)
-        if stream.error:
-            raise RunFailed(stream.error)
+        with stream.reader(0, COLLECT_WAIT) as reader:
+            async for item in reader:
+                if isinstance(item, Events):
+                    outputs.extend(json.loads(line) for line in item.lines)
+                elif isinstance(item, End) and item.error is not None:
+                    raise RunFailed(item.error)
         return outputs
 
 

@@ -1,50 +1,41 @@
 """Stream and Broker alone (no server): replay limits, the server-wide budget, ages, pruning.
 
-Each table row is a script of steps on a Broker with a fake clock; every event costs the
-budget COST bytes, so budgets read as a number of events. After every step the budget's
-total is checked against the streams' own accounts.
+Each table row is a script of steps on a Broker with a clock the test moves; every event
+costs the budget COST bytes, so budgets read as a number of events. After every step the
+budget's total is checked against the streams' own accounts.
 """
 
 from __future__ import annotations
-
-import asyncio
 
 import pytest
 
 from jupyter_inferless.server.streams.broker import Broker, EventsEvicted, Stream
 from jupyter_inferless.server.streams.replay import EVENT_OVERHEAD
+from tests.support.clock import ManualClock
+from tests.support.upstream import RecordingKernel
 
 COST = 100  # what one kept event costs the budget: its data, a newline, the overhead
 EVENT = b"x" * (COST - 1 - EVENT_OVERHEAD)
 MIB = 1024 * 1024
+KERNEL = RecordingKernel()  # the streams' upstream
 
 
-class Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def make_broker(budget: int, **options: float) -> tuple[Broker, Clock]:
+def make_broker(budget: int, **options: float) -> tuple[Broker, ManualClock]:
     """A broker whose budget holds ``budget`` events; per-stream limits out of the way."""
-    clock = Clock()
+    clock = ManualClock()
     settings = {"replay_events": 10**6, "replay_bytes": 1 << 40, **options}
     broker = Broker(replay_budget_bytes=budget * COST, clock=clock, **settings)
     return broker, clock
 
 
-def run(broker: Broker, clock: Clock, script: str) -> dict[str, Stream]:
+def run(broker: Broker, clock: ManualClock, script: str) -> dict[str, Stream]:
     """Run steps separated by ';': ``open a``, ``send a N``, ``deliver a N`` (N more),
     ``end a``, ``at T`` (seconds on the clock), ``prune``, ``reader a +1|-1``."""
     streams: dict[str, Stream] = {}
     for step in filter(None, (part.strip() for part in script.split(";"))):
         verb, *args = step.split()
         if verb == "open":
-            streams[args[0]] = broker.create("model", "kernel")
+            streams[args[0]] = broker.create("model", KERNEL, 30.0)
         elif verb == "send":
             streams[args[0]].append([EVENT] * int(args[1]))
         elif verb == "deliver":
@@ -53,11 +44,12 @@ def run(broker: Broker, clock: Clock, script: str) -> dict[str, Stream]:
         elif verb == "end":
             streams[args[0]].finish()
         elif verb == "at":
-            clock.now = 1000.0 + float(args[0])
+            clock.advance(1000.0 + float(args[0]) - clock.now)
         elif verb == "prune":
             broker.prune()
         elif verb == "reader":
-            streams[args[0]].subscribers += int(args[1])
+            stream = streams[args[0]]
+            stream.subscribe() if args[1] == "+1" else stream.unsubscribe()
         else:
             raise ValueError(step)
         check_accounts(broker)
@@ -266,7 +258,7 @@ def numbered(k: int) -> bytes:
 )
 def test_resume_positions_after_budget_eviction(position, expected):
     broker, _ = make_broker(2)
-    stream = broker.create("model", "kernel")
+    stream = broker.create("model", KERNEL, 30.0)
     stream.append([numbered(k) for k in range(6)])
     stream.advance(6)
     stream.finish()
@@ -282,7 +274,7 @@ def test_events_dropped_before_anyone_read_them_are_named_so():
     """Regression: a finished stream's undelivered events escaped the budget (150 clients
     that dropped after the headers of 8 MB runs held 1.2 GB); now they are dropped last."""
     broker, _ = make_broker(2)
-    stream = broker.create("model", "kernel")
+    stream = broker.create("model", KERNEL, 30.0)
     stream.append([numbered(k) for k in range(6)])
     stream.advance(1)
     stream.finish()
@@ -308,7 +300,7 @@ def test_many_finished_streams_hold_no_more_than_the_budget():
     line = b"x" * 4095  # one shared object: the test itself stays small
     broker = Broker(replay_budget_bytes=64 * MIB)
     for _ in range(150):
-        stream = broker.create("model", "kernel")
+        stream = broker.create("model", KERNEL, 30.0)
         stream.append([line] * 1023)
         stream.advance(stream.total)
         stream.finish()
@@ -321,19 +313,17 @@ def test_many_finished_streams_hold_no_more_than_the_budget():
     assert newest.base == 0, "the stream that ended last is kept whole"
 
 
-async def test_finished_streams_are_pruned_on_a_timer_without_a_new_stream():
+def test_finished_streams_are_pruned_on_a_timer_without_a_new_stream():
     """Regression: pruning ran only when a new stream started."""
-    broker = Broker(keep_finished=0.05, prune_interval=0.02)
-    stream = broker.create("model", "kernel")
+    broker, clock = make_broker(100, keep_finished=300.0, prune_interval=5.0)
+    stream = broker.create("model", KERNEL, 30.0)
     stream.finish()
     broker.start()
     broker.start()  # idempotent: the extension may begin twice
-    try:
-        for _ in range(100):
-            if broker.get(stream.rid) is None:
-                break
-            await asyncio.sleep(0.02)
-        assert broker.get(stream.rid) is None
-    finally:
-        broker.stop()
-    assert broker._timer is None
+    assert len(clock.pending) == 1
+    clock.advance(300.0)
+    assert broker.get(stream.rid) is stream, "kept keep_finished seconds after its end"
+    clock.advance(5.0)
+    assert broker.get(stream.rid) is None, "then the next look forgets it"
+    broker.stop()
+    assert clock.pending == []

@@ -7,6 +7,7 @@ from typing import Any
 
 from jupyter_inferless.server.streams.broker import Broker
 from jupyter_inferless.server.streams.wakeup import RESOLUTION, Deadlines, Wakeup
+from tests.support.upstream import RecordingKernel
 
 
 def run(coroutine: Any) -> Any:
@@ -77,8 +78,8 @@ def test_a_cancelled_wait_is_forgotten():
 
 def test_the_deadlines_belong_to_their_owner_not_to_the_process():
     """A broker's streams share its deadlines; another broker, or a lone Wakeup, has its own."""
-    first, second = Broker(), Broker()
-    streams = [first.create("m", "k"), first.create("m", "k")]
+    first, second, kernel = Broker(), Broker(), RecordingKernel()
+    streams = [first.create("m", kernel, 30.0), first.create("m", kernel, 30.0)]
     assert all(stream.wakeup.deadlines is first.deadlines for stream in streams)
-    assert second.create("m", "k").wakeup.deadlines is not first.deadlines
+    assert second.create("m", kernel, 30.0).wakeup.deadlines is not first.deadlines
     assert Wakeup().deadlines is not Wakeup().deadlines

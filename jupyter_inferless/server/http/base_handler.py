@@ -13,6 +13,7 @@ from ...contract import decode_body, decode_query
 from ..decode import bodies
 from ..decode.binary_tensors import HEADER_LENGTH
 from ..decode.bodies import Body, Read
+from ..kernels.replicas import Replicas
 from ..observe import metrics
 from ..service import Service
 from ..streams.stream import Stream
@@ -50,6 +51,8 @@ class InferlessHandler(APIHandler, LimitedBody):
     auth_resource = AUTH_RESOURCE
     metered = False
     """Whether the status this handler answers counts in ``inferless_requests_total``."""
+    model_label = metrics.UNKNOWN_MODEL
+    """The model a metered request counts under: the served model it found (``find_model``)."""
     _status_counted = False
 
     async def prepare(self) -> None:  # type: ignore[override]  # as APIHandler.prepare
@@ -99,11 +102,7 @@ class InferlessHandler(APIHandler, LimitedBody):
         """Send what was written; the first flush sends the status, which is counted here."""
         if self.metered and not self._status_counted:
             self._status_counted = True
-            routed = getattr(self, "path_kwargs", None) or {}  # unset when refused before routing
-            name = routed.get("name", "")
-            served = any(name in bridge.models for bridge in self.service.catalog.bridges.values())
-            label = name if served else metrics.UNKNOWN_MODEL
-            self.service.metrics.answered(label, self.get_status())
+            self.service.metrics.answered(self.model_label, self.get_status())
         return super().flush(include_footers)
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
@@ -170,11 +169,18 @@ class InferlessHandler(APIHandler, LimitedBody):
             raise web.HTTPError(413, f"the body is larger than {self.service.max_body_bytes} bytes")
         return not self.service.decoding.inline(len(self.request.body))
 
+    def find_model(self, name: str) -> Replicas:
+        """The served model ``name`` (else ModelNameError, ModelNotFound); the request
+        counts under it from now on."""
+        model = self.service.model(name)
+        self.model_label = model.name
+        return model
+
     async def start_large(self, name: str, infer: bool = False) -> tuple[Stream, Read]:
         """``start`` for a large body: once the model is found, a decode thread or process
         reads the body, checks its inputs and packs them."""
         self.refuse_cross_site()
-        return await self.service.start_large(name, self.body(infer))
+        return await self.service.start_large(self.find_model(name), self.body(infer))
 
     async def start_request(self, name: str, query: bool) -> Stream:
         """Start a request whose inputs are in the query, or in the JSON body (off the loop
@@ -186,11 +192,12 @@ class InferlessHandler(APIHandler, LimitedBody):
     def start(self, name: str, body: Any = None, query: bool = False) -> Stream:
         """Validate and start a request; a refusal propagates to ``write_error``."""
         self.refuse_cross_site()
+        model = self.find_model(name)
         if query:
             arguments = {
                 key: [value.decode("utf-8", "replace") for value in values]
                 for key, values in self.request.query_arguments.items()
             }
-            return self.service.start(name, lambda schema: decode_query(schema, arguments))
+            return self.service.start(model, lambda schema: decode_query(schema, arguments))
         depth = self.service.max_input_depth
-        return self.service.start(name, lambda schema: decode_body(schema, body, depth))
+        return self.service.start(model, lambda schema: decode_body(schema, body, depth))

@@ -90,7 +90,7 @@ class _OneShotHandler(InferlessHandler):
         await self.service.turns.enter()  # a burst starts a few runs per turn of the loop
         large = self.large_body()
         request, wanted = (None, None) if large else self.small_request(infer)
-        if self.service.model(name).schema.streaming:
+        if self.find_model(name).schema.streaming:
             raise web.HTTPError(
                 400, f"model {name!r} streams its output; POST to .../{name}/{STREAM_VERB}"
             )

@@ -8,9 +8,9 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from ...protocol import ErrorKind, RunError, run_error
+from ...protocol import ErrorKind, RunError
 from .. import tornado_direct
-from ..errors import EventsEvicted
+from ..streams.reader import End, Events
 from ..streams.stream import Stream
 from . import sse
 from .base_handler import InferlessHandler
@@ -37,47 +37,39 @@ class StreamWriter(InferlessHandler):
         else the headers go, with a ``:`` if none came (the run may be queued). A later empty
         end gets an id-only block (``RID:-1``), so a browser's reconnect still names it.
         """
-        config = self.service
-        self.service.subscribe(stream)
+        config, metrics = self.service, self.service.metrics
         try:
-            if mark_end:
-                await stream.wait(position, min(FIRST_EVENT_WAIT, config.heartbeat_interval))
-                if stream.ended and stream.total == 0 and not stream.error:
-                    self.set_status(204)
-                    self.finish()
-                    return
-            self.start_event_stream(stream)
-            idle = mark_end and position >= stream.total and not stream.ended
-            self.write(sse.retry(config.retry_ms) + (sse.heartbeat() if idle else b""))
-            drained = StallGuard(self, config.stall_timeout, f"stream {stream.rid}")
-            await drained(self.flush())
-            send = tornado_direct.event_sender(self, direct=config.direct_writes)
-            while True:
-                if position < stream.total:
-                    lines = stream.read(position, WRITE_BYTES)
-                    await drained(send(sse.events(stream.rid, position, lines)))
-                    if position == 0:
-                        self.service.metrics.first_event(stream.model, self.request.request_time())
-                    position += len(lines)
-                    stream.advance(position)
-                elif stream.ended:
-                    if stream.error:
-                        self.write(error_event(stream.rid, position, stream.error))
-                    elif mark_end and stream.total == 0:
-                        self.write(sse.id_only(stream.rid, sse.BEFORE_FIRST_EVENT))
-                    await drained(self.flush())
-                    break
-                elif not await stream.wait(position, config.heartbeat_interval):
-                    self.write(sse.heartbeat())
-                    await drained(self.flush())
+            with stream.reader(position, config.heartbeat_interval, WRITE_BYTES) as reader:
+                if mark_end:
+                    await stream.wait(position, min(FIRST_EVENT_WAIT, config.heartbeat_interval))
+                    if stream.ended and stream.total == 0 and not stream.error:
+                        self.set_status(204)
+                        self.finish()
+                        return
+                self.start_event_stream(stream)
+                idle = mark_end and position >= stream.total and not stream.ended
+                self.write(sse.retry(config.retry_ms) + (sse.heartbeat() if idle else b""))
+                drained = StallGuard(self, config.stall_timeout, f"stream {stream.rid}")
+                await drained(self.flush())
+                send = tornado_direct.event_sender(self, direct=config.direct_writes)
+                async for item in reader:
+                    if isinstance(item, Events):
+                        await drained(send(sse.events(stream.rid, item.position, item.lines)))
+                        if item.position == 0:
+                            metrics.first_event(stream.model, self.request.request_time())
+                    elif isinstance(item, End):
+                        if item.evicted:  # a slow second subscriber fell out of the window
+                            metrics.failed(stream.model, ErrorKind.EVENTS_EVICTED.value)
+                        if item.error:
+                            self.write(error_event(stream.rid, item.position, item.error))
+                        elif mark_end and stream.total == 0:
+                            self.write(sse.id_only(stream.rid, sse.BEFORE_FIRST_EVENT))
+                        await drained(self.flush())
+                    else:  # idle
+                        self.write(sse.heartbeat())
+                        await drained(self.flush())
         except StreamClosedError:
             return
-        except EventsEvicted as err:  # a slow second subscriber fell out of the window
-            error = run_error(ErrorKind.EVENTS_EVICTED, str(err))
-            self.service.metrics.failed(stream.model, ErrorKind.EVENTS_EVICTED.value)
-            self.write(error_event(stream.rid, position, error))
-        finally:
-            self.service.unsubscribe(stream)
         self.finish()
 
     def start_event_stream(self, stream: Stream) -> None:
@@ -183,6 +175,7 @@ class GenerateStreamHandler(StreamWriter):
             raise web.HTTPError(
                 400, f"Last-Event-ID names a stream of model {stream.model!r}, not {name[:64]!r}"
             )
+        self.model_label = stream.model  # the model it was started on
         await self.resume(stream, last_id)
 
 
@@ -213,7 +206,7 @@ class StreamResourceHandler(StreamWriter):
         if stream.ended:
             self.finish({"id": rid, "cancelled": False, "state": "ended"})
             return
-        self.service.cancel(stream)
+        stream.cancel()
         self.set_status(202)
         self.finish({"id": rid, "cancelled": True, "state": "cancelling"})
 

@@ -103,7 +103,6 @@ class KernelBridge:
             check_packable(message)  # what the link cannot carry raises here, not in a batch
         self.streams[stream.rid] = stream
         self.frames.open(stream.rid)
-        stream.on_consumed = self._on_consumed
         self.models.started(stream.model)
         self.send(message)
 
@@ -217,7 +216,8 @@ class KernelBridge:
 
     # -- acknowledgements and credit --------------------------------------------
 
-    def _on_consumed(self, stream: Stream) -> None:
+    def consumed(self, stream: Stream) -> None:
+        """A reader of ``stream`` advanced: the kernel gets credit once enough was read."""
         if self.frames.wants_grant(stream.rid, stream.consumed, stream.consumed_bytes):
             self._schedule_ack()
 

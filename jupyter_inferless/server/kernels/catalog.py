@@ -21,9 +21,8 @@ from ... import protocol
 from ...protocol import DEFAULT_CREDIT_BYTES, DEFAULT_CREDIT_EVENTS, ErrorKind, Verdict
 from ..errors import ModelNotFound
 from ..observe.metrics import Metrics
-from ..streams.broker import Broker
 from ..streams.wakeup import Wakeup
-from .bridge import Connect, KernelBridge
+from .bridge import Connect, KernelBridge, RequestHandler
 from .registry import ModelEntry
 from .replicas import Replicas, group
 from .transport.gateway import GatewayTransport
@@ -44,7 +43,8 @@ class Catalog(LoggingConfigurable):
     jupyter_server announces every kernel it starts, restarts and shuts down on its
     event bus (``kernel_actions``); the catalog links a kernel when it starts and lets
     it go when it stops. Kernels that die are heard through the kernel manager's
-    restart callbacks. Nothing polls.
+    restart callbacks. Nothing polls. What answers the kernels' own requests (above the
+    catalog: they start runs) is given to ``start``, before any kernel is linked.
     """
 
     START_RETRIES = 50  # looks, 20 ms apart, for a started kernel to be listed
@@ -81,11 +81,7 @@ class Catalog(LoggingConfigurable):
         "with request_backlog_bytes. Told to each kernel when it links.",
     )
     kernel_manager = traitlets.Any(help="The server's kernel manager.")
-    broker = Instance(Broker)
     server_url = Unicode(help="The server's URL, told to the kernels for what they print.")
-    kernel_requests = traitlets.Any(
-        None, allow_none=True, help="Answers the kernels' own requests (a RequestHandler)."
-    )
     metrics = Instance(Metrics, args=(), help="The server's metrics: events received.")
 
     def __init__(self, **kwargs: object) -> None:
@@ -99,6 +95,7 @@ class Catalog(LoggingConfigurable):
         self._started = False
         self._told: dict[tuple[str, str | None], dict[str, Verdict]] = {}
         self._stopping = False
+        self._requests: RequestHandler | None = None
 
     def changed(self) -> None:
         """The set of served models changed: wake whoever watches the catalog, and tell
@@ -118,9 +115,11 @@ class Catalog(LoggingConfigurable):
         """Whether the catalog follows the kernels yet."""
         return self._started
 
-    def start(self, event_logger: Any = None) -> None:
-        """Link the kernels running now, then follow the server's kernel events."""
+    def start(self, requests: RequestHandler, event_logger: Any = None) -> None:
+        """Link the kernels running now, then follow the server's kernel events;
+        ``requests`` answers what the kernels ask the server."""
         self._started = True
+        self._requests = requests
         if event_logger is not None:
             event_logger.add_listener(schema_id=KERNEL_ACTIONS, listener=self._on_kernel_event)
         self._sync()
@@ -194,7 +193,7 @@ class Catalog(LoggingConfigurable):
                 credit=(self.credit_events, self.credit_bytes),
                 backlog=(self.request_backlog_bytes, self.kernel_backlog_bytes),
                 on_change=self.changed,
-                requests=self.kernel_requests,
+                requests=self._requests,
                 connect=transport_for(km),
                 metrics=self.metrics,
                 order=self._order,

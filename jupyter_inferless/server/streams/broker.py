@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from collections import OrderedDict
 
-from traitlets import Callable, Float, Instance, Int
+from traitlets import Any, Float, Instance, Int, Type, default
 from traitlets.config import LoggingConfigurable
 
 from ..errors import EventsEvicted
 from ..observe.metrics import Metrics
+from .clock import LoopClock, Timer
 from .replay import EVENT_OVERHEAD, ReplayBudget
-from .stream import MIB, Stream
+from .stream import MIB, Stream, Upstream
 from .wakeup import Deadlines, Wakeup
 
 __all__ = ["Broker", "EventsEvicted", "Stream"]
@@ -27,7 +26,8 @@ class Broker(LoggingConfigurable):
     it), at most ``max_finished`` of them, even once its events were evicted, so a client
     can still resume it (410 before the kept events) or learn that it ended (204); after
     that a resume gets 404. Pruning runs every ``prune_interval`` seconds once ``start``
-    is called, and when a stream is created.
+    is called, and when a stream is created. Streams age, and the pruning and their grace
+    periods run, on ``clock`` (``clock.py``).
     """
 
     replay_events = Int(
@@ -69,27 +69,39 @@ class Broker(LoggingConfigurable):
         config=True,
         help="Seconds between looks for finished streams older than keep_finished.",
     )
-    clock = Callable(time.monotonic, help="The clock streams age by (tests inject one).")
+    clock_class = Type(
+        LoopClock,
+        klass=object,
+        config=True,
+        help="The Clock the streams age and time out by (server/streams/clock.py): the "
+        "event loop's; tests configure one they move by hand.",
+    )
+    clock = Any(help="The streams' Clock, an instance of clock_class unless given.")
     metrics = Instance(Metrics, args=(), help="The server's metrics: runs that end in error.")
+
+    @default("clock")
+    def _default_clock(self) -> object:
+        return self.clock_class()
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.streams: dict[str, Stream] = {}
         self.budget = ReplayBudget(self.replay_budget_bytes)
         self._finished: OrderedDict[str, Stream] = OrderedDict()  # in the order they ended
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: Timer | None = None
         self.deadlines = Deadlines()  # the timeouts of every wait on the streams share timers
 
-    def create(self, model: str, kernel_id: str) -> Stream:
-        """A new stream with a fresh request id."""
+    def create(self, model: str, upstream: Upstream, grace: float) -> Stream:
+        """A new stream with a fresh request id, fed by ``upstream``; cancelled ``grace``
+        seconds after its last reader left."""
         self.prune()
         stream = Stream(
             uuid.uuid4().hex,
             model,
-            kernel_id,
+            upstream,
+            grace,
             replay_events=self.replay_events,
             replay_bytes=self.replay_bytes,
-            created=self.clock(),
             clock=self.clock,
             budget=self.budget,
             on_end=self._ended,
@@ -134,8 +146,7 @@ class Broker(LoggingConfigurable):
             self._timer = None
 
     def _schedule(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(self.prune_interval, self._tick)
+        self._timer = self.clock.call_later(self.prune_interval, self._tick)
 
     def _tick(self) -> None:
         try:

@@ -1,18 +1,32 @@
-"""One stream on the server: its events, bounded replay buffer and subscribers."""
+"""One stream on the server: its events, bounded replay buffer, subscribers and cancel."""
 
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from ...protocol import RunError
 from ..errors import EventsEvicted
+from .clock import Clock, LoopClock, Timer
+from .reader import Reader
 from .replay import EVENT_OVERHEAD, ReplayBudget
 from .wakeup import Wakeup
 
 MIB = 1024 * 1024
+
+
+class Upstream(Protocol):
+    """Where a stream's events come from: a kernel's bridge."""
+
+    kernel_id: str
+
+    def consumed(self, stream: Stream) -> None:
+        """A subscriber of ``stream`` advanced its ``consumed``: credit may be due."""
+
+    def cancel(self, rid: str) -> None:
+        """Cancel request ``rid`` down to the model's loop."""
 
 
 @dataclass(eq=False)
@@ -25,13 +39,18 @@ class Stream:
     ``replay_events`` events and ``replay_bytes`` bytes, oldest dropped first, and as the
     budget allows. Once it has ended, the budget may drop the events nobody was sent too,
     last (``unsent_dropped`` counts them). ``consumed`` is the furthest position a
-    subscriber has written out; the kernel gets credit as it advances. ``replay_cost`` is
-    what the delivered events still kept cost the budget, ``unsent_cost`` what the others do.
+    subscriber has written out; ``upstream`` (the kernel) is told as it advances, and
+    asked to cancel. ``replay_cost`` is what the delivered events still kept cost the
+    budget, ``unsent_cost`` what the others do.
+
+    Readers subscribe through ``reader()``. When the last one leaves a running stream,
+    it is cancelled ``grace`` seconds later on ``clock`` unless a reader comes back.
     """
 
     rid: str
     model: str
-    kernel_id: str
+    upstream: Upstream = field(repr=False)
+    grace: float = 30.0
     replay_events: int = 4096
     replay_bytes: int = 4 * MIB
     lines: list[bytes] = field(default_factory=list)
@@ -45,13 +64,17 @@ class Stream:
     unsent_cost: int = 0
     unsent_dropped: int = 0
     subscribers: int = 0
-    created: float = field(default_factory=time.monotonic)
     ended_at: float | None = None
-    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    clock: Clock = field(default_factory=LoopClock, repr=False)
     budget: ReplayBudget | None = field(default=None, repr=False)
     on_end: Callable[[Stream], None] | None = field(default=None, repr=False)
-    on_consumed: Callable[[Stream], None] | None = field(default=None, repr=False)
     wakeup: Wakeup = field(default_factory=Wakeup, repr=False)  # its owner's deadlines
+    _grace_timer: Timer | None = field(default=None, init=False, repr=False)
+
+    @property
+    def kernel_id(self) -> str:
+        """The kernel running the request."""
+        return self.upstream.kernel_id
 
     @property
     def total(self) -> int:
@@ -104,9 +127,39 @@ class Stream:
         self.ended = True
         self.ended_at = self.clock()
         self.error = error
+        self._stop_grace()
         if self.on_end is not None:
             self.on_end(self)
         self._wake()
+
+    def cancel(self) -> None:
+        """Cancel the request down to the model's loop (its end arrives as ``finish``)."""
+        self.upstream.cancel(self.rid)
+
+    def reader(self, position: int, heartbeat: float, max_bytes: int | None = None) -> Reader:
+        """A subscription that reads the stream from ``position`` (``reader.py``)."""
+        return Reader(self, position, heartbeat, max_bytes)
+
+    def subscribe(self) -> None:
+        """A reader started: no grace period runs while it reads."""
+        self.subscribers += 1
+        self._stop_grace()
+
+    def unsubscribe(self) -> None:
+        """A reader left; with nobody left, cancel after the grace period."""
+        self.subscribers -= 1
+        if self.subscribers == 0 and not self.ended:
+            self._grace_timer = self.clock.call_later(self.grace, self._grace_over)
+
+    def _grace_over(self) -> None:
+        self._grace_timer = None
+        if self.subscribers == 0 and not self.ended:
+            self.cancel()
+
+    def _stop_grace(self) -> None:
+        if self._grace_timer is not None:
+            self._grace_timer.cancel()
+            self._grace_timer = None
 
     def advance(self, position: int) -> None:
         """A subscriber has delivered everything before ``position``."""
@@ -122,8 +175,7 @@ class Stream:
         freed = self._evict()
         if self.budget is not None:
             self.budget.charge(self, -freed)
-        if self.on_consumed is not None:
-            self.on_consumed(self)
+        self.upstream.consumed(self)
 
     def drop_delivered(self, cost: int) -> int:
         """Forget delivered events, oldest first, until ``cost`` is freed; return the cost freed."""
