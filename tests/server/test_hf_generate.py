@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ HF_GENERATE = Model(
     "HFGenerate",
     f'''
     import sys
+    import threading
     import time
     import types
 
@@ -53,7 +53,7 @@ HF_GENERATE = Model(
 
     class HFGenerate:
         """The tiny GPT-2 streamed by stream_generate; HFGenerate.runs keeps each request's
-        handler, token clock and how its infer ended."""
+        handler, token clock, how its infer ended, and an Event set once it did."""
 
         runs = []
 
@@ -62,7 +62,12 @@ HF_GENERATE = Model(
 
         def infer(self, inputs, stream_output_handler):
             clock = TokenClock(inputs.get("pause_ms", 0) / 1000)
-            run = {{"handler": stream_output_handler, "clock": clock, "ended": None}}
+            run = {{
+                "handler": stream_output_handler,
+                "clock": clock,
+                "ended": None,
+                "done": threading.Event(),
+            }}
             HFGenerate.runs.append(run)
             try:
                 stream_generate(
@@ -77,7 +82,10 @@ HF_GENERATE = Model(
             except BaseException as err:
                 run["ended"] = type(err).__name__
                 raise
-            run["ended"] = "finished"
+            else:
+                run["ended"] = "finished"
+            finally:
+                run["done"].set()
     ''',
     {
         "prompt": spec("STRING", example="There is a fine house"),
@@ -87,11 +95,9 @@ HF_GENERATE = Model(
 )
 
 REPORT_LAST_RUN = """
-import json, time
-deadline = time.monotonic() + 20
-while HFGenerate.runs[-1]["ended"] is None and time.monotonic() < deadline:
-    time.sleep(0.05)
+import json
 run = HFGenerate.runs[-1]
+run["done"].wait(20)
 cancelled_at = run["handler"]._sink.cancelled_at
 times = run["clock"].times
 print(json.dumps({
@@ -151,7 +157,6 @@ async def test_a_client_gone_past_the_grace_period_stops_generate_within_one_tok
     body = {"prompt": "There is a fine house", "max_new_tokens": MAX_NEW_TOKENS, "pause_ms": 5}
     _, headers = await hf.stream_then_drop(STREAM, body, keep=5)
     dropped_at = time.monotonic()
-    await asyncio.sleep(GRACE)
     report = await last_run(kernel)  # waits for the request's infer to end
     assert report["ended"] == "StreamCancelled"
     assert report["cancelled_at"] - dropped_at >= GRACE * 0.9  # cancelled by the grace period
