@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,6 +11,7 @@ from jupyter_client.session import json_packer
 from jupyter_inferless import protocol
 from jupyter_inferless.protocol import CommMessage, ServerMessage
 from jupyter_inferless.server.kernels.outgoing import Outgoing, check_packable
+from tests.support.stepped_loop import SteppedLoop, stepped_loop
 
 
 class Link:
@@ -33,63 +34,67 @@ class Link:
         self.errors.append(error)
 
 
-def outgoing_on(link: Link) -> Outgoing:
-    return Outgoing(link.send, link.not_sent)
+def outgoing_on(link: Link, stepped: SteppedLoop | None = None) -> Outgoing:
+    if stepped is None:
+        return Outgoing(link.send, link.not_sent)
+    return Outgoing(link.send, link.not_sent, loop=lambda: stepped)
 
 
-def test_messages_of_one_turn_go_as_one_batch_in_order_and_a_lone_one_as_itself():
-    async def scenario() -> Link:
-        link = Link()
-        outgoing = outgoing_on(link)
-        for rid in ("a", "b", "c"):
-            outgoing.put(protocol.cancel(rid))
-        assert link.sent == [], "nothing leaves before the turn ends"
-        await asyncio.sleep(0)
-        outgoing.put(protocol.ack(7, {}))
-        await asyncio.sleep(0)
-        return link
+@pytest.fixture
+def stepped() -> Iterator[SteppedLoop]:
+    with stepped_loop() as loop:
+        yield loop
 
-    link = asyncio.run(scenario())
+
+def test_messages_of_one_turn_go_as_one_batch_in_order_and_a_lone_one_as_itself(
+    stepped: SteppedLoop,
+):
+    link = Link()
+    outgoing = outgoing_on(link, stepped)
+    for rid in ("a", "b", "c"):
+        outgoing.put(protocol.cancel(rid))
+    assert link.sent == [], "nothing leaves before the turn ends"
+    assert stepped.pending == 1, "one flush for the turn"
+    stepped.turn()
+    outgoing.put(protocol.ack(7, {}))
+    stepped.turn()
     assert link.sent == [
         protocol.batch([protocol.cancel("a"), protocol.cancel("b"), protocol.cancel("c")]),
         protocol.ack(7, {}),
     ]
+    assert not stepped.pending
 
 
-def test_a_burst_of_requests_started_by_many_callbacks_of_one_turn_is_one_message():
-    async def scenario() -> Link:
-        link = Link()
-        outgoing = outgoing_on(link)
-        loop = asyncio.get_running_loop()
-        for n in range(64):  # like 64 request handlers that became ready together
-            loop.call_soon(outgoing.put, protocol.infer(f"r{n}", "m", {"n": n}, (16, 1024)))
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
-        return link
-
-    link = asyncio.run(scenario())
+def test_a_burst_of_requests_started_by_many_callbacks_of_one_turn_is_one_message(
+    stepped: SteppedLoop,
+):
+    link = Link()
+    outgoing = outgoing_on(link, stepped)
+    for n in range(64):  # like 64 request handlers that became ready together
+        stepped.call_soon(outgoing.put, protocol.infer(f"r{n}", "m", {"n": n}, (16, 1024)))
+    assert stepped.turn() == 64 and link.sent == [], "they leave at the end of their turn"
+    assert stepped.turn() == 1
     assert len(link.sent) == 1
     batch: Any = link.sent[0]
     assert batch["op"] == "batch"
     assert [m["rid"] for m in batch["messages"]] == [f"r{n}" for n in range(64)]
 
 
-def test_a_failed_send_hands_back_its_messages_and_clear_drops_the_queue():
-    async def scenario() -> Link:
-        link = Link()
-        outgoing = outgoing_on(link)
-        link.broken = True
-        outgoing.put(protocol.infer("r1", "m", {}, (1, 1)))
-        outgoing.put(protocol.cancel("r0"))
-        await asyncio.sleep(0)
-        link.broken = False
-        outgoing.put(protocol.cancel("r2"))
-        outgoing.clear()
-        await asyncio.sleep(0)
-        outgoing.flush()
-        return link
-
-    link = asyncio.run(scenario())
+def test_a_failed_send_hands_back_its_messages_and_clear_drops_the_queue(
+    stepped: SteppedLoop,
+):
+    link = Link()
+    outgoing = outgoing_on(link, stepped)
+    link.broken = True
+    outgoing.put(protocol.infer("r1", "m", {}, (1, 1)))
+    outgoing.put(protocol.cancel("r0"))
+    stepped.turn()
+    link.broken = False
+    outgoing.put(protocol.cancel("r2"))
+    outgoing.clear()
+    assert not stepped.pending, "clear cancels the end of turn's flush"
+    stepped.turn()
+    outgoing.flush()
     assert link.failed == [[protocol.infer("r1", "m", {}, (1, 1)), protocol.cancel("r0")]]
     assert link.sent == [], "a cleared queue sends nothing, now or at the end of the turn"
 
@@ -119,15 +124,12 @@ def test_a_message_that_cannot_be_packed_is_handed_back_alone_and_the_others_sen
     good = [protocol.infer(f"r{n}", "m", {"n": n}, (16, 1024)) for n in range(4)]
     bad = protocol.infer("bad", "m", inputs, (16, 1024))
 
-    async def scenario() -> Link:
-        link = Link()
-        outgoing = outgoing_on(link)
+    link = Link()
+    with stepped_loop() as stepped:
+        outgoing = outgoing_on(link, stepped)
         for message in [good[0], good[1], bad, good[2], good[3]]:
             outgoing.put(message)
-        await asyncio.sleep(0)
-        return link
-
-    link = asyncio.run(scenario())
+        stepped.turn()
     assert link.failed == [[bad]]
     assert isinstance(link.errors[0], raised)
     assert link.sent == [protocol.batch(good)], "the others leave together, in order"

@@ -3,42 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
 from jupyter_inferless.server.turns import TurnGate
-
-
-class SteppedLoop:
-    """A ``TurnLoop`` whose turns run only when the test calls ``turn``."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.soon: list[Callable[[], object]] = []
-
-    def call_soon(self, callback: Callable[[], object]) -> None:
-        self.soon.append(callback)
-
-    def create_future(self) -> asyncio.Future[Any]:
-        return self.loop.create_future()
-
-    def turn(self) -> int:
-        """Run what was scheduled for the next turn; return how many callbacks that was."""
-        now, self.soon = self.soon, []
-        for callback in now:
-            callback()
-        return len(now)
+from tests.support.stepped_loop import SteppedLoop, stepped_loop
 
 
 @pytest.fixture
 def stepped() -> Iterator[SteppedLoop]:
-    loop = asyncio.new_event_loop()
-    try:
-        yield SteppedLoop(loop)
-    finally:
-        loop.close()
+    with stepped_loop() as loop:
+        yield loop
 
 
 def test_a_burst_is_let_in_a_few_per_turn_in_arrival_order_with_io_between():
@@ -78,7 +54,7 @@ def test_each_stepped_turn_lets_in_the_next_few_in_arrival_order(stepped: Steppe
     tickets = [gate.ticket() for _ in range(10)]
     assert tickets[:3] == [None, None, None], "the first turn has room for three"
     waiters = [ticket for ticket in tickets if ticket is not None]
-    assert gate.waiting == 7 and len(stepped.soon) == 1, "one turn scheduled, not one each"
+    assert gate.waiting == 7 and stepped.pending == 1, "one turn scheduled, not one each"
     let_in: list[list[int]] = []
     while stepped.turn():
         let_in.append([n for n, waiter in enumerate(waiters, 3) if waiter.done()])
@@ -88,7 +64,7 @@ def test_each_stepped_turn_lets_in_the_next_few_in_arrival_order(stepped: Steppe
         [3, 4, 5, 6, 7, 8, 9],
         [3, 4, 5, 6, 7, 8, 9],  # a last turn that let nobody in: the gate goes idle
     ]
-    assert gate.waiting == 0 and not stepped.soon
+    assert gate.waiting == 0 and not stepped.pending
 
 
 def test_a_lone_caller_waits_for_nothing_and_a_cancelled_waiter_is_skipped(

@@ -47,13 +47,29 @@ class Preparer(Protocol):
         """Send what ``prepare`` made."""
 
 
+class TurnLoop(Protocol):
+    """Where the flush at the end of a turn is scheduled (an asyncio loop is one)."""
+
+    def call_soon(self, callback: Callable[[], object]) -> asyncio.Handle:
+        """Call ``callback`` in the next turn."""
+        ...
+
+
 class Outgoing:
     """A queue of messages for one kernel, flushed at the end of the loop's turn."""
 
-    def __init__(self, send: Send, on_failed: OnFailed, link: Preparer | None = None) -> None:
+    def __init__(
+        self,
+        send: Send,
+        on_failed: OnFailed,
+        link: Preparer | None = None,
+        loop: Callable[[], TurnLoop] = asyncio.get_running_loop,
+    ) -> None:
         """``send`` puts one comm message on the link; ``on_failed`` hears the messages of
         a send that raised, and the error (the link went, or they cannot be packed), so
-        their requests can end. ``link`` makes ready and sends a large request's message."""
+        their requests can end. ``link`` makes ready and sends a large request's message.
+        ``loop`` returns the loop the flush runs on (a test steps its turns by hand)."""
+        self._loop = loop
         self._send = send
         self._on_failed = on_failed
         self._link = link
@@ -70,7 +86,7 @@ class Outgoing:
             return
         self._queue.append(message)
         if self._handle is None:
-            self._handle = asyncio.get_running_loop().call_soon(self.flush)
+            self._handle = self._loop().call_soon(self.flush)
 
     def flush(self) -> None:
         """Send what is queued now."""
