@@ -19,8 +19,7 @@ def test_a_wake_ends_every_current_wait_and_not_later_ones():
     async def scenario() -> tuple[list[bool], bool]:
         signal = Wakeup()
         waits = [asyncio.ensure_future(signal.wait(10)) for _ in range(3)]
-        await asyncio.sleep(0)
-        signal.wake()
+        asyncio.get_running_loop().call_soon(signal.wake)  # after the waits began: in order
         woken = await asyncio.gather(*waits)
         later = await signal.wait(0.01)
         return woken, later
@@ -31,15 +30,20 @@ def test_a_wake_ends_every_current_wait_and_not_later_ones():
 
 
 def test_a_timeout_never_ends_early_and_comes_within_the_resolution():
-    async def scenario() -> tuple[bool, float]:
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        result = await Wakeup().wait(0.12)
-        return result, loop.time() - started
+    """The one timer that expires a timeout is due in the RESOLUTION slot after it."""
 
-    result, took = run(scenario())
-    assert result is False
-    assert 0.12 <= took < 0.12 + RESOLUTION + 0.5  # generous: a busy machine is slow to wake
+    async def scenario() -> tuple[float, float, float, bool, bool]:
+        loop = asyncio.get_running_loop()
+        deadlines, waiter = Deadlines(), loop.create_future()
+        before = loop.time()
+        deadlines.add(waiter, 0.12)
+        after = loop.time()
+        (timer,) = loop._scheduled  # type: ignore[attr-defined]
+        return before, after, timer.when(), await waiter, await Wakeup().wait(0.01)
+
+    before, after, due, expired, woken = run(scenario())
+    assert before + 0.12 <= due < after + 0.12 + RESOLUTION
+    assert expired is False and woken is False, "a timeout ends a wait with False"
 
 
 def test_waits_share_one_timer_per_slot_and_are_forgotten_when_they_end():
@@ -48,11 +52,16 @@ def test_waits_share_one_timer_per_slot_and_are_forgotten_when_they_end():
         deadlines = Deadlines()  # what an owner of many waits (the broker) holds
         signals = [Wakeup(deadlines) for _ in range(500)]
         waits = [asyncio.ensure_future(s.wait(30)) for s in signals]
-        await asyncio.sleep(0)
-        slots, timers = len(deadlines.slots), len(loop._scheduled)  # type: ignore[attr-defined]
-        for s in signals:
-            s.wake()
+        counted: list[int] = []
+
+        def count_then_wake() -> None:  # called after the waits began: the loop keeps order
+            counted.extend([len(deadlines.slots), len(loop._scheduled)])  # type: ignore[attr-defined]
+            for s in signals:
+                s.wake()
+
+        loop.call_soon(count_then_wake)
         await asyncio.gather(*waits)
+        slots, timers = counted
         held = sum(len(waiters) for waiters in deadlines.slots.values())
         idle = Wakeup(deadlines)
         for _ in range(20):  # timeouts without a wake leave no waiter behind
@@ -65,15 +74,20 @@ def test_waits_share_one_timer_per_slot_and_are_forgotten_when_they_end():
 
 
 def test_a_cancelled_wait_is_forgotten():
-    async def scenario() -> int:
+    async def scenario() -> tuple[int, int]:
         signal = Wakeup()
         waiting = asyncio.ensure_future(signal.wait(30))
-        await asyncio.sleep(0)
-        waiting.cancel()
-        await asyncio.gather(waiting, return_exceptions=True)
-        return len(signal._waiters)
+        began: list[int] = []
 
-    assert run(scenario()) == 0
+        def cancel() -> None:  # called once the wait began: the loop keeps order
+            began.append(len(signal._waiters))
+            waiting.cancel()
+
+        asyncio.get_running_loop().call_soon(cancel)
+        await asyncio.gather(waiting, return_exceptions=True)
+        return began[0], len(signal._waiters)
+
+    assert run(scenario()) == (1, 0), "the wait began, then was forgotten"
 
 
 def test_the_deadlines_belong_to_their_owner_not_to_the_process():
