@@ -5,9 +5,12 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+import typing
 from pathlib import Path
+from typing import Any
 
 import jupyter_inferless
+from jupyter_inferless import protocol
 from jupyter_inferless.protocol import LABELS
 
 PACKAGE = Path(jupyter_inferless.__file__).parent
@@ -185,23 +188,201 @@ def test_the_cycle_finder_finds_cycles():
     assert _imports(tree, ["p", "q"], {"x.y", "w", "p.q.z"}) == {"x.y", "p.q.z"}
 
 
-def test_protocol_imports_only_the_standard_library():
+def test_protocol_imports_only_itself_and_the_standard_library():
     allowed = sys.stdlib_module_names | {"__future__"}
-    imported = resolved_imports(PACKAGE / "protocol.py")
-    assert {name for name in imported if name.split(".")[0] not in allowed} == set()
+    broken = [
+        f"{path.relative_to(PACKAGE)} imports {name}"
+        for path in sorted((PACKAGE / "protocol").rglob("*.py"))
+        for name in sorted(resolved_imports(path))
+        if name.split(".")[0] not in allowed
+        and not (
+            name == "jupyter_inferless.protocol" or name.startswith("jupyter_inferless.protocol.")
+        )
+    ]
+    assert broken == []
+
+
+def _outside_the_protocol() -> list[Path]:
+    return [
+        path
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if "protocol" not in path.relative_to(PACKAGE).parts
+    ]
 
 
 def test_protocol_messages_are_built_only_by_the_protocol_module():
-    """No dict literal with an "op" key outside protocol.py: every message has one builder."""
+    """No dict literal with an "op" key outside protocol/: every message has one builder."""
     built = []
-    for layer in ("server", "kernel"):
-        for path in sorted((PACKAGE / layer).rglob("*.py")):
-            for node in ast.walk(ast.parse(path.read_text())):
-                if isinstance(node, ast.Dict) and any(
-                    isinstance(key, ast.Constant) and key.value == "op" for key in node.keys
-                ):
-                    built.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    for path in _outside_the_protocol():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Dict) and any(
+                isinstance(key, ast.Constant) and key.value == "op" for key in node.keys
+            ):
+                built.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
     assert built == []
+
+
+MESSAGE_TYPES = {name for name in protocol.__all__ if typing.is_typeddict(getattr(protocol, name))}
+MESSAGE_TYPES |= {"KernelMessage", "KernelRequest", "ServerMessage", "CommMessage"}
+"""The protocol's message types (and their parts): what a cast could claim a value is."""
+SHARED_KEYS = {
+    "class", "datatype", "declared", "device", "error", "events", "example", "generation",
+    "inputs", "kind", "max_concurrency", "message", "model", "models", "name", "notes",
+    "queue_size", "reason", "refused", "replicas", "required", "schema", "shape", "source",
+    "status", "streaming", "text",
+}  # fmt: skip
+"""Field names of comm messages that the HTTP API's JSON (or a Jupyter message) uses too."""
+DECODERS = {"decode_from_kernel", "decode_from_server", "decode_open"}
+
+
+def _fields(kind: Any) -> set[str]:
+    """The field names of a TypedDict and of the TypedDicts in its fields, at any depth."""
+    found = set()
+    for name, hint in typing.get_type_hints(kind).items():
+        found.add(name)
+        for inner in [hint, *typing.get_args(hint)]:
+            for part in [inner, *typing.get_args(inner)]:
+                if typing.is_typeddict(part) and part is not kind:
+                    found |= _fields(part)
+    return found
+
+
+TYPED = [getattr(protocol, name) for name in sorted(MESSAGE_TYPES)]
+ALL_FIELDS = set().union(*(_fields(kind) for kind in TYPED if typing.is_typeddict(kind)))
+COMM_ONLY_FIELDS = ALL_FIELDS - SHARED_KEYS
+"""Field names only comm messages have: a ``.get`` of one reads a message unchecked."""
+
+
+def _name(node: ast.AST) -> object:
+    """The name a part of a type expression gives: ``X``, ``protocol.X`` or ``"X"``."""
+    return getattr(node, "id", getattr(node, "attr", getattr(node, "value", None)))
+
+
+def _called(node: ast.Call) -> str | None:
+    func = node.func
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+
+
+def _key(node: ast.AST) -> object:
+    """The constant key ``node`` reads: ``x["k"]`` or ``x.get("k", ...)``; else None."""
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+        return node.slice.value
+    if isinstance(node, ast.Call) and _called(node) == "get" and node.args:
+        first = node.args[0]
+        return first.value if isinstance(first, ast.Constant) else None
+    return None
+
+
+def _read_from(node: ast.AST) -> ast.AST | None:
+    """What ``x["k"]`` or ``x.get("k")`` reads from (x), else None."""
+    if isinstance(node, ast.Subscript):
+        return node.value
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        return node.func.value
+    return None
+
+
+def _raw_reads(function: ast.AST) -> list[int]:
+    """Lines where a function that decodes a message also reads the raw one it decodes
+    (subscript, ``.get`` or any attribute of the name it hands the decoder)."""
+    raw: set[str] = set()
+    inside: set[int] = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.Call) and _called(node) in DECODERS:
+            inside |= {id(n) for n in ast.walk(node)}
+            for arg in ast.walk(node):
+                if isinstance(arg, ast.Name) and arg is not node.func:
+                    raw.add(arg.id)
+    raw -= DECODERS | {"comm_data", "protocol"}
+    return [
+        node.lineno
+        for node in ast.walk(function)
+        if isinstance(node, (ast.Subscript, ast.Attribute))
+        and isinstance(node.value, ast.Name)
+        and node.value.id in raw
+        and id(node) not in inside
+    ]
+
+
+def unchecked_reads(tree: ast.AST) -> list[str]:
+    """Where code reads a comm message other than through the protocol's decoders: a cast
+    to a message type, a ``.get`` of a field only comm messages have, a Jupyter comm
+    message's ``content`` → ``data``, or a receiver that reads the raw message it decodes."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and _called(node) == "cast" and node.args:
+            named = {
+                getattr(n, "id", getattr(n, "attr", getattr(n, "value", None)))
+                for n in ast.walk(node.args[0])
+            }
+            if named & MESSAGE_TYPES:
+                found.append(f"{node.lineno}: a cast to {sorted(named & MESSAGE_TYPES)[0]}")
+        if isinstance(node, ast.Call) and _called(node) == "get" and _key(node) in COMM_ONLY_FIELDS:
+            found.append(f"{node.lineno}: .get({_key(node)!r})")
+        if _key(node) == "data" and _key(_read_from(node) or node) == "content":
+            found.append(f"{node.lineno}: a comm message's content.data")
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            found += [f"{line}: reads the message it decodes" for line in _raw_reads(node)]
+    return sorted(set(found), key=lambda text: int(text.split(":")[0]))
+
+
+def test_comm_messages_are_read_only_through_the_decoders():
+    """A comm message is read through ``protocol.decode_*`` where it arrives, and typed
+    reads follow; the server's transports hand the comm's data to the bridge unread."""
+    transports = PACKAGE / "server" / "kernels" / "transport"
+    broken = [
+        f"{path.relative_to(PACKAGE)}:{where}"
+        for path in _outside_the_protocol()
+        if transports not in path.parents
+        for where in unchecked_reads(ast.parse(path.read_text()))
+    ]
+    assert broken == []
+    decoding = {
+        path.relative_to(PACKAGE).as_posix()
+        for path in _outside_the_protocol()
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call) and _called(node) in DECODERS
+    }
+    assert decoding == {"server/kernels/bridge.py", "kernel/link.py"}
+
+
+OLD_RECEIVERS = """
+def on_msg(self, msg):
+    data = msg.get("content", {}).get("data") or {}
+    if data.get("op") == "batch":
+        for message in cast(BatchMessage, data)["messages"]:
+            self.handle(message)
+def handle(self, bridge, data):
+    self._watch(bridge, str(data.get("vid")), data.get("inputs"))
+def _on_message(self, comm_id, data, buffers):
+    message = protocol.decode_from_kernel(data)
+    if data["op"] == "frame":
+        self._on_frame(message, buffers)
+def fine(self, msg, data):
+    message = decode_from_server(comm_data(msg))
+    self.publish(msg, message["op"], data.get("status"), data.get("text"))
+"""
+
+
+def test_the_decoder_rule_finds_the_old_receivers():
+    assert [line.split(": ", 1)[1] for line in unchecked_reads(ast.parse(OLD_RECEIVERS))] == [
+        "a comm message's content.data",
+        ".get('op')",
+        "a cast to BatchMessage",
+        ".get('vid')",
+        "reads the message it decodes",
+    ]
+    assert {"op", "rid", "vid", "qid", "seq", "credit", "protocol"} <= COMM_ONLY_FIELDS
+    assert (
+        set().union(
+            *(
+                _fields(getattr(protocol, n))
+                for n in MESSAGE_TYPES
+                if typing.is_typeddict(getattr(protocol, n))
+            )
+        )
+        > SHARED_KEYS
+    )
 
 
 def _spells_a_label(node: ast.AST, labels: tuple[str, ...]) -> bool:

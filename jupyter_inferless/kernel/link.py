@@ -1,5 +1,10 @@
 """The kernel's end of one server's comm: requests in, frames out.
 
+Every message from the server is read by ``protocol.decode_from_server``; one it refuses
+is logged once and dropped. A server of another protocol version opens the comm only to
+say so: the link is then ``refusal`` (naming both versions), the server's ``refused``
+message gives the verdict on each model announced to it, and nothing else travels.
+
 Messages are published straight onto IOPub with the comm's topic instead of
 ``comm.send``: a send from a worker thread would otherwise move the comm's
 replies to the main shell (ipykernel routes a comm's incoming messages to the
@@ -10,17 +15,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import Any
 
 from ..protocol import (
-    DEFAULT_BACKLOG_BYTES,
-    DEFAULT_REQUEST_BACKLOG_BYTES,
-    AckMessage,
-    BatchMessage,
+    Complaints,
     InferMessage,
-    OpenData,
-    ReplicasMessage,
+    ListedMessage,
+    ProtocolError,
+    RefusedMessage,
+    ServerMessage,
     Verdict,
+    VersionMismatch,
+    WatchedMessage,
+    comm_data,
+    decode_from_server,
+    decode_open,
+    open_data,
+    verdict,
 )
 from .channel import RequestChannel
 from .outbox import Outbox
@@ -61,21 +72,24 @@ class Link:
         start: StartRequest,
         on_close: Callable[[Link], None],
         on_verdicts: Callable[[Link], None] = lambda link: None,
-        on_answer: Callable[[dict[str, Any]], None] = lambda data: None,
+        on_answer: Callable[[WatchedMessage | ListedMessage], None] = lambda message: None,
     ) -> None:
         self.comm_id: str = comm.comm_id
-        data = cast(OpenData, open_msg.get("content", {}).get("data") or {})
-        self.server_url: str | None = data.get("server_url") or None  # for printed endpoints
+        self.complaints = Complaints()
+        self.refusal: str | None = None  # why this server cannot serve from this kernel
+        try:
+            data = decode_open(comm_data(open_msg))
+        except ProtocolError as err:  # another version: it opened the comm to say so
+            self.refusal = str(err)
+            data = open_data("")
+        self.server_url: str | None = data["server_url"] or None  # for printed endpoints
         self.publish = iopub_publisher(kernel, self.comm_id, open_msg)
-        request_bytes, total_bytes = data.get("backlog") or (
-            DEFAULT_REQUEST_BACKLOG_BYTES,
-            DEFAULT_BACKLOG_BYTES,
-        )
+        request_bytes, total_bytes = data["backlog"]  # the server's bounds (c.Catalog)
         self.outbox = Outbox(
             self.publish,
-            text_frames=bool(data.get("text_frames")),
-            request_backlog_bytes=int(request_bytes),  # the server's bounds (c.Catalog)
-            backlog_bytes=int(total_bytes),
+            text_frames=data["text_frames"],
+            request_backlog_bytes=request_bytes,
+            backlog_bytes=total_bytes,
         )
         self.verdicts: dict[str, Verdict] = {}  # the server's, on each served model
         self._start = start
@@ -89,32 +103,46 @@ class Link:
     def on_msg(self, msg: dict[str, Any]) -> None:
         """Handle a server message (or a batch of them, in order); runs on the link's
         subshell, so keep it short."""
-        data = msg.get("content", {}).get("data") or {}
-        if data.get("op") == "batch":
-            for message in cast(BatchMessage, data)["messages"]:
-                self.handle(cast(dict[str, Any], message))
+        try:
+            message = decode_from_server(comm_data(msg))
+        except ProtocolError as err:
+            refused = err.refused if isinstance(err, VersionMismatch) else None
+            if refused is not None:
+                self._refused(refused)
+            elif self.complaints.first(err):
+                log.warning("a message from the server was dropped: %s", err)
+            return
+        if message["op"] == "batch":
+            for each in message["messages"]:
+                self.handle(each)
         else:
-            self.handle(data)
+            self.handle(message)
 
-    def handle(self, data: dict[str, Any]) -> None:
-        """Handle one server message."""
-        op = data.get("op")
-        if op == "ack":
-            ack = cast(AckMessage, data)
-            self.outbox.ack(int(ack["seq"]), ack["credit"], bool(ack["resend"]))
-        elif op == "infer":
-            request = cast(InferMessage, data)
-            events, size = request["credit"]
-            self._start(request, self.outbox.open(str(request["rid"]), (int(events), int(size))))
-        elif op == "cancel":
-            self.outbox.cancel(str(data.get("rid")))
-        elif op == "replicas":
-            self.verdicts = dict(cast(ReplicasMessage, data)["models"])
+    def handle(self, message: ServerMessage) -> None:
+        """Handle one server message (decoded)."""
+        if message["op"] == "ack":
+            self.outbox.ack(message["seq"], message["credit"], message["resend"])
+        elif message["op"] == "infer":
+            events, size = message["credit"]
+            self._start(message, self.outbox.open(message["rid"], (events, size)))
+        elif message["op"] == "cancel":
+            self.outbox.cancel(message["rid"])
+        elif message["op"] == "replicas":
+            self.verdicts = dict(message["models"])
             self._on_verdicts(self)
-        elif op in ("watched", "listed"):  # answers to this kernel's own views
-            self._on_answer(data)
-        else:
-            log.warning("unknown message from the server: %r", op)
+        elif message["op"] == "refused":
+            self._refused(message)
+        else:  # watched, listed: answers to this kernel's own views
+            self._on_answer(message)
+
+    def _refused(self, message: RefusedMessage) -> None:
+        """The server refuses this kernel, and so each model announced to it."""
+        reason = self.refusal = message["reason"]
+        models = message["models"]
+        self.verdicts = {
+            name: verdict(generation, 0, reason) for name, generation in models.items()
+        }
+        self._on_verdicts(self)
 
     def on_close(self, msg: dict[str, Any]) -> None:
         """The server went away: cancel what it asked for."""

@@ -10,6 +10,10 @@ model, or why it refuses this kernel's.
 
 The kernel's own views ask a linked server over the same link (``watch``, ``list``); the
 server's answers go to ``mailboxes``. No credential of the server reaches the kernel.
+
+A server of another protocol version links only to refuse this kernel (``Link.refusal``):
+it is told the served models on that link (``announce``), and its verdict on each is a
+refusal naming both versions, which ``serve`` raises. Views never use such a link.
 """
 
 from __future__ import annotations
@@ -20,7 +24,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..protocol import ANNOUNCE_COMM_ID, TARGET_NAME, ModelDescription, Verdict, announce, hello
+from ..protocol import (
+    ANNOUNCE_COMM_ID,
+    TARGET_NAME,
+    AnnounceMessage,
+    ModelDescription,
+    Verdict,
+    announce,
+    hello,
+)
 from ..protocol import models_changed as models_message
 from .link import Link, StartRequest, iopub_publisher
 from .mailboxes import Mailboxes
@@ -67,23 +79,30 @@ class LinkManager:
         A server links within moments of ``%load_ext``; ``wait`` gives it that long.
         """
         self._await_link(wait)
-        return next(iter(list(self.links.values())), None)
+        return next(iter(self._serving_links()), None)
+
+    def refusal(self) -> str | None:
+        """Why a linked server refuses this kernel (another protocol version), if one does."""
+        return next((link.refusal for link in list(self.links.values()) if link.refusal), None)
 
     def server_url(self, wait: float = 0.0) -> str | None:
         """The URL a linked Jupyter server gave for itself (to print), when one is linked."""
         self._await_link(wait)
-        urls = (link.server_url for link in list(self.links.values()) if link.server_url)
+        urls = (link.server_url for link in self._serving_links() if link.server_url)
         return next(urls, None)
 
     def models_changed(self) -> None:
-        """Tell every linked server which models are served now; announce faster."""
-        message = models_message(self.runtime_id, self._describe())
+        """Tell every linked server which models are served now (one that refuses this
+        kernel: by name and generation); announce faster."""
+        described = self._describe()
+        message = models_message(self.runtime_id, described)
+        names = announce(self.runtime_id, _generations(described))
         for link in list(self.links.values()):
             try:
-                link.publish(message)
+                link.publish(names if link.refusal else message)
             except Exception:  # IOPub is closed at kernel exit; finalize must still run
                 log.debug("could not tell the server about the change", exc_info=True)
-        if message["models"]:
+        if described:
             self._fast_until = time.monotonic() + FAST_FOR
         self._announce_soon()  # or, with nothing served, the announcing ends
 
@@ -127,15 +146,27 @@ class LinkManager:
             self.mailboxes.deliver,
         )
         self.links[link.comm_id] = link
+        if link.refusal is not None:
+            log.warning("a Jupyter server refuses this kernel: %s", link.refusal)
+            link.publish(self._announcement())  # it answers with its verdicts
+            return
         link.publish(hello(self.runtime_id, self._describe()))
         self._linked.set()
 
     def _on_close(self, link: Link) -> None:
         self.links.pop(link.comm_id, None)
         self.mailboxes.link_closed(link.comm_id)
-        if not self.links:
+        if not self._serving_links():
             self._linked.clear()
+        if not self.links:
             self._announce_soon()
+
+    def _serving_links(self) -> list[Link]:
+        """The links of servers that serve from this kernel (not those that refuse it)."""
+        return [link for link in list(self.links.values()) if link.refusal is None]
+
+    def _announcement(self) -> AnnounceMessage:
+        return announce(self.runtime_id, _generations(self._describe()))
 
     def close(self, timeout: float) -> None:
         """Stop announcing, take the comm target back and close every link (its outbox
@@ -179,17 +210,21 @@ class LinkManager:
         self._kick.set()
 
     def _beacon(self) -> None:
-        """Announce this runtime on IOPub while that is wanted."""
-        message = announce(self.runtime_id)
+        """Announce this runtime (and its models) on IOPub while that is wanted."""
         while True:
             with self._beacon_lock:
                 if not self._wanted():
                     self._beacon_thread = None
                     return
             try:
-                self._announce(message)
+                self._announce(self._announcement())
             except Exception:  # IOPub is closed at kernel exit
                 log.debug("could not announce", exc_info=True)
             fast = time.monotonic() < self._fast_until
             self._kick.wait(FAST_ANNOUNCE if fast else SLOW_ANNOUNCE)
             self._kick.clear()
+
+
+def _generations(described: list[ModelDescription]) -> dict[str, int]:
+    """Each served model's generation, by name: what an announcement carries."""
+    return {description["name"]: description["generation"] for description in described}

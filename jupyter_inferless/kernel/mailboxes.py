@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Mapping
-from typing import Any
 
-Answer = Mapping[str, Any] | None
-"""A server's answer; None: the link it was asked on closed."""
+from ..protocol import ListedMessage, WatchedMessage
+
+Answer = WatchedMessage | ListedMessage | None
+"""A server's answer (decoded by the link); None: the link it was asked on closed."""
 
 
 class Mailboxes:
@@ -38,13 +38,13 @@ class Mailboxes:
         if found is not None:
             found[1].put(None)
 
-    def deliver(self, data: Mapping[str, Any]) -> None:
+    def deliver(self, answer: WatchedMessage | ListedMessage) -> None:
         """An answer arrived (on the link's subshell): to its view's or query's mailbox."""
-        key = str(data.get("vid") or data.get("qid"))
+        key = answer["vid"] if answer["op"] == "watched" else answer["qid"]
         with self._lock:
             found = self._boxes.get(key)
         if found is not None:
-            found[1].put(data)
+            found[1].put(answer)
 
     def link_closed(self, comm_id: str) -> None:
         """Link ``comm_id`` closed: its mailboxes get None, as no answer will come."""

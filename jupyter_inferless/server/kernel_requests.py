@@ -22,7 +22,7 @@ from typing import Any
 
 from .. import protocol
 from ..contract import decode_body
-from ..protocol import RunError
+from ..protocol import KernelRequest, RunError
 from .http import http_errors
 from .kernels.bridge import KernelBridge
 from .service import Service
@@ -48,17 +48,16 @@ class KernelRequests:
         self.watches: dict[tuple[str, str], Watch] = {}  # by (kernel id, view id)
         self._background: set[asyncio.Task[None]] = set()
 
-    def handle(self, bridge: KernelBridge, data: dict[str, Any]) -> None:
-        """A request from ``bridge``'s kernel, on its serving comm."""
-        op = data.get("op")
-        if op == "watch":
-            self._watch(bridge, str(data.get("vid")), str(data.get("model")), data.get("inputs"))
-        elif op == "unwatch":
-            watch = self.watches.get((bridge.kernel_id, str(data.get("vid"))))
+    def handle(self, bridge: KernelBridge, request: KernelRequest) -> None:
+        """A request from ``bridge``'s kernel, on its serving comm (decoded by the bridge)."""
+        if request["op"] == "watch":
+            self._watch(bridge, request["vid"], request["model"], request["inputs"])
+        elif request["op"] == "unwatch":
+            watch = self.watches.get((bridge.kernel_id, request["vid"]))
             if watch is not None and not watch.stream.ended:
                 watch.stream.cancel()
-        elif op == "list":
-            self._spawn(self._list(bridge, str(data.get("qid"))))
+        else:
+            self._spawn(self._list(bridge, request["qid"]))
 
     def dropped(self, bridge: KernelBridge) -> None:
         """``bridge``'s link went away: cancel its views' runs."""

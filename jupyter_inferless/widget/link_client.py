@@ -19,7 +19,8 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import protocol
-from .._client_errors import DEFAULT_ERROR_KIND, ModelError, RequestRejected, StreamError
+from .._client_errors import ModelError, RequestRejected, StreamError
+from ..protocol import ListedMessage, RunError, WatchedMessage
 from .running import close_runs
 
 if TYPE_CHECKING:
@@ -49,6 +50,9 @@ def link_client(wait: float = LINK_WAIT) -> LinkClient:
     runtime.on_close(close_runs)  # the runtime closing stops the views
     links = runtime.link_manager
     link = links.link(wait)
+    refusal = links.refusal()
+    if link is None and refusal is not None:
+        raise NoServerError(f"the Jupyter server refuses this kernel: {refusal}")
     if link is None:
         raise NoServerError(
             "no Jupyter server with jupyter_inferless is attached to this kernel, so there "
@@ -89,11 +93,11 @@ class LinkClient:
         box = self.open_mailbox(qid)
         try:
             self.link.publish(protocol.list_models(qid))
-            answer = _answer(box, self.silence)
+            answer = _answer(box, self.silence, "listed")
         finally:
             self.close_mailbox(qid)
-        models: list[dict[str, Any]] = list(answer["models"])
-        return models
+        assert answer["op"] == "listed"  # what _answer checked, for the type checker
+        return list(answer["models"])
 
     def open_mailbox(self, key: str) -> queue.Queue[Answer]:
         """A mailbox for the server's answers to request ``key`` on this client's link;
@@ -140,7 +144,7 @@ class LinkStream:
         self._box: queue.Queue[Answer] | None = None
         self._pending: deque[str] = deque()
         self._ended = False
-        self._error: dict[str, Any] | None = None
+        self._error: RunError | None = None
 
     def start(self) -> LinkStream:
         """Send the request and wait for the server's answer; raises RequestRejected."""
@@ -150,11 +154,11 @@ class LinkStream:
         self._box = client.open_mailbox(self._vid)
         client.link.publish(protocol.watch(self._vid, self.model, self.inputs))
         answer = self._next_answer()
-        refused = answer.get("refused")
+        refused = answer["refused"]
         if refused:
             self.close()
-            raise RequestRejected(int(refused["status"]), str(refused["message"]))
-        self.request_id = str(answer["rid"])
+            raise RequestRejected(refused["status"], refused["message"])
+        self.request_id = answer["rid"]
         client.started(self.request_id, self._vid)
         self._take(answer)
         return self
@@ -168,8 +172,8 @@ class LinkStream:
             if self._ended:
                 self.close()
                 if self._error:
-                    kind = str(self._error.get("kind") or DEFAULT_ERROR_KIND)
-                    raise ModelError(str(self._error.get("message")), self.request_id, kind)
+                    error = self._error
+                    raise ModelError(error["message"], self.request_id, error["kind"].value)
                 raise StopIteration
             self._take(self._next_answer())
         self.delivered += 1
@@ -181,24 +185,27 @@ class LinkStream:
         self._ended = True
         self._pending.clear()
 
-    def _take(self, answer: Mapping[str, Any]) -> None:
-        self._pending.extend(answer.get("lines") or [])
-        if answer.get("ended"):
+    def _take(self, answer: WatchedMessage) -> None:
+        self._pending.extend(answer["lines"])
+        if answer["ended"]:
             self._ended = True
-            self._error = answer.get("error")
+            self._error = answer["error"]
 
-    def _next_answer(self) -> Mapping[str, Any]:
+    def _next_answer(self) -> WatchedMessage:
         assert self._box is not None
         try:
-            return _answer(self._box, self.client.silence)
+            answer = _answer(self._box, self.client.silence, "watched")
+            assert answer["op"] == "watched"  # what _answer checked, for the type checker
+            return answer
         except StreamError as err:
             self.client.close_mailbox(self._vid)
             last = self.delivered - 1 if self.delivered else None
             raise StreamError(str(err), self.request_id, last, None) from None
 
 
-def _answer(box: queue.Queue[Answer], silence: float) -> Mapping[str, Any]:
-    """The next answer in ``box``; StreamError when the link closed or stayed silent."""
+def _answer(box: queue.Queue[Answer], silence: float, op: str) -> WatchedMessage | ListedMessage:
+    """The next answer in ``box``, an ``op`` message; StreamError when the link closed or
+    stayed silent, or the server answered with another message."""
     try:
         answer = box.get(timeout=silence)
     except queue.Empty:
@@ -211,5 +218,9 @@ def _answer(box: queue.Queue[Answer], silence: float) -> Mapping[str, Any]:
             None,
             None,
             None,
+        )
+    if answer["op"] != op:
+        raise StreamError(
+            f"the server answered with {answer['op']!r}, not {op!r}", None, None, None
         )
     return answer

@@ -11,6 +11,7 @@ from typing import Any
 from jupyter_inferless.kernel.mailboxes import Mailboxes
 from jupyter_inferless.kernel.outbox import Outbox
 from jupyter_inferless.kernel.shutdown import ShutdownHook
+from jupyter_inferless.protocol import watched
 
 BIG = (1000, 1 << 20)
 
@@ -112,5 +113,5 @@ def test_closing_a_mailbox_wakes_its_reader() -> None:
     boxes.close("v")
     reader.join(5)
     assert got == [None]
-    boxes.deliver({"vid": "v", "lines": []})  # a late answer is dropped
+    boxes.deliver(watched("v", "r", []))  # a late answer is dropped
     assert box.empty()

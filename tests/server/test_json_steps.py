@@ -130,6 +130,7 @@ def test_a_prepared_message_is_what_the_session_and_jupyter_server_would_send():
         "comm_id": "comm-1",
         "data": {
             "op": "infer",
+            "protocol": protocol.constants.PROTOCOL_VERSION,
             "rid": "r1",
             "model": "m",
             "inputs": {"x": list(range(40_000))},

@@ -6,6 +6,7 @@ import logging
 
 from prometheus_client import CollectorRegistry
 
+from jupyter_inferless import protocol
 from jupyter_inferless.server.kernels.registry import ModelEntry
 from jupyter_inferless.server.observe.metrics import GAUGES, Metrics, MetricsCollector
 
@@ -30,8 +31,19 @@ class Models:
 
 
 def entry(name: str, active: int, max_concurrency: int = 1) -> ModelEntry:
-    described = {"name": name, "schema": {"inputs": []}, "max_concurrency": max_concurrency}
-    served = ModelEntry("kernel", described, joined=0)  # type: ignore[arg-type]
+    schema = {"inputs": [], "streaming": False, "declared": True}
+    described = protocol.model_description(
+        name=name,
+        class_name="M",
+        source="",
+        schema=schema,
+        streaming=False,
+        device={},
+        max_concurrency=max_concurrency,
+        queue_size=0,
+        notes=[],
+    )
+    served = ModelEntry("kernel", described, joined=0)
     served.active = active
     return served
 

@@ -3,25 +3,28 @@
 The bridge reaches the kernel through a transport (``transport/``), takes frames with a
 FrameReceiver (``frames.py``), and keeps the kernel's models and their counters in a
 ModelRegistry (``registry.py``). When the kernel's runtime announces itself, the bridge
-opens the serving comm; the runtime answers with ``hello`` and its models.
+opens the serving comm (``linking.py``); the runtime answers with ``hello`` and its models.
+Every message from the kernel is read by ``protocol.decode_from_kernel``; one it refuses
+is logged once and dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol, cast
 
 from ... import protocol
+from ...contract import SchemaError
 from ...protocol import (
     ANNOUNCE_COMM_ID,
     DEFAULT_CREDIT_BYTES,
     DEFAULT_CREDIT_EVENTS,
-    PROTOCOL_VERSION,
     ErrorKind,
     FrameMessage,
+    KernelRequest,
+    ProtocolError,
     RunError,
     ServerMessage,
     run_error,
@@ -31,24 +34,22 @@ from ..errors import KernelUnavailable
 from ..observe.metrics import Metrics
 from ..streams.stream import Stream
 from .frames import FrameReceiver
+from .linking import Linking
 from .outgoing import UNPACKABLE, Outgoing, check_packable
 from .registry import ModelRegistry
 from .transport import OnLost, OnMessage, Transport
 from .transport.zmq import ZmqTransport
 
-HELLO_TIMEOUT = 5.0  # seconds to wait for the kernel's hello before linking again
 log = logging.getLogger("ServerApp.jupyter_inferless")  # the server log's handlers
 
 Connect = Callable[[str, Any, OnMessage, OnLost], Transport]
 """Makes the transport to a kernel: (kernel id, kernel manager, on_message, on_lost)."""
-KERNEL_REQUESTS = frozenset({"watch", "unwatch", "list"})
-"""What a kernel asks the server for its own views (``kernel_requests.py`` answers)."""
 
 
 class RequestHandler(Protocol):
     """Answers a kernel's own requests (``kernel_requests.KernelRequests``)."""
 
-    def handle(self, bridge: KernelBridge, data: dict[str, Any]) -> None:
+    def handle(self, bridge: KernelBridge, request: KernelRequest) -> None:
         """A request of the bridge's kernel."""
 
     def dropped(self, bridge: KernelBridge) -> None:
@@ -86,8 +87,7 @@ class KernelBridge:
         self.frames = FrameReceiver(credit)
         self.backlog = backlog  # the bytes its kernel may hold past the credit, told at link
         self.runtime_id: str | None = None
-        self._attaching: asyncio.Future[None] | None = None
-        self._opened_at = 0.0
+        self.linking = Linking(self, self._on_change)
         self._ack_handle: asyncio.TimerHandle | None = None
         self.transport = connect(kernel_id, kernel_manager, self._on_message, self._on_lost)
         self.outgoing = Outgoing(self._send_now, self._not_sent, self.transport)
@@ -128,7 +128,8 @@ class KernelBridge:
         self.streams.clear()
         self.outgoing.clear()
         self.frames.reset()
-        if self.models.clear():
+        refused = self.linking.clear()
+        if self.models.clear() or refused:
             self._on_change()
         self.transport.forget()
         self.runtime_id = None
@@ -150,41 +151,25 @@ class KernelBridge:
     # -- from the kernel --------------------------------------------------------
 
     def _on_message(self, comm_id: str | None, data: dict[str, Any], buffers: list[Any]) -> None:
-        if comm_id == ANNOUNCE_COMM_ID:
-            self._on_announce(data)
-        elif comm_id is not None and comm_id == self.transport.comm_id:
-            op = data.get("op")
-            if op == "frame":
-                self._on_frame(cast(FrameMessage, data), buffers)
-            elif op in ("hello", "models"):
-                self.runtime_id = data.get("runtime")
-                self.models.update(data.get("models") or [])
-                self._on_change()
-            elif op in KERNEL_REQUESTS and self.requests is not None:
-                self.requests.handle(self, data)
-
-    def _on_announce(self, data: dict[str, Any]) -> None:
-        if data.get("protocol") != PROTOCOL_VERSION:
-            log.warning("kernel %s speaks protocol %r", self.kernel_id, data.get("protocol"))
+        linked = comm_id is not None and comm_id == self.transport.comm_id
+        if comm_id != ANNOUNCE_COMM_ID and not linked:
             return
-        linked = self.transport.comm_id is not None
-        if self._attaching is not None or (linked and data.get("runtime") == self.runtime_id):
-            return
-        awaiting_hello = linked and self.runtime_id is None
-        if awaiting_hello and time.monotonic() - self._opened_at < HELLO_TIMEOUT:
-            return  # announced before our comm_open arrived; its hello is on the way
-        if linked:
-            self.lost("the kernel's runtime was replaced")
-        self._attaching = asyncio.ensure_future(self._attach())
-
-    async def _attach(self) -> None:
         try:
-            self.frames.reset()
-            data = protocol.open_data(self.server_url, self.transport.text_frames, self.backlog)
-            if await self.transport.open_comm(data):
-                self._opened_at = time.monotonic()
-        finally:
-            self._attaching = None
+            message = protocol.decode_from_kernel(data)
+            if message["op"] == "announce":
+                self.linking.announced(message)
+            elif not linked:
+                return
+            elif message["op"] == "frame":
+                self._on_frame(message, buffers)
+            elif message["op"] == "hello" or message["op"] == "models":
+                self.models.update(message["models"])  # SchemaError: one it cannot read
+                self.runtime_id = message["runtime"]
+                self._on_change()
+            elif self.requests is not None:
+                self.requests.handle(self, message)
+        except (ProtocolError, SchemaError) as err:
+            self.linking.refuse(err)
 
     def _on_frame(self, frame: FrameMessage, buffers: list[Any]) -> None:
         received = self.frames.receive(frame, buffers)

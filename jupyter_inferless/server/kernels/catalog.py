@@ -23,6 +23,7 @@ from ..errors import ModelNotFound
 from ..observe.metrics import Metrics
 from ..streams.wakeup import Wakeup
 from .bridge import Connect, KernelBridge, RequestHandler
+from .linking import refused_by_name
 from .registry import ModelEntry
 from .replicas import Replicas, group
 from .transport.gateway import GatewayTransport
@@ -132,7 +133,8 @@ class Catalog(LoggingConfigurable):
 
     def served(self) -> dict[str, Replicas]:
         """Every served name and its replicas, in the order the names were first served."""
-        return group((bridge, entry) for bridge in self.bridges.values() for entry in bridge.models)
+        pairs = ((bridge, entry) for bridge in self.bridges.values() for entry in bridge.models)
+        return group(pairs, refused_by_name(self.bridges.values()))
 
     def unready(self) -> str | None:
         """Why the server is not ready (KServe v2: every model ready), or None when it is:
@@ -158,7 +160,9 @@ class Catalog(LoggingConfigurable):
         )
         if name not in found:
             served = ", ".join(sorted(self.served())) or "none"
-            raise ModelNotFound(f"no model named {name!r} is served (served: {served})")
+            unread = refused_by_name(self.bridges.values()).get(name, [])
+            why = "".join(f"; kernel {kernel} is refused: {reason}" for kernel, reason in unread)
+            raise ModelNotFound(f"no model named {name!r} is served (served: {served}){why}")
         return found[name]
 
     def _tell(self) -> None:

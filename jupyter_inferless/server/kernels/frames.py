@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ...protocol import AckMessage, FrameMessage, RunError, ack, parse_run_error
+from ...protocol import AckMessage, FrameMessage, RunError, ack
 
 GRANT_FRACTION = 4
 """More credit is granted once 1/GRANT_FRACTION of a window (events or bytes) is free."""
@@ -65,8 +65,8 @@ class FrameReceiver:
         self.granted.clear()
 
     def receive(self, frame: FrameMessage, buffers: list[bytes]) -> Received:
-        """Take a frame if it is next in sequence."""
-        seq = int(frame["seq"])
+        """Take a frame (decoded: ``protocol.decode_from_kernel``) if it is next in sequence."""
+        seq = frame["seq"]
         if seq <= self.seq:
             return Received()  # a resent frame we already have
         if seq != self.seq + 1:
@@ -82,12 +82,10 @@ class FrameReceiver:
         runs = []
         offset = 0
         for run in frame["runs"]:
-            count = int(run["events"])
+            count = run["events"]
             chunk = lines[offset : offset + count]
             offset += count
-            runs.append(
-                RunEvents(run["rid"], chunk, bool(run["ended"]), parse_run_error(run["error"]))
-            )
+            runs.append(RunEvents(run["rid"], chunk, run["ended"], run["error"]))
         return Received(runs, ack_soon=True)
 
     def wants_grant(self, rid: str, consumed: int, consumed_bytes: int) -> bool:

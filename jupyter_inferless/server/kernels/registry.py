@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 
-from ...contract import DEFAULT_MAX_CONCURRENCY, ModelSchema
+from ...contract import ModelSchema
 from ...protocol import ModelDescription
 
 
@@ -24,9 +24,9 @@ class ModelEntry:
         self.description = description
         self.name: str = description["name"]
         self.schema = ModelSchema.from_json(description["schema"])
-        self.max_concurrency = int(description.get("max_concurrency", DEFAULT_MAX_CONCURRENCY))
-        self.queue_size = int(description.get("queue_size", 0))
-        self.generation = int(description.get("generation", 0))
+        self.max_concurrency = description["max_concurrency"]  # checked when it arrived
+        self.queue_size = description["queue_size"]
+        self.generation = description["generation"]
         self.joined = joined
         self.active = 0
         self.requests = 0

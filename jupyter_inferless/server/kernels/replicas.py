@@ -8,7 +8,7 @@ least-loaded replica with room. Pure: no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,8 @@ class Replicas:
     name: str
     replicas: list[Replica]
     refused: list[Replica] = field(default_factory=list)
+    unread: list[tuple[str, str]] = field(default_factory=list)
+    """Kernels of another protocol version that serve the name: kernel id, why refused."""
 
     @property
     def entry(self) -> ModelEntry:
@@ -92,12 +94,11 @@ class Replicas:
             counters=self.counters(),
             replicas=[_replica(replica, notebooks) for replica in self.replicas],
             refused=[
-                {
-                    "kernel_id": replica.kernel_id,
-                    "notebook": notebooks.get(replica.kernel_id),
-                    "reason": replica.refused,
-                }
-                for replica in self.refused
+                {"kernel_id": kernel_id, "notebook": notebooks.get(kernel_id), "reason": reason}
+                for kernel_id, reason in [
+                    *((replica.kernel_id, replica.refused) for replica in self.refused),
+                    *self.unread,
+                ]
             ],
         )
         return described
@@ -115,8 +116,12 @@ def _replica(replica: Replica, notebooks: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def group(served: Iterable[tuple[KernelBridge, ModelEntry]]) -> dict[str, Replicas]:
-    """Every name's replicas, the names in the order they were first served."""
+def group(
+    served: Iterable[tuple[KernelBridge, ModelEntry]],
+    unread: Mapping[str, list[tuple[str, str]]] | None = None,
+) -> dict[str, Replicas]:
+    """Every name's replicas, the names in the order they were first served; with the
+    kernels of another protocol version that serve each (``unread``: kernel id, reason)."""
     models: dict[str, Replicas] = {}
     for bridge, entry in sorted(served, key=lambda pair: (pair[1].joined, pair[0].kernel_id)):
         model = models.get(entry.name)
@@ -130,6 +135,9 @@ def group(served: Iterable[tuple[KernelBridge, ModelEntry]]) -> dict[str, Replic
         else:
             refusal = f"model {entry.name!r} is served with another schema: {reason}"
             model.refused.append(Replica(bridge, entry, refusal))
+    for name, kernels in (unread or {}).items():
+        if name in models:
+            models[name].unread.extend(kernels)
     return models
 
 
