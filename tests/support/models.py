@@ -19,6 +19,28 @@ def spec(datatype: str, required: bool = True, example: Any = None) -> dict[str,
     return described if example is None else {**described, "example": [example]}
 
 
+PACING = '''
+    import asyncio
+    import time
+
+
+    def pace(seconds):
+        """A paced model's pause between two events: the one way the test models take time.
+        None for 0 seconds."""
+        if seconds > 0:
+            time.sleep(seconds)
+
+
+    async def apace(seconds):
+        """``pace`` for an async model: awaits, so its loop runs the other tasks meanwhile
+        (even for 0 seconds, a turn of the loop)."""
+        await asyncio.sleep(seconds)
+
+'''
+"""Kernel code defining ``pace`` and ``apace``, for the source of every model that pauses
+(at the same indent as the models' sources, which start with it)."""
+
+
 @dataclass(frozen=True)
 class Model:
     """Kernel code defining the class ``name``, and the class's input schema."""
@@ -48,9 +70,8 @@ class Model:
 
 COUNTER = Model(
     "Counter",
-    '''
-    import time
-
+    PACING
+    + '''
     class Counter:
         """n events {"OUT": "tok", "i": i}, each after a pause of pause_ms; with fail, a
         RuntimeError after the last. The benchmarks' workload, as their other servers send it."""
@@ -58,8 +79,7 @@ COUNTER = Model(
         def infer(self, inputs, stream_output_handler):
             pause = inputs.get("pause_ms", 0) / 1000
             for i in range(inputs["n"]):
-                if pause:
-                    time.sleep(pause)
+                pace(pause)
                 stream_output_handler.send_streamed_output({"OUT": "tok", "i": i})
             if inputs.get("fail"):
                 raise RuntimeError("failed after the events")
@@ -74,7 +94,8 @@ COUNTER = Model(
 
 PACED = Model(
     "Paced",
-    '''
+    PACING
+    + '''
     import time
 
     class Paced:
@@ -98,8 +119,7 @@ PACED = Model(
                     stream_output_handler.send_streamed_output({"OUT": f"{prefix}{i} "})
                     sent_at.append(time.monotonic())
                     Paced.produced += 1
-                    if pause:
-                        time.sleep(pause)
+                    pace(pause)
                 stream_output_handler.finalise_streamed_output()
             finally:
                 Paced.loop_ended.append(Paced.produced)
@@ -113,18 +133,19 @@ PACED = Model(
 
 TICKER = Model(
     "Ticker",
-    '''
+    PACING
+    + '''
     import time
 
     class Ticker:
         """n events {"OUT": "tok", "i": i, "t": time.time() at the send}, pause_ms apart
-        (time.sleep between two events), as a model sends tokens at a steady rate."""
+        (a blocking pause between two events), as a model sends tokens at a steady rate."""
 
         def infer(self, inputs, stream_output_handler):
             pause = inputs.get("pause_ms", 0) / 1000
             for i in range(inputs["n"]):
-                if i and pause:
-                    time.sleep(pause)
+                if i:
+                    pace(pause)
                 stream_output_handler.send_streamed_output({"OUT": "tok", "i": i, "t": time.time()})
             stream_output_handler.finalise_streamed_output()
     ''',
@@ -133,18 +154,18 @@ TICKER = Model(
 
 ASYNC_TICKER = Model(
     "AsyncTicker",
-    '''
-    import asyncio
+    PACING
+    + '''
     import time
 
     class AsyncTicker:
-        """Ticker's events from an async infer: await asyncio.sleep between two events."""
+        """Ticker's events from an async infer: an awaited pause between two events."""
 
         async def infer(self, inputs, stream_output_handler):
             pause = inputs.get("pause_ms", 0) / 1000
             for i in range(inputs["n"]):
                 if i and pause:
-                    await asyncio.sleep(pause)
+                    await apace(pause)
                 stream_output_handler.send_streamed_output({"OUT": "tok", "i": i, "t": time.time()})
             stream_output_handler.finalise_streamed_output()
     ''',
@@ -171,13 +192,12 @@ PADDED = Model(
 
 ASYNC_PADDED = Model(
     "AsyncPadded",
-    """
-    import asyncio
-
+    PACING
+    + """
     class AsyncPadded:
         '''Padded's events from an async infer, as fast as its loop runs them: each sent with
-        send_streamed_output then `await asyncio.sleep(0)`, or with `await asend` when the
-        input asend is true. AsyncPadded.produced counts them.'''
+        send_streamed_output then `await apace(0)` (a turn of the loop), or with
+        `await asend` when the input asend is true. AsyncPadded.produced counts them.'''
 
         produced = 0
 
@@ -188,7 +208,7 @@ ASYNC_PADDED = Model(
                     await stream_output_handler.asend({"i": i, "pad": pad})
                 else:
                     stream_output_handler.send_streamed_output({"i": i, "pad": pad})
-                    await asyncio.sleep(0)
+                    await apace(0)
                 AsyncPadded.produced += 1
             stream_output_handler.finalise_streamed_output()
     """,
@@ -277,7 +297,8 @@ SIZER = Model(
 
 ASYNC_ENGINE = Model(
     "AsyncEngine",
-    """
+    PACING
+    + """
     import asyncio
     import threading
 
@@ -304,7 +325,7 @@ ASYNC_ENGINE = Model(
 
         async def generate(self, n, pause, out, stop):
             for i in range(n):
-                await asyncio.sleep(pause)
+                await apace(pause)
                 if stop.is_set():
                     return
                 type(self).produced += 1
