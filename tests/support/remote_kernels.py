@@ -15,12 +15,11 @@ import secrets
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,8 @@ from jupyter_server.serverapp import ServerApp
 from jupyter_server.services.kernels.connection.base import deserialize_binary_message
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
+
+from tests.support.waiting import NeverHappened, until, until_answered
 
 
 def _free_port() -> int:
@@ -70,13 +71,11 @@ class Gateway:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
 
-    def _alive(self) -> bool:
+    def ping(self) -> None:
+        """One request to the gateway; raises an OSError while it does not answer."""
         request = urllib.request.Request(self.url + "/api/kernels", headers=self.auth)
-        try:
-            with urllib.request.urlopen(request, timeout=5):
-                return True
-        except (OSError, urllib.error.URLError):
-            return False
+        with urllib.request.urlopen(request, timeout=5):
+            pass
 
 
 def _jupyter_env(base: Path) -> dict[str, str]:
@@ -107,11 +106,7 @@ def _serving(
         )
     gateway = Gateway(f"http://127.0.0.1:{port}", token, process, log)
     try:
-        deadline = time.monotonic() + 60
-        while not gateway._alive():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{what} did not start:\n{gateway.log_tail()}")
-            time.sleep(0.2)
+        until_answered(gateway.ping, what, gateway.log_tail, process)
         yield gateway
     finally:
         kernels = [psutil.Process(pid) for pid in gateway.kernel_pids()]
@@ -292,8 +287,10 @@ def clean_up_gateway_mode(loop: asyncio.AbstractEventLoop) -> None:
 async def shut_down_remote_kernel(api: Any, kernel_id: str) -> None:
     """Shut a kernel down through the server; a kernel the gateway is restarting refuses
     (500) until it is back."""
-    for _ in range(40):
+
+    async def shut_down() -> bool:
         status, _ = await api.call(f"api/kernels/{kernel_id}", method="DELETE")
-        if status in (204, 404):
-            return
-        await asyncio.sleep(0.5)
+        return status in (204, 404)
+
+    with suppress(NeverHappened):  # given up after 20 s: the gateway's own exit ends it
+        await until(shut_down, f"the server shutting kernel {kernel_id} down", 20, poll=0.5)
