@@ -18,6 +18,7 @@ from jupyter_inferless.kernel.channel import RequestChannel, held_cost
 from jupyter_inferless.kernel.link import Link
 from jupyter_inferless.kernel.model import StreamOutputHandler
 from jupyter_inferless.kernel.outbox import Outbox
+from tests.support.waiting import until
 
 LINE = '{"x":"' + "x" * 50 + '"}'  # OUTPUT as its handler encodes it
 OUTPUT = {"x": "x" * 50}
@@ -36,6 +37,12 @@ def make(request_events: int = 2, total_events: int = 100) -> Outbox:
         request_backlog_bytes=COST * (request_events - 1) + 1,
         backlog_bytes=COST * (total_events - 1) + 1,
     )
+
+
+def paused(outbox: Outbox) -> bool:
+    """Whether an async producer awaits room (a look inside the outbox's intake)."""
+    with outbox.cond:
+        return bool(outbox._paused)
 
 
 def fill(outbox: Outbox, channel: RequestChannel) -> int:
@@ -92,14 +99,13 @@ def test_asend_awaits_room_while_the_loop_runs_on() -> None:
         for _ in range(3):
             await handler.asend(OUTPUT)
 
-    async def ticker() -> None:
-        for i in range(20):
-            ticks.append(i)
-            await asyncio.sleep(0.01)
+    async def tick(i: int) -> None:
+        ticks.append(i)
 
     async def scenario() -> None:
         produce = asyncio.ensure_future(producer())
-        await ticker()
+        await until(lambda: paused(outbox), "the third asend awaiting room")
+        await asyncio.gather(*(tick(i) for i in range(20)))  # other tasks run meanwhile
         assert not produce.done(), "the third event awaits room"
         assert len(slow.backlog) == 2 and not slow.cancelled.is_set()
         await asyncio.get_running_loop().run_in_executor(
@@ -121,7 +127,7 @@ def test_asend_of_a_cancelled_request_raises() -> None:
     async def scenario() -> None:
         await handler.asend(OUTPUT)
         waiting = asyncio.ensure_future(handler.asend(OUTPUT))
-        await asyncio.sleep(0.05)
+        await until(lambda: paused(outbox), "the second asend awaiting room")
         channel.cancel()
         with pytest.raises(StreamCancelled):
             await asyncio.wait_for(waiting, 5)

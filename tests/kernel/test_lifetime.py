@@ -5,13 +5,13 @@ reader."""
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 from jupyter_inferless.kernel.mailboxes import Mailboxes
 from jupyter_inferless.kernel.outbox import Outbox
 from jupyter_inferless.kernel.shutdown import ShutdownHook
 from jupyter_inferless.protocol import watched
+from tests.support.waiting import until_sync
 
 BIG = (1000, 1 << 20)
 
@@ -74,13 +74,6 @@ def senders() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "inferless-outbox"]
 
 
-def wait_until(condition: Any, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.005)
-    return bool(condition())
-
-
 def test_the_sender_thread_starts_with_a_request_and_ends_when_all_is_acknowledged() -> None:
     sent: list[int] = []
     outbox = Outbox(lambda frame, buffers: sent.append(frame["seq"]))
@@ -90,18 +83,18 @@ def test_the_sender_thread_starts_with_a_request_and_ends_when_all_is_acknowledg
         assert len(senders()) == 1
         channel.event("x")  # a frame of its own, due at once
         channel.end(None)  # the next frame, from the sender thread
-        assert wait_until(lambda: len(sent) == 2)
+        until_sync(lambda: len(sent) == 2, "both frames sent")
         assert len(senders()) == 1, "frames not yet acknowledged: it stays, to resend"
         outbox.ack(sent[-1], {}, False)
-        assert wait_until(lambda: not senders()), "idle for good: it ends"
+        until_sync(lambda: not senders(), "the idle sender thread ending")
         again = outbox.open("b", BIG)
         assert len(senders()) == 1, "the next request starts another"
         again.end(None)
-        assert wait_until(lambda: len(sent) == 3)
+        until_sync(lambda: len(sent) == 3, "the next request's frame sent")
     finally:
         outbox.close()
         outbox.join(2.0)
-    assert wait_until(lambda: not senders())
+    until_sync(lambda: not senders(), "the closed outbox's sender thread ending")
 
 
 def test_closing_a_mailbox_wakes_its_reader() -> None:

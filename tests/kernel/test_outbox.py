@@ -9,7 +9,6 @@ as ``(seq, runs, buffer)`` with each run ``(rid, events, ended, error kind)``.
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -381,24 +380,24 @@ class Recorder:
     """A publish that notes each frame with the thread that sent it; acknowledges nothing."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        self.sent = threading.Condition()
         self.frames: list[tuple[int, str, str]] = []  # seq, thread name, text
+        self.events = 0
 
     def __call__(self, frame: FrameMessage, buffers: list[bytes]) -> None:
-        with self.lock:
+        with self.sent:
             text = b"".join(buffers).decode()
             self.frames.append((frame["seq"], threading.current_thread().name, text))
+            self.events += len(text.split())
+            self.sent.notify_all()
 
     def wait_for(self, count: int) -> list[tuple[int, str, str]]:
-        """The frames, once ``count`` events went out (or 5 s passed)."""
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            with self.lock:
-                frames = list(self.frames)
-            if sum(len(text.split()) for _, _, text in frames) >= count:
-                break
-            time.sleep(0.01)
-        return frames
+        """The frames, once ``count`` events went out."""
+        with self.sent:
+            assert self.sent.wait_for(lambda: self.events >= count, 15), (
+                f"{self.events} of {count} events went out"
+            )
+            return list(self.frames)
 
 
 def test_a_due_event_leaves_from_the_model_thread_and_a_early_one_from_the_sender() -> None:
@@ -426,8 +425,6 @@ def test_frames_from_many_model_threads_leave_in_sequence_with_every_event() -> 
         def produce(channel: RequestChannel) -> None:
             for i in range(per_thread):
                 channel.event(f"{channel.rid}.{i}")
-                if i % 50 == 0:
-                    time.sleep(0.001)
 
         workers = [threading.Thread(target=produce, args=(c,)) for c in channels]
         for worker in workers:
