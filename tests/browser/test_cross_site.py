@@ -15,7 +15,6 @@ import http.server
 import json
 import re
 import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -25,6 +24,7 @@ import pytest
 from tests.support.lab_server import Lab, lab_serving
 from tests.support.models import COUNTER, counter_outputs
 from tests.support.sse_reader import events_in
+from tests.support.waiting import until_sync
 
 pytestmark = pytest.mark.browser
 
@@ -67,6 +67,7 @@ ATTACKS = {
         form.submit();
     }""",
 }
+NAVIGATING = ("navigation", "get-form", "post-form")  # the attacks that leave the page
 CANCEL = """url => fetch(url, {method: 'DELETE', credentials: 'include'})
     .then(response => response.status, () => 'blocked')"""
 SAME_ORIGIN_EVENTSOURCE = """
@@ -132,22 +133,6 @@ def logged_in(lab: Lab, browser: Any) -> Lab:
     return lab
 
 
-def attack(browser: Any, origin: str, script: str, url: str) -> None:
-    """Run one attack from a page of ``origin``; wait for what it triggered to settle."""
-    page = browser.new_page()
-    try:
-        page.goto(origin)
-        try:
-            page.evaluate(script, url)
-        except Exception as err:  # a navigating page destroys the script's context
-            if "context was destroyed" not in str(err) and "navigat" not in str(err):
-                raise
-        page.wait_for_load_state("load")
-        time.sleep(0.3)
-    finally:
-        page.close()
-
-
 ANSWERED = re.compile(r"\] \d{3} (GET|POST) ")
 REFUSED = re.compile(r"\] 40[34] (GET|POST) ")
 
@@ -155,6 +140,32 @@ REFUSED = re.compile(r"\] 40[34] (GET|POST) ")
 def stream_requests(lab: Lab) -> list[str]:
     """The server's log lines about requests to the GET stream URL, so far."""
     return [line for line in lab.log.read_text().splitlines() if "counter/generate_stream" in line]
+
+
+def attack(browser: Any, lab: Lab, origin: str, name: str, url: str) -> list[str]:
+    """Run one attack from a page of ``origin``; the server's log lines about it, once the
+    server has answered it (a run it started would be counted by then)."""
+    seen = len(stream_requests(lab))
+    page = browser.new_page()
+    try:
+        page.goto(origin)
+        try:
+            page.evaluate(ATTACKS[name], url)
+        except Exception as err:  # a navigating page destroys the script's context
+            if "context was destroyed" not in str(err) and "navigat" not in str(err):
+                raise
+        if name in NAVIGATING:  # the page shows the server's answer (closing sooner can hang)
+            page.wait_for_url(lambda shown: shown.startswith(url.partition("?")[0]))
+        return until_sync(
+            lambda: answered(stream_requests(lab)[seen:]), "the server answering the attack"
+        )
+    finally:
+        page.close()
+
+
+def answered(lines: list[str]) -> list[str]:
+    """``lines`` once one of them is the server's answer; else none."""
+    return lines if any(ANSWERED.search(line) for line in lines) else []
 
 
 @pytest.mark.parametrize("where", ["other-host-name", "other-port"])
@@ -168,11 +179,8 @@ def test_other_sites_cannot_start_a_run(
     url = f"{lab.url}inferless/v2/models/counter/generate_stream?n=5"
     before = lab.runs("counter")
     arrived: dict[str, list[str]] = {}
-    for name, script in ATTACKS.items():
-        seen = len(stream_requests(lab))
-        attack(browser, origin, script, url)
-        arrived[name] = stream_requests(lab)[seen:]
-    time.sleep(0.5)
+    for name in ATTACKS:
+        arrived[name] = attack(browser, lab, origin, name, url)
     assert lab.runs("counter") == before, arrived
     # Every attack reached the server and was refused there, not in the browser.
     assert all(lines for lines in arrived.values()), arrived

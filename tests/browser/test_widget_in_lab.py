@@ -4,14 +4,13 @@ Each test writes a notebook that serves a paced model from its own kernel and st
 with ``%inferless stream``, opens it in JupyterLab (Debian's chromium, driven by
 Playwright), runs all cells from the Run menu, then watches the widget in the DOM: the
 text must arrive in pieces, Stop must cancel the model's loop, and a fast stream must
-leave the tab responsive.
+reach the tab coalesced, only the tail of its text in the DOM.
 """
 
 from __future__ import annotations
 
 import re
 import statistics
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,10 @@ from typing import Any
 import nbformat
 import pytest
 
+from jupyter_inferless.widget.view import SHOWN_CHARS
 from tests.support.lab_server import Lab
 from tests.support.models import PACED, paced_text
+from tests.support.waiting import until_sync
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
@@ -59,12 +60,13 @@ READ_VIEW = f"""
 }}
 """
 
-# Counts the changes of a view's text as the DOM sees them (from before the view exists),
-# and how late a 10 ms timer fires on the page's main thread: how long the tab was busy.
+# Notes the changes of a view's text as the DOM sees them (from before the view exists):
+# when each came and, with keepTexts, each text; and how late a 10 ms timer fires on the
+# page's main thread: how long the tab was busy.
 WATCH_VIEW = f"""
-(name) => {{
+({{name, keepTexts}}) => {{
   const find = {FIND_VIEW};
-  const watch = {{changes: [], lags: [], last: '', stopped: false}};
+  const watch = {{changes: [], texts: [], lags: [], last: '', stopped: false}};
   const textOf = () => {{
     const box = find(name);
     const pre = box && box.querySelector('pre');
@@ -72,7 +74,11 @@ WATCH_VIEW = f"""
   }};
   watch.observer = new MutationObserver(() => {{
     const text = textOf();
-    if (text !== watch.last) {{ watch.last = text; watch.changes.push(performance.now()); }}
+    if (text !== watch.last) {{
+      watch.last = text;
+      watch.changes.push(performance.now());
+      if (keepTexts) watch.texts.push(text);
+    }}
   }});
   watch.observer.observe(document.querySelector('#main'), {{
     subtree: true, childList: true, characterData: true,
@@ -94,9 +100,12 @@ STOP_WATCH = """
   const watch = window.__inferlessWatch;
   watch.stopped = true;
   watch.observer.disconnect();
-  return {changes: watch.changes, lags: watch.lags};
+  return {changes: watch.changes, texts: watch.texts, lags: watch.lags};
 }
 """
+
+# A view's final states, as its status line shows them.
+ENDED = "view => /done|failed|cancel/.test(view.status)"
 
 
 def write_notebook(lab: Lab, name: str, stream_line: str, extra: tuple[str, ...] = ()) -> str:
@@ -135,15 +144,40 @@ def open_notebook(browser: Any, lab: Lab) -> Iterator[Any]:
         lab.api(f"api/sessions/{session['id']}", method="DELETE")
 
 
+# True once the notebook's kernel is known and was idle at every look for 0.5 s.
 KERNEL_IDLE = """
 () => {
   const panel = document.querySelector('#main .jp-NotebookPanel:not(.lm-mod-hidden)');
   const name = panel && panel.querySelector('.jp-Toolbar-kernelName');
   const status = panel && panel.querySelector('.jp-Notebook-ExecutionIndicator');
-  return Boolean(name && status && name.textContent.trim() && !/No Kernel/.test(name.textContent)
-    && status.dataset.status === 'idle');
+  const idle = Boolean(name && status && name.textContent.trim()
+    && !/No Kernel/.test(name.textContent) && status.dataset.status === 'idle');
+  if (!idle) { window.__inferlessIdleSince = null; return false; }
+  window.__inferlessIdleSince = window.__inferlessIdleSince ?? performance.now();
+  return performance.now() - window.__inferlessIdleSince >= 500;
 }
 """
+
+# True once the cell at ``index`` shows a finished prompt other than ``before``.
+CELL_DONE = """
+([index, before]) => {
+  const cell = document.querySelectorAll('.jp-Notebook .jp-Cell')[index];
+  const prompt = cell ? cell.querySelector('.jp-InputArea-prompt').textContent : before;
+  return prompt !== before && !prompt.includes('*') && prompt.replace(/[\\[\\]: ]/g, '') !== '';
+}
+"""
+
+
+def wait_in_page(page: Any, script: str, arg: Any, timeout: float, failure: Any) -> Any:
+    """Wait until the page's ``script(arg)`` returns something true (looked at every
+    50 ms) and return it as JSON; after ``timeout`` s fail with ``failure()``."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        found = page.wait_for_function(script, arg=arg, timeout=timeout * 1000, polling=50)
+    except PlaywrightTimeout:
+        raise AssertionError(failure()) from None
+    return found.json_value()
 
 
 def wait_for_kernel_idle(page: Any, timeout: float = 60) -> None:
@@ -152,17 +186,7 @@ def wait_for_kernel_idle(page: Any, timeout: float = 60) -> None:
     The toolbar shows "idle" before any kernel exists, and cells run then are dropped
     (or a "Select Kernel" dialog appears), so the kernel's name must be known too.
     """
-    deadline = time.monotonic() + timeout
-    idle_since = None
-    while time.monotonic() < deadline:
-        if page.evaluate(KERNEL_IDLE):
-            idle_since = idle_since or time.monotonic()
-            if time.monotonic() - idle_since >= 0.5:
-                return
-        else:
-            idle_since = None
-        time.sleep(0.05)
-    raise AssertionError("the notebook's kernel never became idle")
+    wait_in_page(page, KERNEL_IDLE, None, timeout, lambda: "the notebook's kernel never idled")
 
 
 def run_all_cells(page: Any) -> None:
@@ -175,19 +199,26 @@ def read_view(page: Any, name: str) -> dict[str, Any] | None:
     return page.evaluate(READ_VIEW, name)
 
 
-def wait_for_view(page: Any, name: str, until: Any, timeout: float, lab: Lab) -> dict[str, Any]:
-    """Poll the view every 50 ms until ``until(view)``; fail with what was last seen."""
-    deadline = time.monotonic() + timeout
-    view = None
-    while time.monotonic() < deadline:
-        view = read_view(page, name)
-        if view is not None and until(view):
-            return view
-        time.sleep(0.05)
-    raise AssertionError(
-        f"view {name!r} never got there; last seen: {view}\n"
-        f"cell outputs: {cell_outputs(page)}\nserver log:\n{lab.log_tail(30)}"
-    )
+def wait_for_view(
+    page: Any, name: str, condition: str, timeout: float, lab: Lab, arg: Any = None
+) -> dict[str, Any]:
+    """Wait until the page's ``condition(view, arg)`` holds for the view of ``name`` (as
+    READ_VIEW reads it); that view. Fails with what was last seen."""
+    script = f"""
+    ([name, arg]) => {{
+      const view = ({READ_VIEW})(name);
+      return view !== null && ({condition})(view, arg) ? view : null;
+    }}
+    """
+
+    def failure() -> str:
+        return (
+            f"view {name!r} never got to {condition}; last seen: {read_view(page, name)}\n"
+            f"cell outputs: {cell_outputs(page)}\nserver log:\n{lab.log_tail(30)}"
+        )
+
+    view: dict[str, Any] = wait_in_page(page, script, [name, arg], timeout, failure)
+    return view
 
 
 def view_locator(page: Any, name: str) -> Any:
@@ -217,40 +248,33 @@ def run_cell(page: Any, index: int) -> str:
     before = prompt.text_content()
     cell.locator(".jp-InputArea-editor").click()
     page.keyboard.press("Control+Enter")
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        now = prompt.text_content()
-        if now != before and "*" not in now and now.strip("[]: "):
-            return str(cell.locator(".jp-OutputArea").text_content())
-        time.sleep(0.05)
-    raise AssertionError(f"cell {index} did not finish: prompt {prompt.text_content()!r}")
+    wait_in_page(
+        page,
+        CELL_DONE,
+        [index, before],
+        20,
+        lambda: f"cell {index} did not finish: prompt {prompt.text_content()!r}",
+    )
+    return str(cell.locator(".jp-OutputArea").text_content())
 
 
 def test_stream_renders_progressively(open_notebook: Any, lab: Lab, artifacts: Path) -> None:
     stream = f"%inferless stream paced n={PACED_EVENTS} pause_ms=40 prefix=tok"
     page = open_notebook(write_notebook(lab, "paced.ipynb", stream))
     final = paced_text(PACED_EVENTS, prefix="tok")
+    page.evaluate(WATCH_VIEW, {"name": "paced", "keepTexts": True})
     run_all_cells(page)
-    seen: list[str] = []
-    deadline = time.monotonic() + 60
-    view: dict[str, Any] | None = None
-    while time.monotonic() < deadline:
-        view = read_view(page, "paced")
-        if view is not None:
-            if not seen or view["text"] != seen[-1]:
-                seen.append(view["text"])
-            if "done" in view["status"] or "failed" in view["status"]:
-                break
-        time.sleep(0.05)
-    if view is None:
+    try:
+        view = wait_for_view(page, "paced", ENDED, 60, lab)
+    except AssertionError:
         page.screenshot(path=str(artifacts / "widget-in-lab-missing.png"))
-    assert view is not None, f"no view appeared; outputs: {cell_outputs(page)}"
+        raise
     assert "done" in view["status"], view
     # The status and the text are two widgets, updated by two messages: the text may
     # land just after the status says done.
-    view = wait_for_view(page, "paced", lambda view: view["text"] == final, 5, lab)
-    if seen[-1] != view["text"]:
-        seen.append(view["text"])
+    view = wait_for_view(page, "paced", "(view, final) => view.text === final", 5, lab, final)
+    seen = page.evaluate(STOP_WATCH)["texts"]  # every text the view showed, in order
+    assert seen[-1] == final, seen[-1:]
     assert f"{PACED_EVENTS} events" in view["status"]
     partial = {len(text) for text in seen if 0 < len(text) < len(final)}
     print(f"\npaced stream: {len(partial)} distinct partial renders seen before the final text")
@@ -261,74 +285,54 @@ def test_stream_renders_progressively(open_notebook: Any, lab: Lab, artifacts: P
 
 
 def test_stop_cancels_the_model(open_notebook: Any, lab: Lab, artifacts: Path) -> None:
-    count_cell = 'print(f"sent={Paced.produced}")'
+    count_cell = "print(Paced.produced, Paced.loop_ended)"
     stream = f"%inferless stream long n={LONG_EVENTS} pause_ms=20 prefix=tok"
     page = open_notebook(write_notebook(lab, "stop.ipynb", stream, (count_cell,)))
     run_all_cells(page)
-    wait_for_view(page, "long", lambda view: view["text"].count("tok") >= 10, 60, lab)
+    wait_for_view(page, "long", "view => (view.text.match(/tok/g) || []).length >= 10", 60, lab)
     view_locator(page, "long").get_by_role("button", name="Stop").click()
-    view = wait_for_view(page, "long", lambda view: "cancelled" in view["status"], 15, lab)
+    view = wait_for_view(page, "long", "view => view.status.includes('cancelled')", 15, lab)
     assert view["disabled"], "Stop stays enabled after the stream ended"
-    sent = int(run_cell(page, 3).strip().removeprefix("sent="))
+    # The server counts the run until the kernel reports its end: the model's loop is over.
+    until_sync(lambda: (lab.counters("long") or {}).get("active") == 0, "the run of 'long' ending")
     text = read_view(page, "long")["text"]
-    time.sleep(0.5)
-    sent_later = int(run_cell(page, 3).strip().removeprefix("sent="))
+    produced, ended = run_cell(page, 3).strip().split(" ", 1)
+    sent = int(produced)
     screenshot(page, "long", artifacts / "widget-in-lab-stopped.png")
     shown = text.count("tok")
     print(f"\nstop: {shown} tokens shown, the model sent {sent} of {LONG_EVENTS} and then stopped")
-    assert sent_later == sent, "the model kept running after Stop"
+    assert ended == f"[{sent}]", "the model's loop did not end where it stopped sending"
     assert 10 <= shown <= sent < LONG_EVENTS // 4
     assert read_view(page, "long")["text"] == text, "the text changed after the cancel"
 
 
 @pytest.mark.parametrize("events", [FAST_EVENTS, 5 * FAST_EVENTS])
 def test_fast_stream_keeps_the_tab_responsive(open_notebook: Any, lab: Lab, events: int) -> None:
+    """What keeps the tab responsive, whatever the rate: the view's updates coalesce many
+    events each, and the DOM holds only the text's tail. (How late the page's timers fired
+    is printed, not asserted: a duration.)"""
     page = open_notebook(
         write_notebook(lab, f"fast-{events}.ipynb", f"%inferless stream fast n={events} prefix=tok")
     )
-    page.evaluate(WATCH_VIEW, "fast")
+    page.evaluate(WATCH_VIEW, {"name": "fast", "keepTexts": False})
     run_all_cells(page)
-    started = time.monotonic()
-    first_text = None
-    streaming_trips: list[float] = []  # page round trips while the view says "streaming"
-    other_trips: list[float] = []
-    view: dict[str, Any] | None = None
-    while time.monotonic() - started < 60:
-        sent = time.perf_counter()
-        view = read_view(page, "fast")
-        trip = time.perf_counter() - sent
-        if view is not None and "streaming" in view["status"]:
-            streaming_trips.append(trip)
-        else:
-            other_trips.append(trip)
-        if view is not None and first_text is None and view["text"]:
-            first_text = time.monotonic() - started
-        if view is not None and any(s in view["status"] for s in ("done", "failed", "cancel")):
-            break
-        time.sleep(0.02)
+    view = wait_for_view(page, "fast", ENDED, 60, lab)
     watch = page.evaluate(STOP_WATCH)
-    assert view is not None, f"no view appeared; outputs: {cell_outputs(page)}"
     assert "done" in view["status"], view
-    assert first_text is not None
+    assert f"{events} events" in view["status"]
+    last = f"tok{events - 1} "
+    view = wait_for_view(page, "fast", "(view, last) => view.text.endsWith(last)", 5, lab, last)
 
     changes = watch["changes"]
     span = (changes[-1] - changes[0]) / 1000 if len(changes) > 1 else 0.0
-    rate = (len(changes) - 1) / span if span > 0 else 0.0
     lags = sorted(watch["lags"])
-    trips = sorted(streaming_trips) or [0.0]
     print(
-        f"\nfast stream, {events} events: first text {first_text:.2f} s after Run All; "
-        f"{len(changes)} DOM text updates over {span:.2f} s = {rate:.1f} updates/s; "
-        f"{len(streaming_trips)} page round trips while streaming: median "
-        f"{1000 * statistics.median(trips):.1f} ms, max {1000 * trips[-1]:.1f} ms "
-        f"(max {1000 * max(other_trips, default=0):.1f} ms before/after); a 10 ms timer in "
-        f"the page fired late by median {statistics.median(lags):.1f} ms, max {lags[-1]:.1f} ms;"
-        f" status: {view['status']}"
+        f"\nfast stream, {events} events: {len(changes)} DOM text updates over {span:.2f} s; "
+        f"{len(view['text'])} characters shown; a 10 ms timer in the page fired late by "
+        f"median {statistics.median(lags):.1f} ms, max {lags[-1]:.1f} ms; "
+        f"status: {view['status']}"
     )
-    assert f"{events} events" in view["status"]
-    last = f"tok{events - 1} "
-    view = wait_for_view(page, "fast", lambda view: view["text"].endswith(last), 5, lab)
     assert len(changes) >= 3, "the view did not update while streaming"
-    assert rate < 100, "the view redraws on every event instead of coalescing them"
-    assert max(trips[-1], *other_trips) < 1.0, "the tab stopped answering for a second or more"
-    assert lags[-1] < 1000, "the tab's main thread was blocked for a second or more"
+    assert len(changes) <= events // 10, "the view redraws on every event instead of coalescing"
+    assert "earlier characters" in view["text"], "the whole text is in the DOM, not its tail"
+    assert len(view["text"]) <= SHOWN_CHARS + 100, len(view["text"])
