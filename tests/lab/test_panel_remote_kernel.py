@@ -11,7 +11,6 @@ to the model in the remote kernel.
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,20 +31,12 @@ from tests.support.lab_panel import (
 from tests.support.lab_server import Lab, WebsocketKernel
 from tests.support.models import PACED, paced_text
 from tests.support.remote_kernels import Gateway, running_gateway
+from tests.support.waiting import until_sync
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
 NOTEBOOK = "remote.ipynb"
 EVENTS = 40
-# Paced.loop_ended once both runs' loops have ended (or after 5 s).
-LOOPS_ENDED = """
-import time
-for _ in range(100):
-    if len(Paced.loop_ended) >= 2:
-        break
-    time.sleep(0.05)
-print(Paced.loop_ended)
-"""
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +73,12 @@ def gateway_kernels(gateway: Gateway) -> list[str]:
     request = urllib.request.Request(gateway.url + "/api/kernels", headers=gateway.auth)
     with urllib.request.urlopen(request, timeout=10) as response:
         return [kernel["id"] for kernel in json.loads(response.read())]
+
+
+def run_over(lab: Lab) -> dict[str, int]:
+    """Paced's counters once none of its runs is active on the server; else {}."""
+    counters = lab.counters("paced")
+    return counters if counters is not None and counters["active"] == 0 else {}
 
 
 def test_panel_runs_and_stops_a_model_in_a_remote_kernel(
@@ -143,14 +140,13 @@ def test_panel_runs_and_stops_a_model_in_a_remote_kernel(
     page.screenshot(path=str(artifacts / "panel-remote-kernel-stopped.png"))
     stopped_at = int(panel.locator('[data-stat="events"]').inner_text())
     assert 5 <= stopped_at < 1000
-    # The model's loop ended in the remote kernel, and the server counts no more events.
-    ended = json.loads(kernel.run(LOOPS_ENDED))
+    # The server counts the run until the remote kernel reports its end: then the model's
+    # loop has ended there, and the server counted no event the model did not send.
+    counters = until_sync(lambda: run_over(lab), "the run of 'paced' ending")
+    ended = json.loads(kernel.run("print(Paced.loop_ended)"))
     assert len(ended) == 2 and ended[0] == EVENTS, ended
     assert stopped_at <= ended[1] - EVENTS < 1000, (stopped_at, ended)
-    counters = lab.counters("paced")
-    time.sleep(0.6)  # the model sends every 20 ms while it runs
-    assert lab.counters("paced") == counters
-    assert counters is not None and counters["requests"] == 2
+    assert counters["requests"] == 2 and counters["events"] <= ended[1], (counters, ended)
 
     page.close()
     assert not problems, "\n".join(problems)
