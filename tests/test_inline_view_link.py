@@ -7,8 +7,6 @@ the status and message an HTTP client would get.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 import pytest
@@ -16,6 +14,7 @@ from jupyter_server.auth import passwd
 
 from tests.support.models import PACED, paced_text
 from tests.support.server_config import server_config
+from tests.support.waiting import until
 
 
 @pytest.fixture
@@ -30,12 +29,14 @@ def jp_server_config() -> dict[str, Any]:
 
 async def serve_paced(kernel: Any, serverapp: Any) -> None:
     """Serve Paced as ``paced``, and wait until the server lists it (no HTTP: no token)."""
-    await kernel.run("import time\n" + PACED.serve("paced"))
+    await kernel.run(PACED.serve("paced"))
     catalog = serverapp.web_app.settings["inferless_service"].catalog
-    deadline = time.monotonic() + 10
-    while "paced" not in catalog.served():
-        assert time.monotonic() < deadline, "the server never listed 'paced'"
-        await asyncio.sleep(0.05)
+    await until(lambda: "paced" in catalog.served(), "the server listing 'paced'")
+
+
+async def kernel_says(kernel: Any, expression: str) -> bool:
+    """Whether ``expression`` is true in the kernel, now."""
+    return (await kernel.run(f"print(bool({expression}))")).strip() == "True"
 
 
 async def finished(kernel: Any) -> tuple[Any, ...]:
@@ -50,12 +51,9 @@ async def finished(kernel: Any) -> tuple[Any, ...]:
 async def test_the_server_has_no_token_and_hands_none_to_the_kernel(jp_serverapp, kernel):
     assert jp_serverapp.identity_provider.token == ""
     assert jp_serverapp.identity_provider.hashed_password
+    await kernel.run("from jupyter_inferless.kernel import Runtime")
+    await until(lambda: kernel_says(kernel, "bool(Runtime.current().links)"), "the kernel's link")
     out = await kernel.run(
-        "from jupyter_inferless.kernel import Runtime\n"
-        "import time\n"
-        "deadline = time.monotonic() + 10\n"
-        "while not Runtime.current().links and time.monotonic() < deadline:\n"
-        "    time.sleep(0.05)\n"
         "link = next(iter(Runtime.current().links.values()))\n"
         "print(hasattr(link, 'server_token'), link.server_url is not None)"
     )
@@ -72,13 +70,9 @@ async def test_a_view_streams_without_a_token(kernel, jp_serverapp):
 
 async def test_stop_cancels_without_a_token(kernel, jp_serverapp):
     await serve_paced(kernel, jp_serverapp)
-    await kernel.run(
-        'view = jupyter_inferless.stream("paced", n=1000, pause_ms=20)\n'
-        "deadline = time.monotonic() + 20\n"
-        "while view.events < 5 and time.monotonic() < deadline:\n"
-        "    time.sleep(0.01)\n"
-        "view.stop()"
-    )
+    await kernel.run('view = jupyter_inferless.stream("paced", n=1000, pause_ms=20)')
+    await until(lambda: kernel_says(kernel, "view.events >= 5"), "five events in the view")
+    await kernel.run("view.stop()")
     state, events, _text, error, kind = await finished(kernel)
     assert (state, kind) == ("cancelled", "cancelled") and error.startswith("cancelled")
     assert 5 <= events < 1000

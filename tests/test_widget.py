@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import time
+import asyncio
 from typing import Any
 
 import pytest
 
 from tests.support.kernels import start_kernel, stop_kernel
 from tests.support.models import COUNTER, PACED, RAISES, Model, paced_text
+from tests.support.waiting import until
 
 NUMBERS = Model(
     "Numbers",
@@ -36,6 +37,18 @@ async def serve(kernel: Any, api: Any, name: str) -> None:
     await api.wait_for_model(name)
 
 
+async def kernel_says(kernel: Any, expression: str) -> bool:
+    """Whether ``expression`` is true in the kernel, now."""
+    return (await kernel.run(f"print(bool({expression}))")).strip() == "True"
+
+
+async def not_running(api: Any, name: str) -> bool:
+    """Whether the server counts no active run of the model ``name``."""
+    _, body = await api.call("inferless/api/models")
+    (model,) = [model for model in body["models"] if model["name"] == name]
+    return bool(model["counters"]["active"] == 0)
+
+
 async def finished(kernel: Any, timeout: float = 30) -> dict[str, Any]:
     """Wait in the kernel for the view's end; its final state."""
     out = await kernel.run(
@@ -57,18 +70,15 @@ async def finished(kernel: Any, timeout: float = 30) -> dict[str, Any]:
 
 async def test_the_cell_returns_at_once_and_the_text_streams_in_throttled(kernel, api):
     await serve(kernel, api, "paced")
-    started = time.monotonic()
     await kernel.run('view = jupyter_inferless.stream("paced", n=60, pause_ms=40)')
-    returned_after = time.monotonic() - started
     early = await kernel.run("print(view.state, view.events)")
-    assert returned_after < 1.0, f"the cell took {returned_after:.2f} s"
-    state, events = early.split()
+    state, events = early.split()  # the cell returned before the stream ended
     assert state in ("connecting", "streaming") and int(events) < 60
     end = await finished(kernel)
     assert end["state"] == "done", end
     assert end["events"] == 60
     assert end["text"] == paced_text(60)
-    assert 3 < end["updates"] <= end["elapsed"] * 30 + 5, end
+    assert end["updates"] > 3, end  # shown as it came, not once at the end
     shown = await kernel.run(
         "print(view.status.value)\nprint(view.body.value)\nprint(view.stop_button.disabled)"
     )
@@ -82,48 +92,50 @@ async def test_a_fast_stream_does_not_flood_the_frontend(kernel, api):
     await serve(kernel, api, "Fast")
     client = kernel.client
     cell = client.execute('view = jupyter_inferless.stream("Fast", n=20_000)\nview.wait(60)')
-    widget_updates, started, idle = 0, time.monotonic(), False
-    while not idle and time.monotonic() - started < 60:
-        msg = await client.get_iopub_msg(timeout=60)
-        content = msg["content"]
-        if msg["header"]["msg_type"] == "comm_msg":
-            # the updater's messages carry no particular parent: count them all
-            widget_updates += content["data"].get("method") == "update"
-        idle = (
-            msg["parent_header"].get("msg_id") == cell and content.get("execution_state") == "idle"
-        )
+
+    async def count_widget_updates() -> int:
+        """The widget updates on IOPub until the cell is idle."""
+        updates = 0
+        while True:
+            msg = await client.get_iopub_msg(timeout=60)
+            content = msg["content"]
+            if msg["header"]["msg_type"] == "comm_msg":
+                # the updater's messages carry no particular parent: count them all
+                updates += content["data"].get("method") == "update"
+            parent = msg["parent_header"].get("msg_id")
+            if parent == cell and content.get("execution_state") == "idle":
+                return updates
+
+    widget_updates = await asyncio.wait_for(count_widget_updates(), 90)
     end = await finished(kernel)
-    rate = end["updates"] / end["elapsed"]
     print(
-        f"20,000 events in {end['elapsed']:.2f} s: {end['updates']} view updates ({rate:.1f}/s), "
+        f"20,000 events in {end['elapsed']:.2f} s: {end['updates']} view updates, "
         f"{widget_updates} widget messages"
     )
     assert end["state"] == "done" and end["events"] == 20_000
     assert end["text"] == paced_text(20_000)
-    assert end["updates"] <= end["elapsed"] * 30 + 5, end
+    assert end["updates"] <= end["events"] // 10, "the view is not coalescing events"
     # each refresh changes at most three widgets (status, text, Stop button)
     assert end["updates"] <= widget_updates <= 3 * end["updates"]
 
 
 async def test_stop_cancels_down_to_the_models_loop(kernel, api):
     await serve(kernel, api, "paced")
-    await kernel.run(
-        'view = jupyter_inferless.stream("paced", n=1000, pause_ms=20)\n'
-        "deadline = time.monotonic() + 20\n"
-        "while view.events < 5 and time.monotonic() < deadline:\n"
-        "    time.sleep(0.01)\n"
-        "view.stop_button.click()"
-    )
+    await kernel.run('view = jupyter_inferless.stream("paced", n=1000, pause_ms=20)')
+    await until(lambda: kernel_says(kernel, "view.events >= 5"), "five events in the view")
+    await kernel.run("view.stop_button.click()")
     end = await finished(kernel)
     assert end["state"] == "cancelled", end  # decided by the in-band error's kind
     assert end["error_kind"] == "cancelled" and end["error"].startswith("cancelled"), end
     assert 5 <= end["events"] < 1000
-    out = await kernel.run(
-        "time.sleep(0.3)\nprint(Paced.loop_ended, Paced.produced)\nprint(view.status.value)"
-    )
+    # The server counts the run until the kernel reports its end: the model's loop is over.
+    await until(lambda: not_running(api, "paced"), "the run of 'paced' ending")
+    out = await kernel.run("print(Paced.loop_ended, Paced.produced)\nprint(view.status.value)")
     ended, rest = out.split("]", 1)
-    assert ended.strip("[ ") and int(ended.strip("[ ")) < 1000, out
-    assert "cancelled" in rest and "color: #c5221f" not in rest  # not shown as a failure
+    produced, status = rest.split("\n", 1)
+    assert ended.strip("[ ") == produced.strip(), out  # it ended where it stopped sending
+    assert int(produced) < 1000, out
+    assert "cancelled" in status and "color: #c5221f" not in status  # not shown as a failure
 
 
 async def test_an_in_band_error_is_shown_in_red(kernel, api):
