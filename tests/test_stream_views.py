@@ -22,6 +22,7 @@ from jupyter_inferless.protocol import ErrorKind
 from jupyter_inferless.widget import rules
 from jupyter_inferless.widget.runner import StreamRun
 from jupyter_inferless.widget.view import StreamView
+from tests.support.waiting import until_sync
 
 ROOT = Path(__file__).resolve().parents[1]
 RULEBOOK = json.loads((ROOT / "tests" / "stream_views.json").read_text())
@@ -259,15 +260,6 @@ def scenario(case: dict[str, Any]) -> FakeServer:
     return FakeServer([{"OUT": "a"}], then, wait_for_delete=stop, delete_status=status)
 
 
-def wait_until(condition: Any) -> None:
-    done = threading.Event()
-    for _ in range(int(WAIT * 100)):
-        if condition():
-            return
-        done.wait(0.01)
-    raise AssertionError("timed out")
-
-
 @pytest.mark.parametrize("case", RULEBOOK["final_state_cases"], ids=json.dumps)
 def test_final_state(case: dict[str, Any]) -> None:
     end, kind, stop = case["end"], case["kind"], case["stop"]
@@ -286,7 +278,7 @@ def test_final_state(case: dict[str, Any]) -> None:
                 assert view.state == "stopping"
             server.answer.set()
         elif stop:
-            wait_until(lambda: view.events == 1)
+            until_sync(lambda: view.events == 1, "the view's first event", WAIT)
             view.stop_button.click()
             assert view.state in ("stopping", case["state"])  # the DELETE may be quick
             assert server.deleted.wait(WAIT)
@@ -314,7 +306,7 @@ def test_stop_hangs_up_when_the_server_does_not_end_the_stream() -> None:
     run = StreamRun(server.client(), "echo", {}, view, stop_timeout=0.05)
     try:
         run.start()
-        wait_until(lambda: view.events == 1)
+        until_sync(lambda: view.events == 1, "the view's first event", WAIT)
         view.stop()
         assert view.wait(WAIT) == "cancelled"
     finally:
