@@ -18,7 +18,7 @@ from jupyter_inferless.kernel.channel import RequestChannel, held_cost
 from jupyter_inferless.kernel.link import Link
 from jupyter_inferless.kernel.model import StreamOutputHandler
 from jupyter_inferless.kernel.outbox import Outbox
-from tests.support.waiting import until
+from tests.support.waiting import until, until_sync
 
 LINE = '{"x":"' + "x" * 50 + '"}'  # OUTPUT as its handler encodes it
 OUTPUT = {"x": "x" * 50}
@@ -45,6 +45,13 @@ def paused(outbox: Outbox) -> bool:
         return bool(outbox._paused)
 
 
+def thread_paused(outbox: Outbox) -> bool:
+    """Whether a model thread waits for room (the outbox has no sender thread to wait:
+    a look inside CPython's Condition, which lists the threads waiting on it)."""
+    with outbox.cond:
+        return bool(outbox.cond._waiters)  # type: ignore[attr-defined]
+
+
 def fill(outbox: Outbox, channel: RequestChannel) -> int:
     """Hold events until the request's producer would pause; how many were held."""
     count = 0
@@ -63,7 +70,8 @@ def test_a_model_thread_past_its_bound_waits_and_only_it() -> None:
     sent = threading.Event()
     waiter = threading.Thread(target=lambda: (slow.event(LINE), sent.set()), daemon=True)
     waiter.start()
-    assert not sent.wait(0.3), "the third event waits on its thread"
+    until_sync(lambda: thread_paused(outbox), "the third event's thread pausing")
+    assert not sent.is_set(), "the third event waits on its thread"
     for _ in range(50):
         fast.event(LINE)  # another request of the link is not held up
     outbox.ack(0, {"slow": [1, 1000]}, False)  # credit for one: the backlog shrinks
