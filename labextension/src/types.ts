@@ -41,7 +41,7 @@ export type ModelList = Schemas['ModelList'];
 /** A stream's last event when it failed after its 200: `{"error": TEXT, "kind": KIND}`. */
 export type InBandError = Schemas['InBandError'];
 
-/** Why a run ended with an error (the server's `ErrorKind`). */
+/** Why a run ended with an in-band error: the kinds the document lists for its `kind`. */
 export type ErrorKind = InBandError['kind'];
 
 /** One server-sent event. */
