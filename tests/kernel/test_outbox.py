@@ -17,6 +17,7 @@ from jupyter_inferless.contract import StreamCancelled
 from jupyter_inferless.kernel.channel import CANCELLED, RequestChannel
 from jupyter_inferless.kernel.outbox import Outbox
 from jupyter_inferless.protocol import ErrorKind, FrameMessage, run_error
+from tests.support.waiting import until_sync
 
 BIG = (1000, 1 << 20)
 BOOM = run_error(ErrorKind.MODEL_ERROR, "RuntimeError: boom")
@@ -340,6 +341,13 @@ def test_closing_the_link_cancels_every_request() -> None:
         outbox.try_put_event(channels[0], "x")
 
 
+def waiting_threads(outbox: Outbox) -> int:
+    """How many threads wait on the outbox's condition (a look inside CPython's Condition,
+    which lists them)."""
+    with outbox.cond:
+        return len(outbox.cond._waiters)  # type: ignore[attr-defined]
+
+
 def test_a_blocked_model_wakes_on_credit_and_on_cancel() -> None:
     outbox, _, _ = make(request_backlog_bytes=0)  # no backlog: a model waits at its credit
     granted, cancelled = outbox.open("a", (1, 100)), outbox.open("b", (1, 100))
@@ -357,7 +365,7 @@ def test_a_blocked_model_wakes_on_credit_and_on_cancel() -> None:
     threads = [threading.Thread(target=send, args=(channel,)) for channel in (granted, cancelled)]
     for thread in threads:
         thread.start()
-    threads[0].join(0.02)
+    until_sync(lambda: waiting_threads(outbox) == 2, "both model threads waiting")
     assert outcomes == {}, "a model without credit waits"
     outbox.ack(0, {"a": [1, 0]}, False)
     cancelled.cancel()
