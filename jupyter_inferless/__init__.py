@@ -6,8 +6,10 @@ Inferless/Triton-compatible HTTP and SSE endpoints.
 
 Importing this package is cheap: the kernel side (IPython) and the server side
 (tornado) are imported only when used, and the server never imports torch. So are the
-classes it exports (:class:`Served`, :class:`StreamCancelled`, :class:`StreamView`):
-their modules are imported on first access.
+classes it exports (:class:`Served`, :class:`StreamCancelled`, :class:`StreamView`, and the
+roots of the two error hierarchies: :class:`InferlessError`, what the package raises, and
+:class:`ClientError`, what a client of a served model is told): their modules are imported
+on first access.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ from ._version import __version__
 from .contract.rules import DEFAULT_MAX_CONCURRENCY, DEFAULT_QUEUE_SIZE
 
 if TYPE_CHECKING:
-    from .contract import StreamCancelled
+    from ._client_errors import ClientError
+    from .contract import InferlessError, StreamCancelled
     from .kernel.served import Served
     from .widget import StreamView
 
 __all__ = [
+    "ClientError",
+    "InferlessError",
     "Served",
     "StreamCancelled",
     "StreamView",
@@ -138,7 +143,11 @@ def __getattr__(name: str) -> Any:
     """The exported classes, imported on first access so that importing the package
     stays cheap (PEP 562)."""
     value: Any
-    if name == "Served":
+    if name == "ClientError":
+        from ._client_errors import ClientError as value
+    elif name == "InferlessError":
+        from .contract import InferlessError as value
+    elif name == "Served":
         from .kernel.served import Served as value
     elif name == "StreamCancelled":
         from .contract import StreamCancelled as value

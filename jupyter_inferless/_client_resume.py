@@ -11,12 +11,33 @@ import httpx
 from httpx_sse import ServerSentEvent
 
 from ._client_errors import DEFAULT_ERROR_KIND, ModelError, RequestRejected, StreamError
+from .protocol import ErrorKind
 
 MAX_RETRY_WAIT = 30.0
 """The longest wait before a reconnection, whatever the server's ``retry:`` hint (seconds)."""
 DEFAULT_RETRY_MS = 1000
 SKIP = object()
 """What ``Resumable`` returns, on accepting an event, for one that is not an output to yield."""
+ERROR_KEYS = frozenset({"error", "kind", "type"})
+"""The keys of an in-band error event; ``kind`` and ``type`` may be absent (Triton)."""
+LOST = {
+    ErrorKind.EVENTS_EVICTED.value: "its events were lost",
+    ErrorKind.NOT_FOUND.value: "the server does not know it",
+}
+"""What a refused resume of these kinds means (others: the server's message)."""
+
+
+def in_band_error(output: Any, request_id: str | None) -> ModelError | None:
+    """The in-band error an event's data is, or None for an output: a string ``error``,
+    and no keys but ``kind`` (else ``model_error``) and ``type``."""
+    if not isinstance(output, dict) or not isinstance(output.get("error"), str):
+        return None
+    if not set(output) <= ERROR_KEYS:
+        return None
+    kind, error_type = output.get("kind"), output.get("type")
+    kind = kind if isinstance(kind, str) and kind else DEFAULT_ERROR_KIND
+    error_type = error_type if isinstance(error_type, str) else ""
+    return ModelError(output["error"], request_id, kind, error_type)
 
 
 def _position(event_id: str) -> int | None:
@@ -60,14 +81,9 @@ class Resumable:
             output = json.loads(sse.data)
         except ValueError:
             raise self._error(f"event {sse.id or '?'} is not JSON: {sse.data[:80]!r}") from None
-        if (
-            isinstance(output, dict)
-            and isinstance(output.get("error"), str)
-            and set(output) <= {"error", "kind"}
-        ):
-            kind = output.get("kind")
-            kind = kind if isinstance(kind, str) and kind else DEFAULT_ERROR_KIND
-            raise ModelError(output["error"], self.request_id, kind)
+        error = in_band_error(output, self.request_id)
+        if error is not None:
+            raise error
         self.last_event_id, self.delivered, self._failures = event_id, self.delivered + 1, 0
         return output
 
@@ -80,18 +96,23 @@ class Resumable:
         return True
 
     def _refused(self, response: httpx.Response, resuming: bool) -> None:
-        """Raise for a response that is not an event stream, except 204 on resume (ended)."""
+        """Raise for a response that is not an event stream, except 204 on resume (ended).
+
+        A 5xx on resume, from the server or a proxy between (which names no kind), is tried
+        again; any other refused resume ends the stream (StreamError), said by its kind.
+        """
         status = response.status_code
         if resuming and status == 204:
             return
-        if resuming and status >= 500:
-            raise TryAgain(f"{status} on resume")
-        if resuming and status in (404, 410):
-            what = "its events were lost" if status == 410 else "the server does not know it"
-            raise self._error(f"cannot resume the stream: {what}", status)
         if status == 200:
             raise self._error(f"not an event stream: {response.headers.get('Content-Type')}")
-        raise RequestRejected.from_response(response)
+        if resuming and status >= 500:
+            raise TryAgain(f"{status} on resume")
+        rejected = RequestRejected.from_response(response)
+        if resuming:
+            what = LOST.get(rejected.kind, rejected.message)
+            raise self._error(f"cannot resume the stream: {what}", status)
+        raise rejected
 
     def _failed(self, cause: Exception) -> float:
         """Count a failure: the seconds to wait before resuming, or raise StreamError."""

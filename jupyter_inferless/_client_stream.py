@@ -10,26 +10,8 @@ from typing import Any
 import httpx
 from httpx_sse import EventSource, ServerSentEvent
 
-from ._client_errors import (
-    DEFAULT_ERROR_KIND,
-    InferlessError,
-    ModelError,
-    RequestRejected,
-    StreamError,
-)
+from ._client_errors import ClientError
 from ._client_resume import SKIP, Resumable, TryAgain
-
-# The readers, and the errors they raise (defined in _client_errors), as this module
-# offered them before the errors had a module of their own.
-__all__ = [
-    "DEFAULT_ERROR_KIND",
-    "AsyncEventStream",
-    "EventStream",
-    "InferlessError",
-    "ModelError",
-    "RequestRejected",
-    "StreamError",
-]
 
 
 class EventStream(Resumable):
@@ -61,7 +43,7 @@ class EventStream(Resumable):
                 break
             except httpx.TransportError as err:
                 self._reconnect(err)
-            except InferlessError:
+            except ClientError:
                 self.close()
                 raise
             else:
@@ -131,7 +113,7 @@ class AsyncEventStream(Resumable):
                 break
             except httpx.TransportError as err:
                 await self._reconnect(err)
-            except InferlessError:
+            except ClientError:
                 await self.aclose()
                 raise
             else:

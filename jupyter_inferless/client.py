@@ -16,7 +16,9 @@ with Client("http://127.0.0.1:8888/", token) as client:
 - A disconnect is not a cancel: leaving a stream early keeps the request running on
   the server until its grace period ends. ``cancel(stream.request_id)`` stops it.
 - ``infer`` is the v2 ``infer`` call, for non-streaming models; on a streaming model it
-  raises RequestRejected (400) pointing to ``stream``.
+  raises RequestRejected (400, kind ``model_streams``) pointing to ``stream``.
+- Every error is a ClientError; each carries the ``kind`` the server sent (an ErrorKind
+  value), and the client decides by it, never by a message.
 - For an Inferless deployment use ``api_prefix=""`` and ``auth_scheme="Bearer"``;
   ``models``, ``cancel`` and resuming need this extension's own API.
 """
@@ -31,15 +33,16 @@ from urllib.parse import quote
 
 import httpx
 
-from ._client_errors import InferlessError, ModelError, RequestRejected, StreamError
+from ._client_errors import ClientError, ModelError, RequestRejected, StreamError
 from ._client_stream import AsyncEventStream, EventStream
 from .contract import INFER_VERB, STREAM_VERB
+from .protocol import ErrorKind
 
 __all__ = [
     "AsyncEventStream",
     "Client",
+    "ClientError",
     "EventStream",
-    "InferlessError",
     "ModelError",
     "RequestRejected",
     "StreamError",
@@ -116,9 +119,9 @@ class Client:
         try:
             reply = self._call("POST", self._model_path(model, INFER_VERB), body)
         except RequestRejected as err:
-            if err.status == 400 and STREAM_VERB in err.message:
+            if err.kind == ErrorKind.MODEL_STREAMS:
                 hint = f"{err.message} (use Client.stream for a streaming model)"
-                raise RequestRejected(err.status, hint, err.retry_after) from None
+                raise RequestRejected(err.status, hint, err.retry_after, err.kind) from None
             raise
         return {tensor["name"]: _untensor(tensor) for tensor in reply.get("outputs", [])}
 

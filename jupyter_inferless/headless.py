@@ -26,12 +26,12 @@ from typing import Any
 import nbformat
 from jupyter_server.utils import ApiPath
 
-from .contract import endpoint_path
+from .contract import InferlessError, endpoint_path
 
 READY_TIMEOUT = 30.0
 
 
-class HeadlessError(RuntimeError):
+class HeadlessError(InferlessError, RuntimeError):
     """The notebook or model directory could not be served."""
 
 

@@ -13,12 +13,12 @@ from typing import Any
 
 from IPython.core.magic import Magics, line_magic, magics_class
 
-from .contract import DEFAULT_MAX_CONCURRENCY, DEFAULT_QUEUE_SIZE, endpoint_path
+from .contract import DEFAULT_MAX_CONCURRENCY, DEFAULT_QUEUE_SIZE, InferlessError, endpoint_path
 from .kernel.runtime import Runtime
 from .kernel.served import ServeOptions
 
 
-class MagicUsageError(ValueError):
+class MagicUsageError(InferlessError, ValueError):
     """The magic's arguments are wrong."""
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from jupyter_inferless.client import Client, ModelError, RequestRejected, StreamError
@@ -149,7 +151,7 @@ async def test_events_gone_from_the_replay_buffer_raise_stream_error(
         proxy.release()
         with pytest.raises(StreamError) as info:
             await reading
-    assert info.value.status == 410 and "lost" in str(info.value)
+    assert info.value.status == 410 and "its events were lost" in str(info.value)
     assert info.value.last_event_id == stream.last_event_id < 100
 
 
@@ -164,7 +166,7 @@ async def test_in_band_error_raises_model_error_after_the_outputs(served: Any, t
         await asyncio.to_thread(read)
     assert outputs == [{"OUT": "a"}]
     assert (info.value.type, info.value.message) == ("ValueError", "bad <weights>")
-    assert info.value.request_id
+    assert info.value.kind == "model_error" and info.value.request_id
 
 
 async def test_refusals_raise_request_rejected_with_the_servers_message(
@@ -190,6 +192,11 @@ async def test_refusals_raise_request_rejected_with_the_servers_message(
     assert missing.status == 404 and "no model named 'nope'" in missing.message
     assert invalid.status == 400 and "input 'n'" in invalid.message
     assert anonymous.status == 403
+    assert [missing.kind, invalid.kind, anonymous.kind] == [
+        "model_not_found",
+        "input_error",
+        "forbidden",
+    ]
 
 
 async def test_cancel_ends_the_stream_and_a_full_queue_says_when_to_retry(
@@ -215,8 +222,8 @@ async def test_cancel_ends_the_stream_and_a_full_queue_says_when_to_retry(
     outputs, cancelled, busy, reply = await asyncio.to_thread(scenario)
     assert reply["cancelled"] is True
     assert outputs == ALL[: len(outputs)] and len(outputs) < 100
-    assert cancelled.type == "cancelled"
-    assert busy.status == 429 and busy.retry_after == 1.0 and "busy" in busy.message
+    assert (cancelled.type, cancelled.kind) == ("cancelled", "cancelled")
+    assert (busy.status, busy.kind, busy.retry_after) == (429, "busy", 1.0)
 
 
 async def test_models_and_infer(served: Any, token: str) -> None:
@@ -237,7 +244,8 @@ async def test_models_and_infer(served: Any, token: str) -> None:
     inputs = by_name["paced"]["schema"]["inputs"]
     assert [spec["name"] for spec in inputs] == ["n", "pause_ms", "prefix"]
     assert reply == {"sum": 2.5, "words": ["X", "Y"]}
-    assert streaming.status == 400 and "Client.stream" in streaming.message
+    assert (streaming.status, streaming.kind) == (400, "model_streams")
+    assert "Client.stream" in streaming.message
 
 
 async def test_production_style_url_with_bearer_auth_and_token_from_the_environment(
@@ -266,5 +274,113 @@ async def test_acancel_from_astream(served: Any, token: str) -> None:
                 outputs.append(output)
                 if output == ALL[3]:
                     await client.acancel(stream.request_id)
-    assert info.value.type == "cancelled" and info.value.request_id == stream.request_id
+    assert (info.value.type, info.value.kind) == ("cancelled", "cancelled")
+    assert info.value.request_id == stream.request_id
     assert outputs == paced_outputs(len(outputs)) and 4 <= len(outputs) < 1000, len(outputs)
+
+
+# -- decided by the kind, never by the message (no server: httpx's MockTransport) ----------
+
+
+def mock_client(answer: Any) -> Client:
+    """A client whose every request ``answer(request)`` answers."""
+    return Client("http://jupyter/", "t", transport=httpx.MockTransport(answer))
+
+
+@pytest.mark.parametrize(
+    ("body", "hinted"),
+    [
+        ({"error": "model 'm' needs generate_stream", "kind": "input_error"}, False),
+        ({"error": "this one streams", "kind": "model_streams"}, True),
+        ({"error": "model 'm' streams; POST to .../generate_stream"}, False),  # no kind
+    ],
+)
+def test_infer_points_a_streaming_model_to_stream_by_the_kind(
+    body: dict[str, str], hinted: bool
+) -> None:
+    client = mock_client(lambda request: httpx.Response(400, json=body))
+    with client, pytest.raises(RequestRejected) as info:
+        client.infer("m", x=1)
+    assert info.value.kind == body.get("kind", "")
+    assert info.value.message.startswith(body["error"])
+    assert ("use Client.stream" in info.value.message) is hinted
+
+
+def test_a_refusal_that_is_not_json_has_no_kind() -> None:
+    page = "<html>502 Bad Gateway</html>"
+    client = mock_client(lambda request: httpx.Response(502, text=page))
+    with client, pytest.raises(RequestRejected) as info:
+        client.models()
+    assert (info.value.status, info.value.kind, info.value.message) == (502, "", page)
+
+
+class CutStream(httpx.SyncByteStream):
+    """A body whose connection drops after ``content``."""
+
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.content
+        raise httpx.ReadError("connection reset by peer")
+
+
+def sse_answer(*events: dict[str, Any], cut: bool = False) -> Any:
+    """An event stream of ``events``, then its end (``cut``: its connection drops)."""
+    lines = [
+        b"id: rid:%d\ndata: %s\n\n" % (n, json.dumps(e).encode()) for n, e in enumerate(events)
+    ]
+    body = b"".join(lines)
+    headers = {"Content-Type": "text/event-stream", "X-Request-Id": "rid"}
+    if cut:
+        return lambda request: httpx.Response(200, headers=headers, stream=CutStream(body))
+    return lambda request: httpx.Response(200, headers=headers, content=body)
+
+
+@pytest.mark.parametrize(
+    ("event", "kind", "type_", "message"),
+    [
+        ({"error": "Boom: x", "kind": "kernel_gone", "type": "Boom"}, "kernel_gone", "Boom", "x"),
+        ({"error": "Looks: typed", "kind": "cancelled", "type": ""}, "cancelled", "", "Looks: typed"),  # noqa: E501
+        ({"error": "Other: x", "kind": "model_error", "type": "Boom"}, "model_error", "Boom", "Other: x"),  # noqa: E501
+        ({"error": "ValueError: x"}, "model_error", "", "ValueError: x"),  # Triton's, no kind
+    ],
+)  # fmt: skip
+def test_an_in_band_error_is_read_from_its_fields(
+    event: dict[str, Any], kind: str, type_: str, message: str
+) -> None:
+    with mock_client(sse_answer({"OUT": "a"}, event)) as client:
+        stream = client.stream("m")
+        with pytest.raises(ModelError) as info:
+            list(stream)
+    assert (info.value.kind, info.value.type, info.value.message) == (kind, type_, message)
+    assert str(info.value) == event["error"] and stream.delivered == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "says"),
+    [
+        (410, {"error": "gone", "kind": "events_evicted"}, "its events were lost"),
+        (404, {"error": "no stream 'rid'", "kind": "not_found"}, "the server does not know it"),
+        (400, {"error": "Last-Event-ID names another stream", "kind": "bad_request"}, "another"),
+        (404, {"error": "Not Found"}, "Not Found"),  # a proxy's, with no kind
+    ],
+)
+def test_a_refused_resume_ends_the_stream_said_by_its_kind(
+    status: int, body: dict[str, str], says: str
+) -> None:
+    first = sse_answer({"OUT": "a"}, cut=True)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":  # the resume
+            return httpx.Response(status, json=body)
+        response: httpx.Response = first(request)
+        return response
+
+    with mock_client(answer) as client:
+        stream = client.stream("m")
+        stream.retry_ms = 0
+        with pytest.raises(StreamError) as info:
+            list(stream)
+    assert info.value.status == status and says in str(info.value)
+    assert info.value.last_event_id == 0

@@ -229,7 +229,7 @@ SHARED_KEYS = {
     "class", "datatype", "declared", "device", "error", "events", "example", "generation",
     "inputs", "kind", "max_concurrency", "message", "model", "models", "name", "notes",
     "queue_size", "reason", "refused", "replicas", "required", "schema", "shape", "source",
-    "status", "streaming", "text",
+    "status", "streaming", "text", "type",
 }  # fmt: skip
 """Field names of comm messages that the HTTP API's JSON (or a Jupyter message) uses too."""
 DECODERS = {"decode_from_kernel", "decode_from_server", "decode_open"}
@@ -469,6 +469,19 @@ def test_the_contract_loads_neither_side():
 
 def test_importing_the_package_is_cheap():
     assert modules_loaded_by("jupyter_inferless", ("tornado", "IPython", "torch", "zmq")) == []
+
+
+def test_no_error_class_name_is_defined_twice():
+    """One root per side: ``InferlessError`` (the package's) and ``ClientError`` (the
+    client's) are each defined once, and no other class takes their names."""
+    defined: dict[str, list[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                where = f"{path.relative_to(PACKAGE)}:{node.lineno}"
+                defined.setdefault(node.name, []).append(where)
+    assert len(defined["InferlessError"]) == 1, defined["InferlessError"]
+    assert len(defined["ClientError"]) == 1, defined["ClientError"]
 
 
 def test_all_names_the_public_api():

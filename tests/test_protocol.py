@@ -16,6 +16,7 @@ import pytest
 
 from jupyter_inferless import protocol
 from jupyter_inferless.protocol import (
+    IN_BAND,
     ErrorKind,
     ProtocolError,
     VersionMismatch,
@@ -70,7 +71,9 @@ FROM_THE_SERVER = [
     protocol.watched(
         "v", "r", ['{"a": 1}'], ended=True, error=run_error(ErrorKind.MODEL_ERROR, "x")
     ),
-    protocol.watched("v", "", [], refused=protocol.refusal(404, "no model 'x'")),
+    protocol.watched(
+        "v", "", [], refused=protocol.refusal(404, ErrorKind.MODEL_NOT_FOUND, "no model 'x'")
+    ),
     protocol.listed("q", [{"name": "m"}]),
     protocol.batch([protocol.infer("r", "m", {}, (1, 2)), protocol.cancel("s")]),
 ]
@@ -266,19 +269,19 @@ def test_complaints_are_told_once_per_kind() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kind", "detail", "message"),
+    ("kind", "detail", "type_", "message"),
     [
-        (ErrorKind.CANCELLED, "the request was cancelled", "cancelled: the request was cancelled"),
-        (ErrorKind.KERNEL_GONE, "the kernel died", "KernelGone: the kernel died"),
-        (ErrorKind.SERVER_SHUTDOWN, "bye", "ServerShutdown: bye"),
-        (ErrorKind.MODEL_NOT_FOUND, "no model 'x'", "ModelNotFound: no model 'x'"),
-        (ErrorKind.INPUT_ERROR, "inputs must be an object", "InputError: inputs must be an object"),
-        (ErrorKind.EVENTS_EVICTED, "gone", "EventsEvicted: gone"),
-        (ErrorKind.MODEL_ERROR, "as is", "as is"),
+        (ErrorKind.CANCELLED, "by DELETE", "cancelled", "cancelled: by DELETE"),
+        (ErrorKind.KERNEL_GONE, "the kernel died", "KernelGone", "KernelGone: the kernel died"),
+        (ErrorKind.SERVER_SHUTDOWN, "bye", "ServerShutdown", "ServerShutdown: bye"),
+        (ErrorKind.MODEL_NOT_FOUND, "no model 'x'", "ModelNotFound", "ModelNotFound: no model 'x'"),
+        (ErrorKind.INPUT_ERROR, "not an object", "InputError", "InputError: not an object"),
+        (ErrorKind.EVENTS_EVICTED, "gone", "EventsEvicted", "EventsEvicted: gone"),
+        (ErrorKind.MODEL_ERROR, "as is", "", "as is"),
     ],
-)
-def test_run_error_text(kind: ErrorKind, detail: str, message: str) -> None:
-    assert run_error(kind, detail) == {"kind": kind, "message": message}
+)  # fmt: skip
+def test_run_error_text(kind: ErrorKind, detail: str, type_: str, message: str) -> None:
+    assert run_error(kind, detail) == {"kind": kind, "type": type_, "message": message}
 
 
 @pytest.mark.parametrize(
@@ -290,12 +293,14 @@ def test_run_error_text(kind: ErrorKind, detail: str, message: str) -> None:
     ],
 )  # fmt: skip
 def test_run_error_from_an_exception(error: Exception, kind: ErrorKind, expected: str) -> None:
-    assert run_error_from(error, kind) == {"kind": kind, "message": expected}
+    named = type(error).__name__
+    assert run_error_from(error, kind) == {"kind": kind, "type": named, "message": expected}
 
 
 def test_kinds_travel_as_their_values_and_come_back_as_kinds() -> None:
     sent = wire(protocol.frame(7, [ENDED]))  # type: ignore[list-item]
-    assert sent["runs"][0]["error"] == {"kind": "cancelled", "message": "cancelled: x"}
+    sent_error = {"kind": "cancelled", "type": "cancelled", "message": "cancelled: x"}
+    assert sent["runs"][0]["error"] == sent_error
     (received,) = decode_from_kernel(sent)["runs"]  # type: ignore[typeddict-item]
     assert received["error"]["kind"] is ErrorKind.CANCELLED
     assert [kind.value for kind in ErrorKind] == [
@@ -307,7 +312,17 @@ def test_kinds_travel_as_their_values_and_come_back_as_kinds() -> None:
         "model_not_found",
         "input_error",
         "events_evicted",
+        "bad_request",
+        "model_streams",
+        "not_found",
+        "forbidden",
+        "method_not_allowed",
+        "too_large",
+        "busy",
+        "kernel_unavailable",
+        "internal_error",
     ]
+    assert list(IN_BAND) == list(ErrorKind)[:8]  # a run ends with one of the first eight
 
 
 def test_no_credential_travels_to_the_kernel() -> None:
@@ -338,7 +353,7 @@ def test_no_credential_travels_to_the_kernel() -> None:
         (protocol.unwatch("v"), {"op": "unwatch", "protocol": V, "vid": "v"}),
         (protocol.list_models("q"), {"op": "list", "protocol": V, "qid": "q"}),
         (protocol.watched("v", "r", ['{"OUT": "a"}']), {"op": "watched", "protocol": V, "vid": "v", "rid": "r", "lines": ['{"OUT": "a"}'], "ended": False, "error": None, "refused": None}),  # noqa: E501
-        (protocol.watched("v", "", [], refused=protocol.refusal(404, "no model 'x'")), {"op": "watched", "protocol": V, "vid": "v", "rid": "", "lines": [], "ended": True, "error": None, "refused": {"status": 404, "message": "no model 'x'"}}),  # noqa: E501
+        (protocol.watched("v", "", [], refused=protocol.refusal(404, ErrorKind.MODEL_NOT_FOUND, "no model 'x'")), {"op": "watched", "protocol": V, "vid": "v", "rid": "", "lines": [], "ended": True, "error": None, "refused": {"status": 404, "kind": "model_not_found", "message": "no model 'x'"}}),  # noqa: E501
         (protocol.listed("q", [{"name": "m"}]), {"op": "listed", "protocol": V, "qid": "q", "models": [{"name": "m"}]}),  # noqa: E501
     ],
 )  # fmt: skip

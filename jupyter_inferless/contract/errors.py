@@ -1,10 +1,17 @@
-"""Errors of the model contract. Each names what was wrong and the rule it broke."""
+"""Errors of the model contract, and the root of the package's errors.
+
+Each names what was wrong and the rule it broke. ``InferlessError`` is the root of every
+error the server, the kernel's runtime, the magics, export and the command line raise on
+purpose (``server/errors.py`` draws the server's part of the tree). The client's errors,
+what a caller of a served model is told, have their own root: ``ClientError``
+(``_client_errors.py``).
+"""
 
 from __future__ import annotations
 
 
 class InferlessError(Exception):
-    """Base class of every error jupyter_inferless raises on purpose."""
+    """Base class of every error jupyter_inferless raises on purpose, but the client's."""
 
 
 class SchemaError(InferlessError, ValueError):

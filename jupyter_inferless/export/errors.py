@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ..contract.errors import InferlessError
 
-class ExportError(ValueError):
+
+class ExportError(InferlessError, ValueError):
     """The model cannot be exported; the message names the offending thing and the rule."""
 
 

@@ -30,7 +30,7 @@ from .decode import (
     decode_from_server,
     decode_open,
 )
-from .errors import LABELS, ErrorKind, RunError, run_error, run_error_from
+from .errors import IN_BAND, LABELS, ErrorKind, RunError, run_error, run_error_from
 from .kernel_messages import (
     AnnounceMessage,
     FrameMessage,
@@ -86,6 +86,7 @@ __all__ = [
     "DEFAULT_CREDIT_BYTES",
     "DEFAULT_CREDIT_EVENTS",
     "DEFAULT_REQUEST_BACKLOG_BYTES",
+    "IN_BAND",
     "LABELS",
     "LINK_COMM_PREFIX",
     "TARGET_NAME",

@@ -7,12 +7,12 @@ when it builds or checks a message, so a kernel whose code patched it speaks tha
 
 from __future__ import annotations
 
-PROTOCOL_VERSION = 6
-"""6: every message carries its version; announce names the served models, and a server
-refuses a kernel of another version with ``refused``; 5: what the server sends in one
-turn of its loop goes as one ``batch``; 4: the kernel's views stream over the link
-(watch, list), no token in comm_open; 3: the server answers the models with replicas;
-2: RunError {kind, ...}."""
+PROTOCOL_VERSION = 7
+"""7: a RunError names its type, a refused watch its kind; 6: every message carries its
+version; announce names the served models, and a server refuses a kernel of another version
+with ``refused``; 5: what the server sends in one turn of its loop goes as one ``batch``;
+4: the kernel's views stream over the link (watch, list), no token in comm_open; 3: the
+server answers the models with replicas; 2: RunError {kind, ...}."""
 STABLE_OPS = frozenset({"announce", "refused"})
 """Messages whose fields every version from 6 on keeps, so that two versions can still
 say which models one refuses: read even when their version is another."""

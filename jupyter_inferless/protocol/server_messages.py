@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal, TypedDict
 
 from . import constants
 from .checks import AtLeast, Length
-from .errors import RunError
+from .errors import ErrorKind, RunError
 
 Pair = Annotated[list[int], Length(2), AtLeast(0)]
 """Two counts: a credit's [events, bytes], a backlog's [per request, in all] bytes."""
@@ -86,10 +86,11 @@ class RefusedMessage(TypedDict):
 
 
 class Refusal(TypedDict):
-    """Why the server refused a watch before any run: the HTTP status a client would get
-    for the same request, and the message."""
+    """Why the server refused a watch before any run: the HTTP status and the kind a client
+    would get for the same request, and the message."""
 
     status: int
+    kind: ErrorKind
     message: str
 
 
@@ -207,9 +208,9 @@ def refused(reason: str, models: dict[str, int]) -> RefusedMessage:
     return {"op": "refused", "protocol": version, "reason": reason, "models": models}
 
 
-def refusal(status: int, message: str) -> Refusal:
-    """A watch refused before its run: the status an HTTP client would get, and why."""
-    return {"status": status, "message": message}
+def refusal(status: int, kind: ErrorKind, message: str) -> Refusal:
+    """A watch refused before its run: the status and kind an HTTP client would get, and why."""
+    return {"status": status, "kind": kind, "message": message}
 
 
 def watched(

@@ -1,15 +1,17 @@
 """Every error the server's layers raise on purpose: one hierarchy, and no HTTP statuses.
 
 Each layer raises its own subclass, and ``str(error)`` is the message a client sees. The
-HTTP edge (``http_errors.py``) holds the one table from these classes, and from a failed
-run's ErrorKind, to statuses. The contract's errors belong to the same tree, whose root
-is ``InferlessError``::
+HTTP edge (``http_errors.py``) holds the one table from these classes to an ErrorKind (the
+body's ``kind``), and from kinds to statuses. The contract's errors belong to the same
+tree, whose root is ``InferlessError`` (the client's errors have their own root,
+``ClientError``)::
 
     InferlessError                      contract/errors.py
     ├── ModelNameError, InputError      contract: a model name or inputs break a rule
     └── ServerError
         ├── ModelLookupError            catalog
         │   └── ModelNotFound           no kernel serves the name
+        ├── ModelStreams                handlers: a one-shot endpoint for a streaming model
         ├── TensorRequestError          binary_tensors: a binary body or outputs request
         ├── InputRejected               service: the kernel protocol cannot carry the inputs
         ├── Busy                        service: every replica's queue is full (retry_after)
@@ -34,6 +36,10 @@ class ModelLookupError(ServerError, LookupError):
 
 class ModelNotFound(ModelLookupError):
     """No kernel serves a model of that name."""
+
+
+class ModelStreams(ServerError, ValueError):
+    """A one-shot endpoint (infer, generate) was called for a model that streams its output."""
 
 
 class TensorRequestError(ServerError, ValueError):

@@ -7,8 +7,8 @@ this server, so a request on it comes from the kernel's own code: it is as trust
 code, which could run any served model with the server's token before.
 
 A watch starts a run like ``POST …/generate_stream`` (the same validation and admission;
-a refusal carries the status HTTP would answer), then reads its stream with the reader
-an HTTP subscriber uses (``streams/reader.py``): each batch of new events goes in one
+a refusal carries the status and kind HTTP would answer), then reads its stream with the
+reader an HTTP subscriber uses (``streams/reader.py``): each batch of new events goes in one
 ``watched`` message, and the stream advances as they are sent, so the model's credit
 flows; an idle stream gets an empty one every heartbeat interval. A watch ends with its
 run, or is cancelled when the link goes.
@@ -22,7 +22,7 @@ from typing import Any
 
 from .. import protocol
 from ..contract import decode_body
-from ..protocol import KernelRequest, RunError
+from ..protocol import ErrorKind, KernelRequest, RunError
 from .http import http_errors
 from .kernels.bridge import KernelBridge
 from .service import Service
@@ -133,9 +133,10 @@ class KernelRequests:
 
 
 def _refusal(err: Exception) -> protocol.Refusal:
-    """The refusal of a watch, with the status HTTP gives the error (http_errors)."""
-    status = http_errors.status_of(err)
-    if status is None:
+    """The refusal of a watch, with the status and kind HTTP gives the error (http_errors)."""
+    refusal = http_errors.refusal_of(err)
+    if refusal is None:
         log.error("a view's request failed", exc_info=err)
-        return protocol.refusal(500, "internal error; see the server log")
-    return protocol.refusal(status, str(err))
+        return protocol.refusal(500, ErrorKind.INTERNAL_ERROR, "internal error; see the server log")
+    status, kind = refusal
+    return protocol.refusal(status, kind, str(err))

@@ -21,6 +21,7 @@ from .decode.decoding import Decoding
 from .decode.json_pack import RawJSON
 from .errors import Busy, InputRejected, KernelUnavailable, RunFailed
 from .kernels.catalog import Catalog
+from .kernels.outgoing import UNPACKABLE
 from .kernels.registry import ModelEntry
 from .kernels.replicas import Replicas
 from .observe.metrics import Metrics
@@ -141,8 +142,11 @@ class Service(LoggingConfigurable):
         stream = self.broker.create(name, bridge, self.disconnect_grace)
         try:
             bridge.start(stream, inputs)
-        except (TypeError, ValueError, RecursionError) as err:  # the protocol cannot carry them
-            bridge.abandon(stream)
+        except KernelUnavailable as err:
+            bridge.abandon(stream, err)
+            raise
+        except UNPACKABLE as err:  # the protocol cannot carry them
+            bridge.abandon(stream, err)
             raise InputRejected(f"the inputs cannot be sent to the kernel: {err}") from None
         return stream
 

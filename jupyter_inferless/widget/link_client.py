@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import protocol
-from .._client_errors import ModelError, RequestRejected, StreamError
+from .._client_errors import ClientError, ModelError, RequestRejected, StreamError
 from ..protocol import ListedMessage, RunError, WatchedMessage
 from .running import close_runs
 
@@ -34,8 +34,8 @@ SILENCE = 60.0
 interval, 15 s) before a stream counts as lost, as the HTTP client's read timeout."""
 
 
-class NoServerError(RuntimeError):
-    """No Jupyter server with jupyter_inferless is attached to this kernel."""
+class NoServerError(ClientError, RuntimeError):
+    """No Jupyter server with jupyter_inferless is attached to this kernel (or it refuses it)."""
 
 
 def link_client(wait: float = LINK_WAIT) -> LinkClient:
@@ -157,7 +157,7 @@ class LinkStream:
         refused = answer["refused"]
         if refused:
             self.close()
-            raise RequestRejected(refused["status"], refused["message"])
+            raise RequestRejected(refused["status"], refused["message"], kind=refused["kind"].value)
         self.request_id = answer["rid"]
         client.started(self.request_id, self._vid)
         self._take(answer)
@@ -173,7 +173,8 @@ class LinkStream:
                 self.close()
                 if self._error:
                     error = self._error
-                    raise ModelError(error["message"], self.request_id, error["kind"].value)
+                    kind = error["kind"].value
+                    raise ModelError(error["message"], self.request_id, kind, error["type"])
                 raise StopIteration
             self._take(self._next_answer())
         self.delivered += 1

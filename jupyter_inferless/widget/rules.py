@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from ..protocol import ErrorKind
+
 STATES = ("connecting", "streaming", "stopping", "done", "cancelled", "failed", "refused")
 """Every state of a view, in order; the last four are final."""
 FINAL_STATES = frozenset({"done", "cancelled", "failed", "refused"})
 TEXT_KEY = "OUT"
-CANCELLED_KIND = "cancelled"
+CANCELLED_KIND = ErrorKind.CANCELLED.value
 STOP_TIMEOUT = 5.0
 """Seconds after Stop before a view stops reading a stream the server has not ended."""
 

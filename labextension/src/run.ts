@@ -50,7 +50,8 @@ export function finalState(end: End, kind: string | null, stopped: boolean): Run
 }
 
 /**
- * The in-band error `{"error": TEXT, "kind": KIND}` an event carries, or null for an output.
+ * The in-band error `{"error": TEXT, "kind": KIND, "type": TYPE}` an event carries, or null
+ * for an output.
  * A kind the server's document does not list is kept as sent (it ends the run `failed`).
  */
 export function inBandError(payload: unknown): InBandError | null {
@@ -58,7 +59,7 @@ export function inBandError(payload: unknown): InBandError | null {
     return null;
   }
   const { error, kind } = payload;
-  const others = Object.keys(payload).some(key => key !== 'error' && key !== 'kind');
+  const others = Object.keys(payload).some(key => !['error', 'kind', 'type'].includes(key));
   if (typeof error !== 'string' || others) {
     return null;
   }

@@ -121,6 +121,7 @@ def test_handler_ends_the_stream_on_drift_and_after_finalise_refuses():
     assert sink.ends == [
         {
             "kind": "output_error",
+            "type": "OutputError",
             "message": "OutputError: event 1: output key 'OUT' is missing; every event of a "
             "stream must have the keys and types of the first (OUT: string)",
         }

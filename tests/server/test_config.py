@@ -53,7 +53,7 @@ async def test_max_input_depth_bounds_how_deep_an_input_may_nest(kernel, api):
     assert (status, body["count"]) == (200, 1)
     status, body = await api.call(path, {"label": "a", "x": [five]}, "POST")
     refused = "input 'x' is nested more than 5 levels deep (the server's max_input_depth is 5)"
-    assert (status, body) == (400, {"error": refused})
+    assert (status, body) == (400, {"error": refused, "kind": "input_error"})
 
 
 @pytest.mark.parametrize("depth", [0, 257])

@@ -81,9 +81,14 @@ def test_sequence(arrivals: list[int], taken: list[int], resend_asked_at: list[i
             id="a clean end",
         ),
         pytest.param(
-            [{**events("a", 0, ended=True), "error": {"kind": "cancelled", "message": "c: x"}}],
+            [
+                {
+                    **events("a", 0, ended=True),
+                    "error": {"kind": "cancelled", "type": "", "message": "x"},
+                }
+            ],
             b"",
-            [RunEvents("a", [], True, {"kind": ErrorKind.CANCELLED, "message": "c: x"})],
+            [RunEvents("a", [], True, {"kind": ErrorKind.CANCELLED, "type": "", "message": "x"})],
             id="an end with an error keeps its kind",
         ),
     ],
@@ -124,7 +129,8 @@ def test_credit(delivered: list[tuple[int, int]], grants: list[list[int] | None]
 
 
 def test_a_kind_this_version_does_not_know_is_refused_by_the_decoder() -> None:
-    ended = {**events("a", 0, ended=True), "error": {"kind": "new_kind", "message": "m"}}
+    error = {"kind": "new_kind", "type": "", "message": "m"}
+    ended = {**events("a", 0, ended=True), "error": error}
     with pytest.raises(ProtocolError, match=r"field 'runs\[0\]\.error\.kind' must be one of"):
         a_frame(1, ended)  # type: ignore[arg-type]
 

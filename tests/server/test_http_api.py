@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from jupyter_inferless.protocol import ErrorKind
 from tests.support.sse_reader import read_stream
 
 SCHEMA_MODEL = """
@@ -109,7 +112,7 @@ async def test_health_and_ready(echo):
 async def test_every_validation_rule_is_a_400_naming_the_input(echo, body, named):
     status, reply = await echo.call(STREAM, body, method="POST")
     assert status == 400, reply
-    assert f"'{named}'" in reply["error"]
+    assert f"'{named}'" in reply["error"] and reply["kind"] == "input_error"
 
 
 @pytest.mark.parametrize(
@@ -125,7 +128,7 @@ async def test_every_validation_rule_is_a_400_naming_the_input(echo, body, named
 async def test_malformed_bodies_are_400_json(echo, raw, says):
     status, reply = await echo.call(STREAM, raw, method="POST")
     assert status == 400
-    assert says in reply["error"]
+    assert says in reply["error"] and reply["kind"] in ("bad_request", "input_error")
 
 
 async def test_get_form_coerces_query_values_by_schema(echo):
@@ -140,10 +143,10 @@ async def test_get_form_coerces_query_values_by_schema(echo):
 
 async def test_unknown_and_invalid_model_names(echo):
     status, reply = await echo.call("inferless/v2/models/nope/generate_stream", {}, method="POST")
-    assert status == 404
+    assert (status, reply["kind"]) == (404, "model_not_found")
     assert "'nope'" in reply["error"] and "echo" in reply["error"]
     status, reply = await echo.call("inferless/v2/models/-bad!/generate_stream", {}, method="POST")
-    assert status == 400
+    assert (status, reply["kind"]) == (400, "bad_request")
     assert "invalid model name" in reply["error"]
 
 
@@ -151,7 +154,7 @@ async def test_streaming_model_refuses_one_shot_endpoints(echo):
     status, reply = await echo.call(
         "inferless/v2/models/echo/generate", {"prompt": "x"}, method="POST"
     )
-    assert status == 400
+    assert (status, reply["kind"]) == (400, "model_streams")
     assert "generate_stream" in reply["error"]
 
 
@@ -206,6 +209,8 @@ async def test_every_endpoint_refuses_a_request_without_auth(echo, method, path)
     )
     assert result.status == 403
     assert not result.events
+    if method != "GET" or "?" not in path:  # a JSON body, except for the EventSource form
+        assert json.loads(result.body)["kind"] == "forbidden"
 
 
 @pytest.mark.parametrize("scheme", ["token", "Bearer"])
@@ -216,3 +221,30 @@ async def test_token_and_bearer_headers_are_accepted(echo, scheme):
     )
     assert result.status == 200
     assert result.outputs == [{"OUT": "ok"}]
+
+
+REFUSALS = [
+    # (method, path, body, status, kind): one request for each refusal the server answers
+    ("POST", "inferless/v2/models/nope/generate_stream", {}, 404, "model_not_found"),
+    ("POST", "inferless/v2/models/-bad!/generate_stream", {}, 400, "bad_request"),
+    ("POST", STREAM, {"prompt": 5}, 400, "input_error"),
+    ("POST", STREAM, b'{"prompt": "x"', 400, "bad_request"),
+    ("POST", "inferless/v2/models/echo/generate", {"prompt": "x"}, 400, "model_streams"),
+    ("POST", "inferless/v2/models/echo/infer", {"inputs": []}, 400, "model_streams"),
+    ("GET", "inferless/api/streams/" + "0" * 32, None, 404, "not_found"),
+    ("DELETE", "inferless/api/streams/" + "0" * 32, None, 404, "not_found"),
+    ("GET", "inferless/no/such/endpoint", None, 404, "not_found"),
+    ("PUT", STREAM, b"{}", 405, "method_not_allowed"),
+    ("GET", "inferless/v2/models/nope", None, 404, "model_not_found"),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "kind"), REFUSALS, ids=[f"{r[0]} {r[1]}" for r in REFUSALS]
+)
+async def test_every_refusal_body_has_a_kind(echo, method, path, body, status, kind):
+    """``{"error": TEXT, "kind": KIND}``, KIND an ErrorKind value, and no other key."""
+    answered, reply = await echo.call(path, body, method=method)
+    assert (answered, reply) == (status, {"error": reply["error"], "kind": kind})
+    assert isinstance(reply["error"], str) and reply["error"]
+    assert ErrorKind(kind)

@@ -82,7 +82,7 @@ async def test_an_authenticated_body_over_the_limit_gets_413_before_it_is_all_se
     )
     assert result.status == 413, result.answer[:300]
     body = json.loads(result.answer.partition(b"\r\n\r\n")[2])
-    assert body == {"error": f"the body is larger than {LIMIT} bytes"}
+    assert body == {"error": f"the body is larger than {LIMIT} bytes", "kind": "too_large"}
     assert result.sent < 50 * MIB
     if not chunked:  # the length says it all: answered before any of the body is sent
         assert result.sent == 0

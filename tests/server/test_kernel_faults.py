@@ -92,6 +92,7 @@ async def test_server_shutdown_ends_streams_in_band_and_finalizes(
     assert result.events[-1].json == {
         "error": "ServerShutdown: the server is shutting down",
         "kind": "server_shutdown",
+        "type": "ServerShutdown",
     }
     await until(marker.exists, "the model finalized", 10)
     assert marker.read_text() == "finalized"

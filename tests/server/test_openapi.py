@@ -104,7 +104,7 @@ async def test_what_the_document_accepts_the_server_accepts(served):
     for sent in bad:
         assert not body.is_valid(sent), sent
         status, error = await served.call(path, sent, method="POST")
-        assert status == 400 and set(error) == {"error"}, (sent, error)
+        assert (status, set(error), error["kind"]) == (400, {"error", "kind"}, "input_error")
 
 
 async def test_the_document_follows_serve_and_stop(kernel, api):
@@ -124,7 +124,7 @@ async def test_the_document_follows_serve_and_stop(kernel, api):
 
 async def test_the_document_needs_authentication(api):
     status, body = await api.call(DOCUMENT, auth=False)
-    assert status == 403 and set(body) == {"error"}
+    assert (status, set(body), body["kind"]) == (403, {"error", "kind"}, "forbidden")
 
 
 async def test_a_method_a_route_lacks_is_405_with_allow(api):

@@ -91,7 +91,13 @@ BROKEN = NEVER_FINALISES.serve() + RAISES.serve() + DRIFTS.serve()
     ("name", "outputs"),
     [
         ("NeverFinalises", [{"OUT": "0"}, {"OUT": "1"}, {"OUT": "2"}]),
-        ("Raises", [{"OUT": "a"}, {"error": "ValueError: bad <weights>", "kind": "model_error"}]),
+        (
+            "Raises",
+            [
+                {"OUT": "a"},
+                {"error": "ValueError: bad <weights>", "kind": "model_error", "type": "ValueError"},
+            ],
+        ),
         (
             "Drifts",
             [
@@ -101,6 +107,7 @@ BROKEN = NEVER_FINALISES.serve() + RAISES.serve() + DRIFTS.serve()
                     "string; every event of a stream must have the keys and types of the "
                     "first (OUT: string, score: number)",
                     "kind": "output_error",
+                    "type": "OutputError",
                 },
             ],
         ),

@@ -88,7 +88,8 @@ async def test_httpx_sse_yields_only_the_models_json(served: Any, method: str, r
 async def test_httpx_sse_reads_an_in_band_error_as_json(served: Any) -> None:
     parsed = await read_with_httpx_sse(served, "POST", {**PAUSED, "fail": True})
     assert parsed[:4] == counter_outputs(4)
-    assert parsed[4:] == [{"error": "RuntimeError: failed after the events", "kind": "model_error"}]
+    failure = {"error": "RuntimeError: failed after the events", "kind": "model_error"}
+    assert parsed[4:] == [{**failure, "type": "RuntimeError"}]
 
 
 async def test_sseclient_py_yields_only_the_models_json(served: Any) -> None:
@@ -96,7 +97,7 @@ async def test_sseclient_py_yields_only_the_models_json(served: Any) -> None:
     assert parsed == counter_outputs(4)
     failed = await asyncio.to_thread(read_with_sseclient, served, {**PAUSED, "fail": True})
     failure = {"error": "RuntimeError: failed after the events", "kind": "model_error"}
-    assert failed == [*counter_outputs(4), failure]
+    assert failed == [*counter_outputs(4), {**failure, "type": "RuntimeError"}]
 
 
 # -- a reconnect to generate_stream never starts a new run --------------------------------------

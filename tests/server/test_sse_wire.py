@@ -21,15 +21,17 @@ RID = "9f" * 16
         ),
         pytest.param(sse.events(RID, 0, []), b"", id="no-events"),
         pytest.param(
-            sse.error_event(RID, 2, 'RuntimeError: "x"\nline', "model_error"),
+            sse.error_event(RID, 2, 'RuntimeError: "x"\nline', "model_error", "RuntimeError"),
             f'id: {RID}:2\ndata: {{"error": "RuntimeError: \\"x\\"\\nline", '
-            f'"kind": "model_error"}}\n\n'.encode(),
+            f'"kind": "model_error", "type": "RuntimeError"}}\n\n'.encode(),
             id="error-stays-one-line",
         ),
         pytest.param(
-            sse.error_event(RID, 0, "cancelled: the request was cancelled", "cancelled"),
+            sse.error_event(
+                RID, 0, "cancelled: the request was cancelled", "cancelled", "cancelled"
+            ),
             f'id: {RID}:0\ndata: {{"error": "cancelled: the request was cancelled", '
-            f'"kind": "cancelled"}}\n\n'.encode(),
+            f'"kind": "cancelled", "type": "cancelled"}}\n\n'.encode(),
             id="error-text-then-kind",
         ),
         pytest.param(sse.id_only(RID, -1), f"id: {RID}:-1\n\n".encode(), id="id-only"),

@@ -64,6 +64,7 @@ async def test_a_client_that_reads_nothing_is_cancelled_after_stall_timeout_and_
         ended_after = time.monotonic() - started  # reported, not asserted: a clock's figure
         assert stream.error == {
             "kind": ErrorKind.CANCELLED,
+            "type": "cancelled",
             "message": "cancelled: the request was cancelled",
         }, "the grace period cancelled it"
         await stalled.read_to_close()  # the server closed the connection

@@ -97,7 +97,7 @@ async def test_a_model_raising_ends_its_stream_with_an_in_band_error(kernel, api
     assert result.status == 200
     assert result.outputs == [
         {"OUT": "a"},
-        {"error": "ValueError: bad <weights>", "kind": "model_error"},
+        {"error": "ValueError: bad <weights>", "kind": "model_error", "type": "ValueError"},
     ]
 
 

@@ -110,7 +110,7 @@ def test_an_http_errors_message_has_its_arguments_put_in(error, expected):
 
 async def test_an_error_without_a_message_says_its_reason_phrase(api):
     status, body = await api.call(GATED_STREAM, method="PUT", body=b"{}")
-    assert (status, body) == (405, {"error": "Method Not Allowed"})
+    assert (status, body) == (405, {"error": "Method Not Allowed", "kind": "method_not_allowed"})
 
 
 async def gated_response(

@@ -42,7 +42,7 @@ def error_message(error: web.HTTPError) -> str | None:
 
 
 class InferlessHandler(APIHandler, LimitedBody):
-    """Base: authenticated, authorised on ``kernels``, errors as ``{"error": ...}``.
+    """Base: authenticated, authorised on ``kernels``, errors as ``{"error", "kind"}``.
 
     Handlers let the service's refusals (``errors.py``) propagate: ``write_error`` answers
     each with the status ``http_errors`` maps it to.
@@ -69,25 +69,29 @@ class InferlessHandler(APIHandler, LimitedBody):
         return service
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """Every error is JSON ``{"error": message}``; never a traceback."""
+        """Every error is JSON ``{"error": message, "kind": KIND}`` (an ErrorKind value);
+        never a traceback."""
         exc_info = kwargs.get("exc_info")
         error: BaseException | None = exc_info[1] if exc_info else None
         message = reason_phrase(status_code, error, kwargs.get("reason"))
-        status = None if error is None else http_errors.status_of(error)
-        if error is not None and status is not None:  # a refusal from below this layer
+        refusal = None if error is None else http_errors.refusal_of(error)
+        if error is not None and refusal is not None:  # a refusal from below this layer
+            status, kind = refusal
             self.set_status(status)
             message = str(error)
             retry_after = http_errors.retry_after(error)
             if retry_after:
                 self.set_header("Retry-After", str(retry_after))
-        elif isinstance(error, web.HTTPError):
-            message = error_message(error) or message
-        elif error is not None:
-            message = "internal error; see the server log"
+        else:  # tornado's or a handler's HTTPError, or a bug (500): the status's kind
+            kind = http_errors.kind_of_status(self.get_status())
+            if isinstance(error, web.HTTPError):
+                message = error_message(error) or message
+            elif error is not None:
+                message = "internal error; see the server log"
         if self.get_status() == 405:  # RFC 9110: a 405 lists the methods the resource has
             self.set_header("Allow", ", ".join(self.allowed_methods()))
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"error": message}))
+        self.finish(json.dumps({"error": message, "kind": kind.value}))
 
     def allowed_methods(self) -> list[str]:
         """The methods this handler answers (those it defines)."""

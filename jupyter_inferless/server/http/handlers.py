@@ -15,6 +15,7 @@ from ..._version import __version__
 from ...contract import INFER_VERB, STREAM_VERB
 from ..decode import binary_tensors, bodies
 from ..decode.binary_tensors import HEADER_LENGTH, OutputRequest
+from ..errors import ModelStreams
 from ..openapi import document as openapi
 from ..service import v2_metadata, v2_outputs
 from .base_handler import InferlessHandler
@@ -91,8 +92,8 @@ class _OneShotHandler(InferlessHandler):
         large = self.large_body()
         request, wanted = (None, None) if large else self.small_request(infer)
         if self.find_model(name).schema.streaming:
-            raise web.HTTPError(
-                400, f"model {name!r} streams its output; POST to .../{name}/{STREAM_VERB}"
+            raise ModelStreams(
+                f"model {name!r} streams its output; POST to .../{name}/{STREAM_VERB}"
             )
         if large:
             stream, read = await self.start_large(name, infer)

@@ -62,13 +62,15 @@ def events(rid: str, first: int, lines: list[bytes]) -> bytes:
     )
 
 
-def error_event(rid: str, position: int, message: str, kind: str) -> bytes:
+def error_event(rid: str, position: int, message: str, kind: str, error_type: str) -> bytes:
     """The in-band error that ends a stream after its 200 was sent.
 
     ``error`` is the text Triton-style readers show; ``kind`` says why, for clients that
-    act on it (an ErrorKind value: ``model_error``, ``cancelled``, ``kernel_gone``, ...).
+    act on it (an ErrorKind value: ``model_error``, ``cancelled``, ``kernel_gone``, ...);
+    ``type`` is the exception's type (else the kind's label, or ""), which the text starts
+    with, so that no client parses the text.
     """
-    data = json.dumps({"error": message, "kind": kind})
+    data = json.dumps({"error": message, "kind": kind, "type": error_type})
     return event(event_id(rid, position), data.encode())
 
 

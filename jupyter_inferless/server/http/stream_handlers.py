@@ -21,8 +21,8 @@ FIRST_EVENT_WAIT = 0.5  # seconds the EventSource form holds its headers for a f
 
 
 def error_event(rid: str, position: int, error: RunError) -> bytes:
-    """The in-band error event at ``position``: its text and its kind."""
-    return sse.error_event(rid, position, error["message"], error["kind"].value)
+    """The in-band error event at ``position``: its text, its kind and its type."""
+    return sse.error_event(rid, position, error["message"], error["kind"].value, error["type"])
 
 
 class StreamWriter(InferlessHandler):

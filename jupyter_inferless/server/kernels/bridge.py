@@ -110,10 +110,9 @@ class KernelBridge:
         """Send the kernel a message, with the others of this turn of the loop."""
         self.outgoing.put(message)
 
-    def abandon(self, stream: Stream) -> None:
-        """End a request ``start`` refused: it was neither sent nor counted."""
-        detail = "the request could not be sent to the kernel"
-        stream.finish(run_error(ErrorKind.INPUT_ERROR, detail))
+    def abandon(self, stream: Stream, err: Exception) -> None:
+        """End a request ``start`` refused with ``err``: it was neither sent nor counted."""
+        stream.finish(not_sent(err))
 
     def cancel(self, rid: str) -> None:
         """Ask the kernel to cancel a request."""
@@ -226,10 +225,17 @@ class KernelBridge:
     def _not_sent(self, messages: list[ServerMessage], err: Exception) -> None:
         """End the requests whose start could not be sent: the link went, or (only those)
         their inputs cannot be packed."""
-        kind = ErrorKind.INPUT_ERROR if isinstance(err, UNPACKABLE) else ErrorKind.KERNEL_GONE
-        error = run_error(kind, f"the request could not be sent to the kernel: {err}")
+        error = not_sent(err)
         for message in messages:
             if message["op"] == "infer":
                 stream = self.streams.get(message["rid"])
                 if stream is not None:
                     self._end(stream, error)
+
+
+def not_sent(err: Exception) -> RunError:
+    """Why a request that could not be sent to the kernel ended, whether ``start`` or the
+    turn's send found out: inputs the link cannot carry (UNPACKABLE: ``input_error``), or
+    a link that went (``kernel_gone``)."""
+    kind = ErrorKind.INPUT_ERROR if isinstance(err, UNPACKABLE) else ErrorKind.KERNEL_GONE
+    return run_error(kind, f"the request could not be sent to the kernel: {err}")

@@ -74,8 +74,9 @@ def document(base_url: str, models: Iterable[Served]) -> dict[str, Any]:
             "`/inferless/v2/models/NAME` are those of the models served when this document "
             "was built: serve another and it appears here. A streaming model's infer and "
             "generate take its inputs but answer 400 (use generate_stream). Every error "
-            'before a stream starts is JSON `{"error": "..."}`; a stream that fails after '
-            'its 200 ends with the event `{"error": "...", "kind": "..."}`.',
+            'before a stream starts is JSON `{"error": "...", "kind": "..."}`; a stream that '
+            'fails after its 200 ends with the event `{"error": "...", "kind": "...", '
+            '"type": "..."}`. `kind` is an ErrorKind: clients decide by it.',
         },
         "servers": [{"url": base_url.rstrip("/") or "/", "description": "this Jupyter server"}],
         "security": SECURITY,

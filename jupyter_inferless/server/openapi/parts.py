@@ -1,22 +1,33 @@
 """The fixed parts of the OpenAPI document: errors, headers, response schemas, security.
 
 Each refusal's status is the one ``http_errors`` (or a handler) answers with; the body is
-always the base handler's ``{"error": "..."}``. Pure: no I/O.
+always the base handler's ``{"error": "...", "kind": KIND}``, KIND one of ``ErrorKind``.
+Pure: no I/O.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ...protocol import ErrorKind
+from ...protocol import IN_BAND, ErrorKind
 from .listing import SCHEMAS as LISTING
 
 Schema = dict[str, Any]
 
 ERROR: Schema = {
     "type": "object",
-    "properties": {"error": {"type": "string", "description": "what was wrong"}},
-    "required": ["error"],
+    "properties": {
+        "error": {"type": "string", "description": "what was wrong"},
+        "kind": {"$ref": "#/components/schemas/ErrorKind"},
+    },
+    "required": ["error", "kind"],
+}
+ERROR_KINDS: dict[str, Schema] = {  # clients decide by the kind, never by the text
+    "ErrorKind": {"enum": [kind.value for kind in ErrorKind], "description": "Why it failed."},
+    "InBandErrorKind": {
+        "enum": [kind.value for kind in IN_BAND],
+        "description": "Why a run ended.",
+    },
 }
 
 RESPONSES: dict[int, tuple[str, str]] = {
@@ -109,10 +120,11 @@ def in_band_error() -> Schema:
     return {
         "type": "object",
         "properties": {
-            "error": {"type": "string"},
-            "kind": {"enum": [kind.value for kind in ErrorKind]},
+            "error": {"type": "string", "description": "`Type: detail`, as Triton shows it"},
+            "kind": ref("schemas", "InBandErrorKind"),
+            "type": {"type": "string", "description": "the exception's type, else the kind's"},
         },
-        "required": ["error", "kind"],
+        "required": ["error", "kind"],  # and "type", always; a reader need not read it
     }
 
 
@@ -148,7 +160,7 @@ def components() -> Schema:
             response["headers"] = {"Retry-After": {**retry, "required": status == 429}}
         responses[name] = response
     return {
-        "schemas": {"Error": ERROR, "InBandError": in_band_error(), **LISTING},
+        "schemas": {"Error": ERROR, "InBandError": in_band_error(), **ERROR_KINDS, **LISTING},
         "responses": responses,
         "headers": {
             "X-Request-Id": _header(

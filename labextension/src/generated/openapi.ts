@@ -734,12 +734,25 @@ export interface components {
         Error: {
             /** @description what was wrong */
             error: string;
+            kind: components["schemas"]["ErrorKind"];
         };
+        /**
+         * @description Why it failed.
+         * @enum {unknown}
+         */
+        ErrorKind: "model_error" | "output_error" | "cancelled" | "kernel_gone" | "server_shutdown" | "model_not_found" | "input_error" | "events_evicted" | "bad_request" | "model_streams" | "not_found" | "forbidden" | "method_not_allowed" | "too_large" | "busy" | "kernel_unavailable" | "internal_error";
         InBandError: {
+            /** @description `Type: detail`, as Triton shows it */
             error: string;
-            /** @enum {unknown} */
-            kind: "model_error" | "output_error" | "cancelled" | "kernel_gone" | "server_shutdown" | "model_not_found" | "input_error" | "events_evicted";
+            kind: components["schemas"]["InBandErrorKind"];
+            /** @description the exception's type, else the kind's */
+            type?: string;
         };
+        /**
+         * @description Why a run ended.
+         * @enum {unknown}
+         */
+        InBandErrorKind: "model_error" | "output_error" | "cancelled" | "kernel_gone" | "server_shutdown" | "model_not_found" | "input_error" | "events_evicted";
         /** @description One input of the model's INPUT_SCHEMA */
         InputSpec: {
             /** @enum {unknown} */
