@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from jupyter_inferless.server.streams.broker import Broker, EventsEvicted, Stream
+from jupyter_inferless.server.errors import EventsEvicted
+from jupyter_inferless.server.streams.broker import Broker
 from jupyter_inferless.server.streams.replay import EVENT_OVERHEAD
+from jupyter_inferless.server.streams.stream import Stream
 from tests.support.clock import ManualClock
 from tests.support.upstream import RecordingKernel
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from jupyter_inferless.protocol import ErrorKind, run_error
-from jupyter_inferless.server.streams.broker import Broker, Stream
+from jupyter_inferless.server.streams.broker import Broker
 from jupyter_inferless.server.streams.reader import End, Events, Idle, Item, Reader
+from jupyter_inferless.server.streams.stream import Stream
 from tests.support.clock import ManualClock
 from tests.support.upstream import RecordingKernel
 

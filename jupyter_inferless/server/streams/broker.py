@@ -8,14 +8,13 @@ from collections import OrderedDict
 from traitlets import Any, Float, Instance, Int, Type, default
 from traitlets.config import LoggingConfigurable
 
-from ..errors import EventsEvicted
 from ..observe.metrics import Metrics
 from .clock import LoopClock, Timer
 from .replay import EVENT_OVERHEAD, ReplayBudget
 from .stream import MIB, Stream, Upstream
 from .wakeup import Deadlines, Wakeup
 
-__all__ = ["Broker", "EventsEvicted", "Stream"]
+__all__ = ["Broker"]
 
 
 class Broker(LoggingConfigurable):
