@@ -14,51 +14,25 @@ import contextlib
 import typing
 from typing import Any, cast
 
-from . import checks, constants
+from . import checks, constants, kernel_messages, server_messages
 from .checks import Invalid, check_of, json_name
-from .kernel_messages import (
-    AnnounceMessage,
-    FrameMessage,
-    HelloMessage,
-    KernelMessage,
-    ListMessage,
-    ModelsMessage,
-    UnwatchMessage,
-    WatchMessage,
-)
-from .server_messages import (
-    AckMessage,
-    BatchMessage,
-    CancelMessage,
-    CommMessage,
-    InferMessage,
-    ListedMessage,
-    OpenData,
-    RefusedMessage,
-    ReplicasMessage,
-    ServerMessage,
-    WatchedMessage,
-)
+from .kernel_messages import AnnounceMessage, KernelMessage
+from .server_messages import CommMessage, OpenData, RefusedMessage, ServerMessage
 
-FROM_KERNEL: tuple[Any, ...] = (
-    AnnounceMessage,
-    HelloMessage,
-    ModelsMessage,
-    FrameMessage,
-    WatchMessage,
-    UnwatchMessage,
-    ListMessage,
-)
-FROM_SERVER: tuple[Any, ...] = (
-    InferMessage,
-    AckMessage,
-    CancelMessage,
-    ReplicasMessage,
-    RefusedMessage,
-    WatchedMessage,
-    ListedMessage,
-    BatchMessage,
-)
+
+def _messages(module: Any) -> tuple[Any, ...]:
+    """The message TypedDicts a module defines: its public classes with an ``op`` key."""
+    return tuple(
+        value
+        for name, value in vars(module).items()
+        if isinstance(value, type)
+        and not name.startswith("_")
+        and "op" in getattr(value, "__annotations__", {})
+    )
+
+
+FROM_KERNEL = _messages(kernel_messages)  # every message the kernel sends
+FROM_SERVER = _messages(server_messages)  # every message the server sends
 
 
 def op_of(message: Any) -> str:
