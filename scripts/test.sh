@@ -62,7 +62,7 @@ if [ "$code" -eq 5 ]; then
   exit 1
 fi
 if [ "$code" -ne 0 ]; then exit "$code"; fi
-for benchmark in sse_throughput load token_rate replay_memory hf_generate gateway large_requests lifecycle; do
+for benchmark in sse_throughput load token_rate replay_memory hf_generate gateway large_requests lifecycle widget_updates; do
   "$venv/bin/python" "benchmarks/$benchmark.py" --smoke
 done
 # The sdist and wheel, built and installed without Node; Jupyter finds both extensions.
