@@ -23,6 +23,10 @@ from tests.support.waiting import NeverHappened, until
 
 BUDGET = 64 * MIB
 SLACK = 64 * MIB  # allocator slack, buffers in flight
+# A peak while 150 runs are in flight also holds their frames on the way: on a loaded
+# machine it came within 2 MiB of budget + slack. The regression grew the server by 1.2 GB;
+# the tight target on the peak is benchmarks/replay_memory.py's, measured on its own.
+PEAK_BOUND = 2 * (BUDGET + SLACK)
 STREAMS = 150
 EVENTS = 1024  # of about 4 KiB each: 4 MiB per stream
 PAD = 4096 - len('{"i": 1000, "pad": ""}')
@@ -167,14 +171,15 @@ async def test_runs_whose_clients_dropped_grow_the_server_by_less_than_the_budge
             first = first or answers[0][1]
             await until_idle(lab)
             grew.append((memory.sample() - before) / MIB)
-            assert (memory.peak - before) / MIB < (BUDGET + SLACK) / MIB, (grew, memory.peak)
+            assert grew[-1] < (BUDGET + SLACK) / MIB, grew
+            assert (memory.peak - before) / MIB < PEAK_BOUND / MIB, (grew, memory.peak)
     peak = (memory.peak - before) / MIB
     run_mb = DROPPED_EVENTS * 4096 / 1e6
     report(
         f"replay memory: {BATCHES} x {STREAMS} runs of {run_mb:.1f} MB whose clients hung up "
         f"after the headers: the server grew {', '.join(f'{g:.1f}' for g in grew)} MiB after "
-        f"each batch, peak {peak:.1f} MiB (budget {BUDGET / MIB:.0f} MiB; must stay under "
-        f"budget + {SLACK / MIB:.0f} MiB)"
+        f"each batch, peak {peak:.1f} MiB (budget {BUDGET / MIB:.0f} MiB; after each batch it must "
+        f"stay under budget + {SLACK / MIB:.0f} MiB, at its peak under {PEAK_BOUND / MIB:.0f} MiB)"
     )
 
     # The first run's events were dropped unread, and resuming it says so. A run dropped
