@@ -36,6 +36,7 @@ import httpx
 from ._client_errors import ClientError, ModelError, RequestRejected, StreamError
 from ._client_stream import AsyncEventStream, EventStream
 from .contract import INFER_VERB, STREAM_VERB
+from .contract.datatypes import infer_datatype
 from .protocol import ErrorKind
 
 __all__ = [
@@ -199,17 +200,7 @@ def _tensor(name: str, value: Any) -> dict[str, Any]:
     while first and isinstance(first[0], (list, tuple)):
         first = first[0]
         shape.append(len(first))
-    return {"name": name, "shape": shape, "datatype": _datatype(first), "data": data}
-
-
-def _datatype(items: list[Any]) -> str:
-    if items and all(isinstance(item, bool) for item in items):
-        return "BOOL"
-    if items and all(isinstance(item, int) and not isinstance(item, bool) for item in items):
-        return "INT64"
-    if items and all(isinstance(item, (int, float)) for item in items):
-        return "FP32"
-    return "BYTES"
+    return {"name": name, "shape": shape, "datatype": infer_datatype(first), "data": data}
 
 
 def _untensor(tensor: Mapping[str, Any]) -> Any:

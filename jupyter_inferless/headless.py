@@ -27,6 +27,7 @@ import nbformat
 from jupyter_server.utils import ApiPath
 
 from .contract import InferlessError, endpoint_path
+from .contract.datatypes import infer_datatype
 
 READY_TIMEOUT = 30.0
 
@@ -132,7 +133,7 @@ def v2_request(model: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     tensors = []
     for name, value in values.items():
         data = value if isinstance(value, list) else [value]
-        datatype = specs[name]["datatype"] if name in specs else "BYTES"
+        datatype = specs[name]["datatype"] if name in specs else infer_datatype(data)
         tensors.append({"name": name, "shape": [len(data)], "datatype": datatype, "data": data})
     return {"inputs": tensors}
 

@@ -3,8 +3,9 @@ how deep a request may nest, and the rules both processes share (model names, en
 defaults).
 
 Nothing here imports Jupyter, tornado, torch or the user's code, so the kernel, the
-server and the clients all use it. What runs the user's model lives in
-``jupyter_inferless.kernel.model``.
+server and the clients all use it; jsonschema, which validates requests against the
+schemas the OpenAPI document publishes, is imported on the first validation. What runs
+the user's model lives in ``jupyter_inferless.kernel.model``.
 """
 
 from .depth import (

@@ -1,10 +1,18 @@
-"""Inferless/KServe v2 datatypes: families, integer ranges and value checks."""
+"""Inferless/KServe v2 datatypes: families, integer ranges, float limits; what a value of
+each may be, stated once as JSON Schema (``value_schema``), and told when it is not
+(``value_phrase``); the datatype of Python values (``infer_datatype``); query texts read
+as a datatype.
+"""
 
 from __future__ import annotations
 
 import math
 import re
+import reprlib
+import sys
 from typing import Any
+
+Schema = dict[str, Any]
 
 INT_RANGES: dict[str, tuple[int, int]] = {
     "INT8": (-(2**7), 2**7 - 1),
@@ -26,6 +34,14 @@ STRING_TYPES = frozenset({"STRING", "BYTES"})
 DATATYPES = frozenset({"BOOL", *INT_RANGES, *FLOAT_LIMITS, *STRING_TYPES})
 STREAMING_DATATYPES = frozenset({"STRING", "BOOL", "INT8", "INT16", "INT32", "INT64"})
 BULK = 16 * 1024  # values checked by one call
+EXPECTED = {
+    "int": "an integer",
+    "float": "a number",
+    "string": "a string",
+    "bool": "a boolean (true/false)",
+}
+SHOWN = reprlib.Repr()  # a few levels, a few items, a short string
+SHOWN.maxlevel, SHOWN.maxlist, SHOWN.maxdict, SHOWN.maxstring = 3, 4, 4, 36
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
@@ -42,6 +58,66 @@ def family(datatype: str) -> str:
     return "bool"
 
 
+def value_schema(datatype: str) -> Schema:
+    """One element of a datatype: integer ranges, finite numbers, booleans, strings."""
+    kind = family(datatype)
+    if kind == "int":
+        low, high = INT_RANGES[datatype]
+        return {"type": "integer", "minimum": low, "maximum": high}
+    if kind == "float":
+        limit = FLOAT_LIMITS[datatype]
+        limit = sys.float_info.max if math.isinf(limit) else limit
+        return {"type": "number", "minimum": -limit, "maximum": limit}
+    return {"type": "string" if kind == "string" else "boolean"}
+
+
+def value_phrase(keyword: str, value: Any, datatype: str) -> str:
+    """What is wrong with one value of a datatype, by the keyword of ``value_schema`` it
+    breaks (type, minimum or maximum)."""
+    if keyword not in ("minimum", "maximum"):
+        shown = repr(value) if type(value) is float else describe(value)  # a fraction
+        return f"expected {EXPECTED[family(datatype)]}, got {shown}"
+    if datatype in INT_RANGES:
+        low, high = INT_RANGES[datatype]
+        return f"{value} is out of range for {datatype} ({low}..{high})"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"expected a finite number, got {value!r}"
+    return f"{value!r} is out of range for {datatype} (±{FLOAT_LIMITS[datatype]:g})"
+
+
+def describe(value: Any) -> str:
+    """A value as a refusal shows it: its type and a short repr (a few levels, a few
+    items: a value nested thousands deep is shown without recursing through it)."""
+    if value is None:
+        return "null"
+    return f"{type(value).__name__} {SHOWN.repr(value)}"
+
+
+def infer_datatype(values: list[Any]) -> str:
+    """The KServe v2 datatype of Python values, by the Triton convention: what
+    ``tritonclient.utils.np_to_triton_dtype`` names the dtype numpy gives them. Booleans
+    are BOOL, integers INT64, floats (or floats and integers) FP64: a Python float is a
+    double. Text is BYTES, and so is what numpy would not type as one of these (booleans
+    mixed with numbers, integers beyond INT64, other objects) and an empty list: such
+    values go as JSON, as they are."""
+    kinds = {_kind(kind) for kind in set(map(type, values))}
+    if kinds == {"bool"}:
+        return "BOOL"
+    if kinds == {"int"}:
+        low, high = INT_RANGES["INT64"]
+        return "INT64" if low <= min(values) and max(values) <= high else "BYTES"
+    if kinds and kinds <= {"int", "float"}:
+        return "FP64"
+    return "BYTES"
+
+
+def _kind(kind: type) -> str:
+    for name, base in (("bool", bool), ("int", int), ("float", float)):
+        if issubclass(kind, base):
+            return name
+    return "other"
+
+
 def labels_compatible(sent: str, declared: str) -> bool:
     """Whether a client's datatype label may carry values for a declared input.
 
@@ -52,38 +128,6 @@ def labels_compatible(sent: str, declared: str) -> bool:
     if sent_family == declared_family:
         return True
     return sent_family == "int" and declared_family == "float"
-
-
-def check_value(value: Any, datatype: str) -> Any:
-    """Check one element against a datatype; return it, or raise ValueError with the rule."""
-    kind = family(datatype)
-    if kind == "bool":
-        if isinstance(value, bool):
-            return value
-        raise ValueError(f"expected a boolean (true/false), got {_describe(value)}")
-    if kind == "string":
-        if not isinstance(value, str):
-            raise ValueError(f"expected a string, got {_describe(value)}")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as err:
-            raise ValueError(f"the string is not valid Unicode ({err.reason})") from None
-        return value
-    if kind == "int":
-        return _check_int(value, datatype)
-    return _check_float(value, datatype)
-
-
-def check_values(values: list[Any], datatype: str) -> list[Any]:
-    """``check_value`` for each of ``values``: the checked values, or ValueError for the
-    first that breaks the rule. A slice of BULK values at a time, by builtins when every
-    value of the slice passes (a decode thread then leaves the loop the GIL between two)."""
-    checked: list[Any] = []
-    for start in range(0, len(values), BULK):
-        part = values[start : start + BULK]
-        passed = _passed(part, datatype)
-        checked += passed if passed is not None else [check_value(v, datatype) for v in part]
-    return checked
 
 
 def json_problem(value: Any) -> str | None:
@@ -102,70 +146,20 @@ def json_problem(value: Any) -> str | None:
             values = part[start : start + BULK]
             types = set(map(type, values))
             if float in types:
-                floats = [v for v in values if type(v) is float]
+                floats = values if types == {float} else [v for v in values if type(v) is float]
                 if not all(map(math.isfinite, floats)):
                     if any(map(math.isnan, floats)):
-                        return "NaN, a number JSON cannot carry"
+                        return "NaN, a number that is not finite (JSON carries finite numbers only)"
                     return "a number too large to be finite (JSON carries finite numbers only)"
             if str in types:
-                found = _SURROGATE.search("".join(v for v in values if type(v) is str))
+                strings = values if types == {str} else [v for v in values if type(v) is str]
+                found = _SURROGATE.search("".join(strings))
                 if found:
                     code = f"U+{ord(found.group()):04X}"
                     return f"a lone surrogate ({code}) in a string, which is not Unicode text"
-            stack.extend(v for v in values if isinstance(v, (list, dict)))
+            if any(issubclass(kind, (list, dict)) for kind in types):
+                stack.extend(v for v in values if isinstance(v, (list, dict)))
     return None
-
-
-def _passed(part: list[Any], datatype: str) -> list[Any] | None:
-    """The checked slice when every value passes; None to check them one by one."""
-    types = set(map(type, part))
-    kind = family(datatype)
-    if kind == "int":
-        low, high = INT_RANGES[datatype]
-        return part if types == {int} and low <= min(part) and max(part) <= high else None
-    if kind == "bool":
-        return part if types == {bool} else None
-    if kind == "string":
-        if types != {str} or _SURROGATE.search("".join(part)):
-            return None
-        return part
-    if not types <= {int, float}:
-        return None
-    try:
-        numbers = list(map(float, part)) if int in types else part
-    except OverflowError:
-        return None
-    if not all(map(math.isfinite, numbers)) or max(map(abs, numbers)) > FLOAT_LIMITS[datatype]:
-        return None
-    return numbers
-
-
-def _check_int(value: Any, datatype: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"expected an integer, got {_describe(value)}")
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise ValueError(f"expected an integer, got {value!r}")
-        value = int(value)
-    low, high = INT_RANGES[datatype]
-    if not low <= value <= high:
-        raise ValueError(f"{value} is out of range for {datatype} ({low}..{high})")
-    return value
-
-
-def _check_float(value: Any, datatype: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"expected a number, got {_describe(value)}")
-    try:
-        number = float(value)
-    except OverflowError:
-        raise ValueError(f"{_describe(value)} is out of range for {datatype}") from None
-    if math.isnan(number) or math.isinf(number):
-        raise ValueError(f"expected a finite number, got {value!r}")
-    limit = FLOAT_LIMITS[datatype]
-    if abs(number) > limit:
-        raise ValueError(f"{value!r} is out of range for {datatype} (±{limit:g})")
-    return number
 
 
 def parse_text(text: str, datatype: str) -> Any:
@@ -197,15 +191,6 @@ def parse_text(text: str, datatype: str) -> Any:
     if math.isinf(number):
         raise ValueError(f"{_shown(text)} is too large to be a finite number")
     return number
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "null"
-    shown = repr(value)
-    if len(shown) > 40:
-        shown = shown[:37] + "..."
-    return f"{type(value).__name__} {shown}"
 
 
 def _shown(text: str) -> str:

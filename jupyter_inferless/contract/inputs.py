@@ -1,24 +1,50 @@
 """Turn the request forms clients send into the ``inputs`` dict a model receives.
 
 Three forms are accepted: v2 tensors (``{"inputs": [{"name", "shape", "datatype",
-"data"}]}``), a JSON object of input values (flat, or under ``"parameters"``), and
-a query string (the GET form of the stream). Each gives ``{name: value}`` where an
-input of shape [1] is a scalar, other shapes a list, and absent optional inputs are
-absent.
+"data"}]}``), a JSON object of input values (flat, or under ``"parameters"``), and a query
+string (the GET form of the stream). Each is validated against its JSON Schema
+(``request_schema``: the one the OpenAPI document publishes), then read into ``{name:
+value}`` where an input of shape [1] is a scalar, other shapes a list, and absent optional
+inputs are absent. The rules JSON Schema cannot state are ``beyond_schema``'s.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from .datatypes import BULK, check_value, check_values, json_problem, labels_compatible, parse_text
+from .beyond_schema import finite_numbers, json_carries, shape_holds_data
+from .datatypes import BULK, family, parse_text
 from .depth import DEFAULT_MAX_INPUT_DEPTH, check_depth
 from .errors import InputError
+from .input_messages import TENSORS_SHAPE, refusal
+from .request_schema import (
+    RESERVED_QUERY_KEYS,
+    flat_body,
+    parameters_body,
+    query_object,
+    tensors_body,
+)
 from .schema import InputSpec, ModelSchema
+from .validator import first_error, validator
 
-RESERVED_QUERY_KEYS = frozenset({"token", "last_event_id", "_xsrf"})
+FORMS: dict[str, Callable[[ModelSchema], dict[str, Any]]] = {
+    "flat": flat_body,
+    "parameters": parameters_body,
+    "tensors": tensors_body,
+    "query": query_object,
+}
+
+
+def body_form(schema: ModelSchema, body: Mapping[str, Any]) -> str:
+    """The one form of ``request_schema.request_body`` a body can fit, by its keys: its
+    ``inputs`` (tensors), else its ``parameters``, else the flat object (unless the model
+    declares an input of that name)."""
+    if "inputs" in body and "inputs" not in schema.by_name:
+        return "tensors"
+    if "parameters" in body and "parameters" not in schema.by_name:
+        return "parameters"
+    return "flat"
 
 
 def decode_body(
@@ -28,160 +54,127 @@ def decode_body(
     part of the body) nested more than ``max_depth`` levels deep."""
     if not isinstance(body, Mapping):
         raise InputError(f"the request body must be a JSON object, not {_json_kind(body)}")
-    if "inputs" in body and "inputs" not in schema.by_name:
+    form = body_form(schema, body)
+    if form == "tensors":
         tensors = body["inputs"]
         if not isinstance(tensors, list):
-            raise InputError(
-                '"inputs" must be a list of tensors {"name", "shape", "datatype", "data"}'
-            )
+            raise InputError(TENSORS_SHAPE)
         _check_tensors_depth(tensors, max_depth)
         for key, value in body.items():
             if key != "inputs":
                 check_depth(value, max_depth, what=repr(key[:80]))
-        return decode_tensors(schema, tensors)
+        validate(schema, form, body)
+        return _from_tensors(schema, tensors)
     values = dict(body)
-    if "parameters" not in schema.by_name and "parameters" in values:
-        parameters = values.pop("parameters")
-        if not isinstance(parameters, Mapping):
-            raise InputError(f'"parameters" must be a JSON object, not {_json_kind(parameters)}')
+    parameters = values.pop("parameters") if form == "parameters" else {}
+    for key, value in [*values.items(), *_items(parameters)]:
+        check_depth(value, max_depth, key)
+    validate(schema, form, body)
+    if "id" not in schema.by_name:
+        values.pop("id", None)
+    if not schema.declared:
         for key in parameters:
             if key in values:
                 raise InputError(f"input {key!r} is given twice, in and outside parameters", key)
-        values.update(parameters)
-    if "id" not in schema.by_name:
-        values.pop("id", None)
-    for key, value in values.items():
-        check_depth(value, max_depth, key)
-    return decode_values(schema, values)
+    return _read(schema, {**values, **parameters})
 
 
 def decode_values(schema: ModelSchema, values: Mapping[str, Any]) -> dict[str, Any]:
-    """Decode a mapping of input name to JSON value."""
-    if not schema.declared:
-        return {name: _plain(name, value) for name, value in values.items()}
-    _reject_unknown(schema, values)
-    decoded = {}
-    for spec in schema.inputs:
-        if spec.name in values:
-            decoded[spec.name] = _decode_value(spec, values[spec.name])
-    _require(schema, decoded)
-    return decoded
+    """Decode a mapping of input name to JSON value (the flat form)."""
+    validate(schema, "flat", values)
+    return _read(schema, values)
 
 
 def decode_tensors(schema: ModelSchema, tensors: list[Any]) -> dict[str, Any]:
     """Decode v2 tensors; labels may be loose (INT64 for INT32), values are checked."""
-    decoded: dict[str, Any] = {}
-    for index, tensor in enumerate(tensors):
-        if not isinstance(tensor, Mapping):
-            raise InputError(f"inputs[{index}] must be an object with name, shape, datatype, data")
-        name = tensor.get("name")
-        if not isinstance(name, str):
-            raise InputError(f'inputs[{index}] has no string "name"')
-        spec = schema.by_name.get(name)
-        if spec is None and not schema.declared:
-            decoded[name] = _plain(name, tensor.get("data"))
-            continue
-        if spec is None:
-            raise InputError(_unknown_message(schema, name), name)
-        if name in decoded:
-            raise InputError(f"input {name!r} is given twice", name)
-        decoded[name] = _decode_tensor(spec, tensor)
-    _require(schema, decoded)
-    return decoded
+    validate(schema, "tensors", {"inputs": tensors})
+    return _from_tensors(schema, tensors)
 
 
 def decode_query(schema: ModelSchema, query: Mapping[str, list[str]]) -> dict[str, Any]:
     """Decode query arguments (GET form); ``token``, ``last_event_id`` and ``_xsrf`` are never
-    inputs."""
+    inputs. Each text is read as its input's datatype (``parse_text``), then the values
+    are validated as an object."""
     values = {key: texts for key, texts in query.items() if key not in RESERVED_QUERY_KEYS}
     if not schema.declared:
         return {key: texts[0] if len(texts) == 1 else texts for key, texts in values.items()}
-    _reject_unknown(schema, values)
-    decoded: dict[str, Any] = {}
-    for spec in schema.inputs:
-        texts = values.get(spec.name)
-        if texts is None:
+    parsed: dict[str, Any] = {}
+    for key, texts in values.items():
+        spec = schema.by_name.get(key)
+        if spec is None:
+            parsed[key] = texts  # the validator refuses it, naming the model's inputs
             continue
         try:
-            parsed = [parse_text(text, spec.datatype) for text in texts]
+            read = [parse_text(text, spec.datatype) for text in texts]
         except ValueError as err:
             raise InputError(f"input {spec.name!r}: {err}", spec.name) from None
-        decoded[spec.name] = _decode_value(spec, parsed[0] if len(parsed) == 1 else parsed)
-    _require(schema, decoded)
+        parsed[key] = read[0] if spec.is_scalar and len(read) == 1 else read
+    validate(schema, "query", parsed)
+    return _read(schema, parsed)
+
+
+def validate(schema: ModelSchema, form: str, instance: Any) -> None:
+    """Validate against the form's JSON Schema (built once per model schema); InputError
+    naming the input and the rule."""
+    checker = schema.validators.get(form)
+    if checker is None:
+        checker = schema.validators[form] = validator(FORMS[form](schema))
+    error = first_error(checker, instance)
+    if error is not None:
+        raise refusal(error, schema, instance) from None
+
+
+def _read(schema: ModelSchema, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Validated values as the model gets them."""
+    if not schema.declared:
+        return {name: json_carries(name, value) for name, value in values.items()}
+    return {
+        spec.name: _value(spec, values[spec.name]) for spec in schema.inputs if spec.name in values
+    }
+
+
+def _from_tensors(schema: ModelSchema, tensors: list[Any]) -> dict[str, Any]:
+    decoded: dict[str, Any] = {}
+    for tensor in tensors:
+        name = tensor["name"]
+        spec = schema.by_name.get(name)
+        if spec is None:  # a model with no INPUT_SCHEMA
+            decoded[name] = json_carries(name, tensor.get("data"))
+            continue
+        data = tensor["data"]
+        flat = _flatten(data) if isinstance(data, list) else [data]
+        shape_holds_data(spec, tensor.get("shape"), len(flat))
+        decoded[name] = _value(spec, flat)
     return decoded
 
 
-def _decode_tensor(spec: InputSpec, tensor: Mapping[str, Any]) -> Any:
-    name = spec.name
-    label = tensor.get("datatype", spec.datatype)
-    if not isinstance(label, str) or not labels_compatible(label.upper(), spec.datatype):
-        raise InputError(
-            f"input {name!r}: datatype {label!r} does not fit the declared {spec.datatype}", name
-        )
-    if "data" not in tensor:
-        raise InputError(f'input {name!r}: the tensor has no "data"', name)
-    data = tensor["data"]
-    flat = _flatten(data) if isinstance(data, list) else [data]
-    shape = tensor.get("shape")
-    if shape is not None:
-        if not isinstance(shape, list) or not all(
-            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
-        ):
-            raise InputError(f"input {name!r}: shape must be a list of sizes, not {shape!r}", name)
-        if math.prod(shape) != len(flat):
-            raise InputError(
-                f"input {name!r}: shape {shape} holds {math.prod(shape)} values, "
-                f"data has {len(flat)}",
-                name,
-            )
-    return _decode_value(spec, flat[0] if spec.is_scalar and len(flat) == 1 else flat)
-
-
-def _decode_value(spec: InputSpec, value: Any) -> Any:
-    name = spec.name
-    if spec.is_scalar:
-        if isinstance(value, list):
-            if len(value) != 1:
-                raise InputError(
-                    f"input {name!r}: shape [1] takes one value, got a list of {len(value)}", name
-                )
-            value = value[0]
-        return _check(spec, value)
+def _value(spec: InputSpec, value: Any) -> Any:
+    """A valid value as the model gets it: shape [1] a scalar, others a list; numbers as
+    the datatype's (an integer for INT*, a float for FP*)."""
+    kind = family(spec.datatype)
     items = value if isinstance(value, list) else [value]
-    flat = _flatten(items)
-    _check_length(spec, len(flat))
-    try:
-        checked = check_values(flat, spec.datatype)
-    except ValueError as err:
-        raise InputError(f"input {spec.name!r} ({spec.datatype}): {err}", spec.name) from None
-    return checked if items is flat else items
+    items = _numbers(items[:1] if spec.is_scalar else items, kind)
+    if kind == "float":
+        finite_numbers(spec, _flatten(items))
+    elif kind == "string":
+        json_carries(spec.name, items)
+    return items[0] if spec.is_scalar else items
 
 
-def _plain(name: str, value: Any) -> Any:
-    """The value of an input no schema declares, as it is, once JSON can carry it (and
-    its name) to the kernel unchanged."""
-    problem = json_problem([name, value])
-    if problem is not None:
-        raise InputError(f"input {name[:80]!r}: {problem}", name)
-    return value
-
-
-def _check(spec: InputSpec, value: Any) -> Any:
-    try:
-        return check_value(value, spec.datatype)
-    except ValueError as err:
-        raise InputError(f"input {spec.name!r} ({spec.datatype}): {err}", spec.name) from None
-
-
-def _check_length(spec: InputSpec, count: int) -> None:
-    if -1 in spec.shape:
-        return
-    expected = math.prod(spec.shape)
-    if count != expected:
-        raise InputError(
-            f"input {spec.name!r}: shape {list(spec.shape)} takes {expected} values, got {count}",
-            spec.name,
-        )
+def _numbers(items: list[Any], kind: str) -> list[Any]:
+    """``items`` (lists nested as a shape) with each number of the family's Python type."""
+    if kind not in ("int", "float"):
+        return items
+    wanted = int if kind == "int" else float
+    if items and isinstance(items[0], list):
+        return [_numbers(item, kind) for item in items]
+    slices = [items[start : start + BULK] for start in range(0, len(items), BULK)]
+    if all(set(map(type, part)) <= {wanted} for part in slices):
+        return items
+    converted: list[Any] = []
+    for part in slices:
+        converted += map(wanted, part)
+    return converted
 
 
 def _flatten(items: list[Any]) -> list[Any]:
@@ -220,21 +213,8 @@ def _check_tensors_depth(tensors: list[Any], limit: int) -> None:
             check_depth(part, limit, named, "" if named else f"inputs[{index}]")
 
 
-def _reject_unknown(schema: ModelSchema, values: Mapping[str, Any]) -> None:
-    for key in values:
-        if key not in schema.by_name:
-            raise InputError(_unknown_message(schema, key), key)
-
-
-def _require(schema: ModelSchema, decoded: Mapping[str, Any]) -> None:
-    for spec in schema.inputs:
-        if spec.required and spec.name not in decoded:
-            raise InputError(f"missing required input {spec.name!r} ({spec.datatype})", spec.name)
-
-
-def _unknown_message(schema: ModelSchema, name: str) -> str:
-    known = ", ".join(repr(spec.name) for spec in schema.inputs) or "none"
-    return f"unknown input {name[:80]!r}; the model's inputs are: {known}"
+def _items(parameters: Any) -> list[tuple[str, Any]]:
+    return list(parameters.items()) if isinstance(parameters, Mapping) else [("parameters", [])]
 
 
 def _json_kind(value: Any) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .datatypes import DATATYPES, STREAMING_DATATYPES, check_value
+from .datatypes import DATATYPES, STREAMING_DATATYPES, value_phrase, value_schema
 from .errors import SchemaError
 
 
@@ -46,9 +46,15 @@ class ModelSchema:
     streaming: bool = False
     declared: bool = True
     by_name: dict[str, InputSpec] = field(default_factory=dict, compare=False, repr=False)
+    validators: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Each request form's validator, built on first use (``inputs.validate``)."""
 
     def __post_init__(self) -> None:
         self.by_name.update({spec.name: spec for spec in self.inputs})
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (for a decode process) without the validators: they are built anew."""
+        return {**self.__dict__, "validators": {}}
 
     def to_json(self) -> dict[str, Any]:
         """JSON form, sent from the kernel to the server."""
@@ -123,12 +129,14 @@ def _parse_shape(where: str, shape: Any) -> tuple[int, ...]:
 
 
 def _check_example(where: str, example: Any, datatype: str) -> list[Any]:
+    """Each value of the example fits the datatype's JSON Schema (``value_schema``)."""
+    from .validator import plain_keyword_broken
+
     values = example if isinstance(example, list) else [example]
+    rule = value_schema(datatype)
     for value in values:
-        try:
-            check_value(value, datatype)
-        except ValueError as err:
-            raise SchemaError(
-                f"{where}: example {value!r} does not fit {datatype}: {err}"
-            ) from None
+        broken = plain_keyword_broken(rule, value)
+        if broken is not None:
+            problem = value_phrase(broken, value, datatype)
+            raise SchemaError(f"{where}: example {value!r} does not fit {datatype}: {problem}")
     return values

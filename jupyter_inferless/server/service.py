@@ -16,6 +16,7 @@ from traitlets import Bool, Float, Instance, Int
 from traitlets.config import LoggingConfigurable
 
 from ..contract import DEFAULT_MAX_INPUT_DEPTH, MAX_INPUT_DEPTH, ModelSchema, check_model_name
+from ..contract.datatypes import infer_datatype
 from .decode.bodies import Body, Read
 from .decode.decoding import Decoding
 from .decode.json_pack import RawJSON
@@ -182,19 +183,9 @@ def v2_outputs(output: dict[str, Any]) -> list[dict[str, Any]]:
     for key, value in output.items():
         data = value if isinstance(value, list) else [value]
         tensors.append(
-            {"name": key, "datatype": _datatype(data), "shape": [len(data)], "data": data}
+            {"name": key, "datatype": infer_datatype(data), "shape": [len(data)], "data": data}
         )
     return tensors
-
-
-def _datatype(data: list[Any]) -> str:
-    if data and all(isinstance(item, bool) for item in data):
-        return "BOOL"
-    if data and all(isinstance(item, int) and not isinstance(item, bool) for item in data):
-        return "INT64"
-    if data and all(isinstance(item, (int, float)) and not isinstance(item, bool) for item in data):
-        return "FP64"
-    return "BYTES"
 
 
 def v2_metadata(entry: ModelEntry) -> dict[str, Any]:

@@ -112,8 +112,14 @@ def test_decode_body_checks_every_form_first(schema: Any, body: Any, named: str)
         decode_body(schema, body, max_depth=4)
 
 
-def test_decode_body_takes_values_at_the_limit_and_flattens_without_recursion() -> None:
-    assert decode_body(LISTS, {"x": nested(4)}, max_depth=4) == {"x": nested(4)}
+def test_decode_body_takes_values_at_the_limit_and_checks_them_without_recursion() -> None:
+    four = parse_input_schema({"x": {"datatype": "INT32", "shape": [-1] * 4}}, streaming=False)
+    assert decode_body(four, {"x": nested(4)}, max_depth=4) == {"x": nested(4)}
     deep = nested(5000)
-    assert decode_body(LISTS, {"inputs": [{"name": "x", "data": deep}]}, 10_000) == {"x": [1]}
-    assert decode_body(LISTS, {"x": deep}, max_depth=10_000) == {"x": deep}
+    tensors = {"inputs": [{"name": "x", "data": deep}]}
+    assert decode_body(SCHEMA_LESS, tensors, 10_000) == {"x": deep}
+    assert decode_body(SCHEMA_LESS, {"x": deep}, max_depth=10_000) == {"x": deep}
+    told = "input 'x' (INT32): expected an integer, got list [[[[...]]]]"  # briefly
+    for body in (tensors, {"x": deep}):  # deeper than its shape: refused
+        with pytest.raises(InputError, match=re.escape(told)):
+            decode_body(LISTS, body, max_depth=10_000)

@@ -39,7 +39,7 @@ BATCH = parse_input_schema(
         },
         {
             "inputs": [
-                {"name": "prompt", "shape": [1, 1], "datatype": "STRING", "data": [["hi"]]},
+                {"name": "prompt", "shape": [1, 1], "datatype": "STRING", "data": ["hi"]},
                 {"name": "n", "datatype": "UINT16", "data": 2},
             ]
         },

@@ -90,7 +90,7 @@ async def test_a_declared_list_input_nested_980_deep_is_400_not_500(
     result = await _post(api, f"inferless/v2/models/tensor/{verb}", body, headers)
     assert result.status == 400, result.body
     assert json.loads(result.body)["error"].endswith(LIMIT), result.body
-    fine = await api.call("inferless/v2/models/tensor/generate", {"label": "a", "x": [[1], [2]]},
+    fine = await api.call("inferless/v2/models/tensor/generate", {"label": "a", "x": [1, 2]},
                           "POST")  # fmt: skip
     assert fine == (200, {"model_name": "tensor", "model_version": "1", "count": 2, "grid": [],
                           "label": "a"})  # fmt: skip

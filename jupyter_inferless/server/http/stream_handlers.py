@@ -106,13 +106,10 @@ class StreamWriter(InferlessHandler):
         await self.write_stream(stream, position)
 
     def last_event_id(self) -> str | None:
-        """The Last-Event-ID header, else the ``last_event_id`` query argument; None if empty."""
+        """The Last-Event-ID header, else (absent or empty) the ``last_event_id`` query
+        argument; None when both are absent or empty."""
         last = self.request.headers.get("Last-Event-ID")
-        if last is None:
-            last = self.get_query_argument("last_event_id", None)
-        if last is None or not last.strip():
-            return None
-        return last
+        return last or self.get_query_argument("last_event_id", None) or None
 
     def find_stream(self, rid: str) -> Stream:
         """The stream, or a 404 naming the id."""

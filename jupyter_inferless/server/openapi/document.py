@@ -2,9 +2,10 @@
 
 ``document`` is called per request with the models the catalog serves now, so a model
 appears as soon as it is served and is gone once stopped. Each model gets its own paths,
-whose request schemas are its INPUT_SCHEMA (``openapi_inputs``); the paths no model changes
-are ``openapi_fixed``'s; refusals, headers and security are in ``openapi_parts``. Pure: no
-I/O, no tornado.
+whose request schemas are the ones the server validates its requests against (``inputs``);
+the paths no model changes are ``fixed``'s; refusals, headers and security are in
+``parts``. A streaming model has no infer nor generate here: each answers 400 to any
+request, naming generate_stream. Pure: no I/O, no tornado.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from ..._version import __version__
 from ...contract import INFER_VERB, STREAM_VERB, ModelSchema
 from .fixed import DOCUMENT_PATH as DOCUMENT_PATH  # the handlers' route
 from .fixed import fixed_paths, flag, last_event_id, stream_responses
-from .inputs import query_parameters, request_body, tensors_body
+from .inputs import model_schemas, query_parameters
 from .parts import (
     EVENT,
     MODEL_METADATA,
@@ -36,8 +37,9 @@ VERSION: Schema = {
     "name": "version",
     "in": "path",
     "required": True,
-    "description": "A Triton model version; every model is served as version 1, any is accepted.",
-    "schema": {"type": "string", "pattern": "^[0-9]{1,9}$"},
+    "description": "A Triton model version: every model is served as version 1, and any "
+    "version is taken for it.",
+    "schema": {"type": "string"},
 }
 
 
@@ -62,7 +64,7 @@ def document(base_url: str, models: Iterable[Served]) -> dict[str, Any]:
     paths = fixed_paths()
     parts = components()
     for model in sorted(models, key=lambda model: model.name):  # a name: one model
-        parts["schemas"].update(model_schemas(model))
+        parts["schemas"].update(model_schemas(model.name, model.schema))
         paths.update(model_paths(model))
     return {
         "openapi": OPENAPI_VERSION,
@@ -73,7 +75,7 @@ def document(base_url: str, models: Iterable[Served]) -> dict[str, Any]:
             "(KServe v2) endpoints and Server-Sent Events. The paths under "
             "`/inferless/v2/models/NAME` are those of the models served when this document "
             "was built: serve another and it appears here. A streaming model's infer and "
-            "generate take its inputs but answer 400 (use generate_stream). Every error "
+            "generate are not listed: they answer 400, naming generate_stream. Every error "
             'before a stream starts is JSON `{"error": "...", "kind": "..."}`; a stream that '
             'fails after its 200 ends with the event `{"error": "...", "kind": "...", '
             '"type": "..."}`. `kind` is an ErrorKind: clients decide by it.',
@@ -82,14 +84,6 @@ def document(base_url: str, models: Iterable[Served]) -> dict[str, Any]:
         "security": SECURITY,
         "paths": paths,
         "components": parts,
-    }
-
-
-def model_schemas(model: Served) -> dict[str, Schema]:
-    """The model's request bodies, which its plain and versioned paths share."""
-    return {
-        f"inputs.{model.name}": request_body(model.schema),
-        f"tensors.{model.name}": tensors_body(model.schema, infer=True),
     }
 
 
@@ -104,14 +98,7 @@ def model_paths(model: Served) -> dict[str, Schema]:
             "/ready": {"get": _ready(model)},
             "/" + STREAM_VERB: {"post": _stream(model, query=False), "get": _stream(model, True)},
         }
-        if model.schema.streaming:  # its infer and generate answer 400
-            tensors = {
-                "required": True,
-                "content": json_content(ref("schemas", f"tensors.{model.name}")),
-            }
-            operations["/" + INFER_VERB] = {"post": _streams_only(model, INFER_VERB, tensors)}
-            operations["/generate"] = {"post": _streams_only(model, "generate", _body(model))}
-        else:
+        if not model.schema.streaming:  # a streaming model's answer 400 (not listed)
             operations["/" + INFER_VERB] = {"post": _infer(model)}
             operations["/generate"] = {"post": _generate(model)}
         for tail, item in operations.items():
@@ -191,16 +178,6 @@ def _generate(model: Served) -> Schema:
         "summary": f"Triton generate: run {model.name} to its end",
         "requestBody": _body(model),
         "responses": {"200": response, **_start_refusals(model)},
-    }
-
-
-def _streams_only(model: Served, verb: str, body: Schema) -> Schema:
-    return {
-        "summary": f"{verb}: refused, {model.name} streams its output",
-        "description": f"{model.name} is a streaming model: a {verb} request is answered 400, "
-        f"naming {STREAM_VERB}, which takes the same inputs and streams the outputs.",
-        "requestBody": body,
-        "responses": refused(400, 403, 404, 413),
     }
 
 

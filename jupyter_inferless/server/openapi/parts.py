@@ -132,8 +132,8 @@ def _header(description: str, schema: Schema, required: bool = False) -> Schema:
     return {"description": description, "required": required, "schema": schema}
 
 
-EVENT_ID = "^[0-9a-f]{32}:(-1|[0-9]{1,18})$"
-"""``RID:N``, as the server sends them (``RID:-1``: before the first event)."""
+EVENT_ID = "^([0-9a-f]{32}:(-1|[0-9]{1,18}))?$"
+"""``RID:N``, as the server sends them (``RID:-1``: before the first event); empty: none."""
 
 
 def _last_event_id(name: str, where: str, what: str) -> Schema:

@@ -143,26 +143,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/inferless/v2/models/chat/generate": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * generate: refused, chat streams its output
-         * @description chat is a streaming model: a generate request is answered 400, naming generate_stream, which takes the same inputs and streams the outputs.
-         */
-        post: operations["chat/generate:post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/inferless/v2/models/chat/generate_stream": {
         parameters: {
             query?: never;
@@ -175,26 +155,6 @@ export interface paths {
         put?: never;
         /** Stream chat */
         post: operations["chat/generate_stream:post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/inferless/v2/models/chat/infer": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * infer: refused, chat streams its output
-         * @description chat is a streaming model: a infer request is answered 400, naming generate_stream, which takes the same inputs and streams the outputs.
-         */
-        post: operations["chat/infer:post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -223,7 +183,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
+                /** @description A Triton model version: every model is served as version 1, and any version is taken for it. */
                 version: string;
             };
             cookie?: never;
@@ -238,35 +198,12 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/inferless/v2/models/chat/versions/{version}/generate": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
-                version: string;
-            };
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * generate: refused, chat streams its output
-         * @description chat is a streaming model: a generate request is answered 400, naming generate_stream, which takes the same inputs and streams the outputs.
-         */
-        post: operations["chat/generate:post_versioned"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/inferless/v2/models/chat/versions/{version}/generate_stream": {
         parameters: {
             query?: never;
             header?: never;
             path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
+                /** @description A Triton model version: every model is served as version 1, and any version is taken for it. */
                 version: string;
             };
             cookie?: never;
@@ -282,35 +219,12 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/inferless/v2/models/chat/versions/{version}/infer": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
-                version: string;
-            };
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * infer: refused, chat streams its output
-         * @description chat is a streaming model: a infer request is answered 400, naming generate_stream, which takes the same inputs and streams the outputs.
-         */
-        post: operations["chat/infer:post_versioned"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/inferless/v2/models/chat/versions/{version}/ready": {
         parameters: {
             query?: never;
             header?: never;
             path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
+                /** @description A Triton model version: every model is served as version 1, and any version is taken for it. */
                 version: string;
             };
             cookie?: never;
@@ -419,7 +333,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
+                /** @description A Triton model version: every model is served as version 1, and any version is taken for it. */
                 version: string;
             };
             cookie?: never;
@@ -439,7 +353,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
+                /** @description A Triton model version: every model is served as version 1, and any version is taken for it. */
                 version: string;
             };
             cookie?: never;
@@ -459,7 +373,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
+                /** @description A Triton model version: every model is served as version 1, and any version is taken for it. */
                 version: string;
             };
             cookie?: never;
@@ -480,7 +394,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
+                /** @description A Triton model version: every model is served as version 1, and any version is taken for it. */
                 version: string;
             };
             cookie?: never;
@@ -503,7 +417,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
+                /** @description A Triton model version: every model is served as version 1, and any version is taken for it. */
                 version: string;
             };
             cookie?: never;
@@ -612,7 +526,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
+                /** @description A Triton model version: every model is served as version 1, and any version is taken for it. */
                 version: string;
             };
             cookie?: never;
@@ -632,7 +546,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
+                /** @description A Triton model version: every model is served as version 1, and any version is taken for it. */
                 version: string;
             };
             cookie?: never;
@@ -652,7 +566,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
+                /** @description A Triton model version: every model is served as version 1, and any version is taken for it. */
                 version: string;
             };
             cookie?: never;
@@ -673,7 +587,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
+                /** @description A Triton model version: every model is served as version 1, and any version is taken for it. */
                 version: string;
             };
             cookie?: never;
@@ -696,7 +610,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
+                /** @description A Triton model version: every model is served as version 1, and any version is taken for it. */
                 version: string;
             };
             cookie?: never;
@@ -819,7 +733,7 @@ export interface components {
              */
             max_tokens?: number | number[];
             /**
-             * @description STRING [1], required
+             * @description STRING [1]
              * @example There is a fine house in the forest
              */
             prompt: string | string[];
@@ -828,9 +742,14 @@ export interface components {
              * @example false
              */
             shout?: boolean | boolean[];
-        } | {
+        } | ({
             /** @description a request id; ignored (v2 infer echoes a string id) */
             id?: unknown;
+            /**
+             * @description INT32 [1]
+             * @example 16
+             */
+            max_tokens?: number | number[];
             parameters: {
                 /**
                  * @description INT32 [1]
@@ -838,20 +757,36 @@ export interface components {
                  */
                 max_tokens?: number | number[];
                 /**
-                 * @description STRING [1], required
+                 * @description STRING [1]
                  * @example There is a fine house in the forest
                  */
-                prompt: string | string[];
+                prompt?: string | string[];
                 /**
                  * @description BOOL [1]
                  * @example false
                  */
                 shout?: boolean | boolean[];
             };
-        } | {
+            /**
+             * @description STRING [1]
+             * @example There is a fine house in the forest
+             */
+            prompt?: string | string[];
+            /**
+             * @description BOOL [1]
+             * @example false
+             */
+            shout?: boolean | boolean[];
+        } & (unknown | {
+            parameters?: unknown;
+        })) | {
             id?: string;
             /** @description each input at most once */
             inputs: ({
+                /**
+                 * @description STRING [1]
+                 * @example There is a fine house in the forest
+                 */
                 data: string | string[];
                 /**
                  * @description declared STRING
@@ -865,6 +800,10 @@ export interface components {
                 /** @description its sizes multiply to the number of values in data */
                 shape?: 1[];
             } | {
+                /**
+                 * @description INT32 [1]
+                 * @example 16
+                 */
                 data: number | number[];
                 /**
                  * @description declared INT32
@@ -878,6 +817,10 @@ export interface components {
                 /** @description its sizes multiply to the number of values in data */
                 shape?: 1[];
             } | {
+                /**
+                 * @description BOOL [1]
+                 * @example false
+                 */
                 data: boolean | boolean[];
                 /**
                  * @description declared BOOL
@@ -890,10 +833,44 @@ export interface components {
                 parameters?: Record<string, never>;
                 /** @description its sizes multiply to the number of values in data */
                 shape?: 1[];
-            })[] & unknown;
+            })[] & (unknown & unknown & unknown);
+            /** @description the outputs wanted (infer), by name, each at most once */
+            outputs?: {
+                name: string;
+                parameters?: {
+                    binary_data?: boolean;
+                };
+            }[];
+            parameters?: {
+                binary_data_output?: boolean;
+            };
         };
-        /** @description the model declares no INPUT_SCHEMA: any object */
-        "inputs.free": Record<string, never>;
+        "inputs.free": {
+            /** @description a request id; ignored (v2 infer echoes a string id) */
+            id?: unknown;
+            inputs?: unknown;
+            parameters?: unknown;
+        } | {
+            /** @description a request id; ignored (v2 infer echoes a string id) */
+            id?: unknown;
+            inputs?: unknown;
+            parameters: Record<string, never>;
+        } | {
+            id?: string;
+            inputs: {
+                name: string;
+            }[];
+            /** @description the outputs wanted (infer), by name, each at most once */
+            outputs?: {
+                name: string;
+                parameters?: {
+                    binary_data?: boolean;
+                };
+            }[];
+            parameters?: {
+                binary_data_output?: boolean;
+            };
+        };
         "inputs.tensor": {
             /**
              * @description UINT8 [2, 2]
@@ -904,18 +881,28 @@ export interface components {
              *       4
              *     ]
              */
-            grid?: number[];
+            grid?: number[] | number[][];
             /** @description a request id; ignored (v2 infer echoes a string id) */
             id?: unknown;
             /**
-             * @description FP32 [-1], required
+             * @description FP32 [-1]
              * @example [
              *       0.5,
              *       1.5
              *     ]
              */
             x: number | number[];
-        } | {
+        } | ({
+            /**
+             * @description UINT8 [2, 2]
+             * @example [
+             *       1,
+             *       2,
+             *       3,
+             *       4
+             *     ]
+             */
+            grid?: number[] | number[][];
             /** @description a request id; ignored (v2 infer echoes a string id) */
             id?: unknown;
             parameters: {
@@ -928,21 +915,38 @@ export interface components {
                  *       4
                  *     ]
                  */
-                grid?: number[];
+                grid?: number[] | number[][];
                 /**
-                 * @description FP32 [-1], required
+                 * @description FP32 [-1]
                  * @example [
                  *       0.5,
                  *       1.5
                  *     ]
                  */
-                x: number | number[];
+                x?: number | number[];
             };
-        } | {
+            /**
+             * @description FP32 [-1]
+             * @example [
+             *       0.5,
+             *       1.5
+             *     ]
+             */
+            x?: number | number[];
+        } & (unknown | {
+            parameters?: unknown;
+        })) | {
             id?: string;
             /** @description each input at most once */
             inputs: ({
-                data: number[];
+                /**
+                 * @description FP32 [-1]
+                 * @example [
+                 *       0.5,
+                 *       1.5
+                 *     ]
+                 */
+                data: number | number[];
                 /**
                  * @description declared FP32
                  * @enum {unknown}
@@ -955,7 +959,16 @@ export interface components {
                 /** @description its sizes multiply to the number of values in data */
                 shape?: number[];
             } | {
-                data: number[];
+                /**
+                 * @description UINT8 [2, 2]
+                 * @example [
+                 *       1,
+                 *       2,
+                 *       3,
+                 *       4
+                 *     ]
+                 */
+                data: number[] | number[][];
                 /**
                  * @description declared UINT8
                  * @enum {unknown}
@@ -975,13 +988,27 @@ export interface components {
                 ] | [
                     4
                 ];
-            })[] & unknown;
+            })[] & (unknown & unknown);
+            /** @description the outputs wanted (infer), by name, each at most once */
+            outputs?: {
+                name: string;
+                parameters?: {
+                    binary_data?: boolean;
+                };
+            }[];
+            parameters?: {
+                binary_data_output?: boolean;
+            };
         };
         /** KServe v2 tensors */
         "tensors.chat": {
             id?: string;
             /** @description each input at most once */
             inputs: ({
+                /**
+                 * @description STRING [1]
+                 * @example There is a fine house in the forest
+                 */
                 data: string | string[];
                 /**
                  * @description declared STRING
@@ -995,6 +1022,10 @@ export interface components {
                 /** @description its sizes multiply to the number of values in data */
                 shape?: 1[];
             } | {
+                /**
+                 * @description INT32 [1]
+                 * @example 16
+                 */
                 data: number | number[];
                 /**
                  * @description declared INT32
@@ -1008,6 +1039,10 @@ export interface components {
                 /** @description its sizes multiply to the number of values in data */
                 shape?: 1[];
             } | {
+                /**
+                 * @description BOOL [1]
+                 * @example false
+                 */
                 data: boolean | boolean[];
                 /**
                  * @description declared BOOL
@@ -1020,11 +1055,13 @@ export interface components {
                 parameters?: Record<string, never>;
                 /** @description its sizes multiply to the number of values in data */
                 shape?: 1[];
-            })[] & unknown;
-            /** @description the outputs wanted, by name, each at most once */
+            })[] & (unknown & unknown & unknown);
+            /** @description the outputs wanted (infer), by name, each at most once */
             outputs?: {
                 name: string;
-                parameters?: Record<string, never>;
+                parameters?: {
+                    binary_data?: boolean;
+                };
             }[];
             parameters?: {
                 binary_data_output?: boolean;
@@ -1036,10 +1073,12 @@ export interface components {
             inputs: {
                 name: string;
             }[];
-            /** @description the outputs wanted, by name, each at most once */
+            /** @description the outputs wanted (infer), by name, each at most once */
             outputs?: {
                 name: string;
-                parameters?: Record<string, never>;
+                parameters?: {
+                    binary_data?: boolean;
+                };
             }[];
             parameters?: {
                 binary_data_output?: boolean;
@@ -1050,7 +1089,14 @@ export interface components {
             id?: string;
             /** @description each input at most once */
             inputs: ({
-                data: number[];
+                /**
+                 * @description FP32 [-1]
+                 * @example [
+                 *       0.5,
+                 *       1.5
+                 *     ]
+                 */
+                data: number | number[];
                 /**
                  * @description declared FP32
                  * @enum {unknown}
@@ -1063,7 +1109,16 @@ export interface components {
                 /** @description its sizes multiply to the number of values in data */
                 shape?: number[];
             } | {
-                data: number[];
+                /**
+                 * @description UINT8 [2, 2]
+                 * @example [
+                 *       1,
+                 *       2,
+                 *       3,
+                 *       4
+                 *     ]
+                 */
+                data: number[] | number[][];
                 /**
                  * @description declared UINT8
                  * @enum {unknown}
@@ -1083,11 +1138,13 @@ export interface components {
                 ] | [
                     4
                 ];
-            })[] & unknown;
-            /** @description the outputs wanted, by name, each at most once */
+            })[] & (unknown & unknown);
+            /** @description the outputs wanted (infer), by name, each at most once */
             outputs?: {
                 name: string;
-                parameters?: Record<string, never>;
+                parameters?: {
+                    binary_data?: boolean;
+                };
             }[];
             parameters?: {
                 binary_data_output?: boolean;
@@ -1466,25 +1523,6 @@ export interface operations {
             404: components["responses"]["NotFound"];
         };
     };
-    "chat/generate:post": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["inputs.chat"];
-            };
-        };
-        responses: {
-            400: components["responses"]["BadRequest"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            413: components["responses"]["TooLarge"];
-        };
-    };
     "chat/generate_stream:get": {
         parameters: {
             query: {
@@ -1603,25 +1641,6 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    "chat/infer:post": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["tensors.chat"];
-            };
-        };
-        responses: {
-            400: components["responses"]["BadRequest"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            413: components["responses"]["TooLarge"];
-        };
-    };
     "chat/ready:get": {
         parameters: {
             query?: never;
@@ -1654,7 +1673,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
+                /** @description A Triton model version: every model is served as version 1, and any version is taken for it. */
                 version: string;
             };
             cookie?: never;
@@ -1691,28 +1710,6 @@ export interface operations {
             404: components["responses"]["NotFound"];
         };
     };
-    "chat/generate:post_versioned": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
-                version: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["inputs.chat"];
-            };
-        };
-        responses: {
-            400: components["responses"]["BadRequest"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            413: components["responses"]["TooLarge"];
-        };
-    };
     "chat/generate_stream:get_versioned": {
         parameters: {
             query: {
@@ -1739,7 +1736,7 @@ export interface operations {
                 "Last-Event-ID"?: components["parameters"]["LastEventIdHeader"];
             };
             path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
+                /** @description A Triton model version: every model is served as version 1, and any version is taken for it. */
                 version: string;
             };
             cookie?: never;
@@ -1791,7 +1788,7 @@ export interface operations {
                 "Last-Event-ID"?: components["parameters"]["LastEventIdHeader"];
             };
             path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
+                /** @description A Triton model version: every model is served as version 1, and any version is taken for it. */
                 version: string;
             };
             cookie?: never;
@@ -1837,34 +1834,12 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    "chat/infer:post_versioned": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
-                version: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["tensors.chat"];
-            };
-        };
-        responses: {
-            400: components["responses"]["BadRequest"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            413: components["responses"]["TooLarge"];
-        };
-    };
     "chat/ready:get_versioned": {
         parameters: {
             query?: never;
             header?: never;
             path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
+                /** @description A Triton model version: every model is served as version 1, and any version is taken for it. */
                 version: string;
             };
             cookie?: never;
@@ -2146,7 +2121,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
+                /** @description A Triton model version: every model is served as version 1, and any version is taken for it. */
                 version: string;
             };
             cookie?: never;
@@ -2188,7 +2163,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
+                /** @description A Triton model version: every model is served as version 1, and any version is taken for it. */
                 version: string;
             };
             cookie?: never;
@@ -2231,7 +2206,7 @@ export interface operations {
                 "Last-Event-ID"?: components["parameters"]["LastEventIdHeader"];
             };
             path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
+                /** @description A Triton model version: every model is served as version 1, and any version is taken for it. */
                 version: string;
             };
             cookie?: never;
@@ -2283,7 +2258,7 @@ export interface operations {
                 "Last-Event-ID"?: components["parameters"]["LastEventIdHeader"];
             };
             path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
+                /** @description A Triton model version: every model is served as version 1, and any version is taken for it. */
                 version: string;
             };
             cookie?: never;
@@ -2334,7 +2309,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
+                /** @description A Triton model version: every model is served as version 1, and any version is taken for it. */
                 version: string;
             };
             cookie?: never;
@@ -2386,7 +2361,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
+                /** @description A Triton model version: every model is served as version 1, and any version is taken for it. */
                 version: string;
             };
             cookie?: never;
@@ -2686,7 +2661,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
+                /** @description A Triton model version: every model is served as version 1, and any version is taken for it. */
                 version: string;
             };
             cookie?: never;
@@ -2728,7 +2703,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
+                /** @description A Triton model version: every model is served as version 1, and any version is taken for it. */
                 version: string;
             };
             cookie?: never;
@@ -2789,7 +2764,7 @@ export interface operations {
                 "Last-Event-ID"?: components["parameters"]["LastEventIdHeader"];
             };
             path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
+                /** @description A Triton model version: every model is served as version 1, and any version is taken for it. */
                 version: string;
             };
             cookie?: never;
@@ -2841,7 +2816,7 @@ export interface operations {
                 "Last-Event-ID"?: components["parameters"]["LastEventIdHeader"];
             };
             path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
+                /** @description A Triton model version: every model is served as version 1, and any version is taken for it. */
                 version: string;
             };
             cookie?: never;
@@ -2892,7 +2867,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
+                /** @description A Triton model version: every model is served as version 1, and any version is taken for it. */
                 version: string;
             };
             cookie?: never;
@@ -2944,7 +2919,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A Triton model version; every model is served as version 1, any is accepted. */
+                /** @description A Triton model version: every model is served as version 1, and any version is taken for it. */
                 version: string;
             };
             cookie?: never;
