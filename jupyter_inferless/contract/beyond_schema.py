@@ -16,10 +16,9 @@ def shape_holds_data(spec: InputSpec, shape: Any, count: int) -> None:
     """A tensor's ``shape``, multiplied out, is its number of values (a rule between two
     fields)."""
     if isinstance(shape, list) and math.prod(shape) != count:
-        raise InputError(
-            f"input {spec.name!r}: shape {shape} holds {math.prod(shape)} values, data has {count}",
-            spec.name,
-        )
+        sizes = [int(size) for size in shape]  # the schema's integers (2.0 is one)
+        holds = f"shape {sizes} holds {math.prod(sizes)} values, data has {count}"
+        raise InputError(f"input {spec.name!r}: {holds}", spec.name)
 
 
 def json_carries(name: str, value: Any) -> Any:

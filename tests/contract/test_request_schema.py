@@ -113,6 +113,11 @@ def test_what_the_published_schema_takes_the_server_takes(body):
             '"outputs" must be a list, not int 3',
         ),
         (SCHEMA, {"inputs": [{"name": "prompt", "data": ["a"]}], "id": 3}, '"id" must be a string'),
+        (
+            SCHEMA,
+            {"inputs": [{"name": "prompt", "data": ""}, {"name": "xs", "shape": [3.0], "data": 1}]},
+            "input 'xs': shape [3] holds 3 values, data has 1",
+        ),
         (NONE_DECLARED, {"inputs": [{"name": "x", "data": [1]}]}, "the model's inputs are: none"),
         (NONE_DECLARED, {"x": 1}, "unknown input 'x'; the model's inputs are: none"),
         (UNDECLARED, {"x": 1, "parameters": {"x": 2}}, "input 'x' is given twice, in and"),
