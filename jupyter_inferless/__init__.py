@@ -92,24 +92,26 @@ def connection(token: str | None = None) -> tuple[str, str]:
 
     The server hands its kernels no credential. The token is ``token``, else
     ``$JUPYTER_INFERLESS_TOKEN``, else ``$JUPYTER_TOKEN`` (a server started with
-    ``JUPYTER_TOKEN`` set passes it on to the kernels it starts). Raises RuntimeError when
-    no server with the extension has linked to this kernel, or when there is no token.
+    ``JUPYTER_TOKEN`` set passes it on to the kernels it starts). Raises NoServerError when
+    no server with the extension has linked to this kernel, and ClientError when there is
+    no token.
     The inline view (:func:`stream`) needs neither: it streams over the kernel's link.
     """
     import os
 
+    from ._client_errors import ClientError, NoServerError
     from .client import TOKEN_VARIABLES
     from .kernel.runtime import Runtime
 
     url = Runtime.current().server_url(wait=5.0)
     if url is None:
-        raise RuntimeError(
+        raise NoServerError(
             "no Jupyter server with jupyter_inferless is attached to this kernel yet; "
             "serve a model first, from a kernel the server started"
         )
     token = token or next(filter(None, map(os.environ.get, TOKEN_VARIABLES)), None)
     if not token:
-        raise RuntimeError(
+        raise ClientError(
             "no token for the Jupyter server: it gives its kernels none (with a password "
             "login or JupyterHub there may be none at all). Pass connection(token=...), or set "
             "JUPYTER_TOKEN (or JUPYTER_INFERLESS_TOKEN) in the environment the server starts "

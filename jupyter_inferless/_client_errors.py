@@ -96,3 +96,7 @@ def _json_object(response: httpx.Response) -> dict[str, Any]:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+class NoServerError(ClientError, RuntimeError):
+    """No Jupyter server with jupyter_inferless is attached to this kernel (or it refuses it)."""

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import protocol
-from .._client_errors import ClientError, ModelError, RequestRejected, StreamError
+from .._client_errors import ModelError, NoServerError, RequestRejected, StreamError
 from ..protocol import ListedMessage, RunError, WatchedMessage
 from .running import close_runs
 
@@ -32,10 +32,6 @@ LINK_WAIT = 3.0  # seconds to wait for a server to link after %load_ext
 SILENCE = 60.0
 """Seconds without a word from the server (it sends an empty batch every heartbeat
 interval, 15 s) before a stream counts as lost, as the HTTP client's read timeout."""
-
-
-class NoServerError(ClientError, RuntimeError):
-    """No Jupyter server with jupyter_inferless is attached to this kernel (or it refuses it)."""
 
 
 def link_client(wait: float = LINK_WAIT) -> LinkClient:
