@@ -7,7 +7,8 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import { abortableSleep, errorMessage, readResumableStream } from './resume';
+import { readRefusal } from './refusal';
+import { abortableSleep, readResumableStream } from './resume';
 import { SSEParser, readEventStream } from './sse';
 import {
   IInferlessApi,
@@ -73,7 +74,7 @@ export class InferlessClient implements IInferlessApi {
         failures = 0;
         await readEventStream(response.body!, parser);
       } catch (err) {
-        if (err instanceof RequestError && err.status === 404) {
+        if (err instanceof RequestError && err.kind === 'not_found') {
           throw err; // this server has no pushed model list
         }
         failures += 1;
@@ -122,11 +123,11 @@ export class InferlessClient implements IInferlessApi {
     await this._request(this.streamResourceUrl(requestId), { method: 'DELETE' });
   }
 
-  /** makeRequest, turning a refusal into a RequestError with the server's message. */
+  /** makeRequest, turning a refusal into a RequestError with the server's message and kind. */
   private async _request(url: string, init: RequestInit): Promise<Response> {
     const response = await ServerConnection.makeRequest(url, init, this.settings);
     if (!response.ok) {
-      throw new RequestError(await errorMessage(response), response.status);
+      throw await readRefusal(response);
     }
     return response;
   }

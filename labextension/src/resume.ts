@@ -7,10 +7,12 @@
  * opaque) and goes on feeding the same callbacks, so every event arrives once, in order.
  * A clean end of the body is the end of the stream. The request function is injected
  * (request.ts passes ServerConnection.makeRequest), so this module never reaches the
- * server by itself and its tests need no JupyterLab.
+ * server by itself and its tests need no JupyterLab. A refused resume ends the stream or
+ * is tried again by its body's kind (`resumeRetried`), never by its status or its text.
  */
+import { readRefusal } from './refusal';
 import { readEventStream, SSEParser } from './sse';
-import { IStreamCallbacks, RequestError, StreamLostError } from './types';
+import { IStreamCallbacks, RefusalKind, RequestError, StreamLostError } from './types';
 
 /** fetch's shape: how the resume GET is sent. */
 export type RequestFn = (url: string, init: RequestInit) => Promise<Response>;
@@ -21,8 +23,24 @@ export const DEFAULT_RETRY_MS = 2000;
 export const MAX_RETRY_MS = 10000;
 /** Reconnects in a row that bring no event before the stream is given up. */
 export const MAX_RECONNECTS = 5;
-/** Answers that say the stream cannot be resumed; any other failure is retried. */
-const FINAL_STATUS = new Set([400, 401, 403, 404, 410]);
+/**
+ * The refusals of a resume worth trying again: the server is busy, or it or the model's
+ * kernel failed for now. Any other kind says the stream cannot be resumed (`not_found`: the
+ * server does not know it; `events_evicted`: the events after the last id are gone; ...).
+ */
+const RETRIED_KINDS: ReadonlySet<RefusalKind> = new Set<RefusalKind>([
+  'busy',
+  'kernel_unavailable',
+  'internal_error'
+]);
+
+/**
+ * Whether a refused resume is tried again (within the reconnect limit): by its kind. A 5xx
+ * that names no kind is too: a proxy between the panel and the server sent it.
+ */
+export function resumeRetried(refusal: RequestError): boolean {
+  return refusal.kind === null ? refusal.status >= 500 : RETRIED_KINDS.has(refusal.kind);
+}
 
 export interface IResumeOptions {
   /** Where the stream is resumed (`…/inferless/api/streams/RID`); null: it cannot be. */
@@ -78,7 +96,8 @@ export async function readResumableStream(first: Response, options: IResumeOptio
     response = null;
     while (response === null) {
       if (failures >= maxReconnects) {
-        throw lost(`${describe(lastError)} (${failures} reconnects failed)`);
+        const kind = lastError instanceof RequestError ? lastError.kind : null;
+        throw lost(`${describe(lastError)} (${failures} reconnects failed)`, kind);
       }
       failures += 1;
       const hint = parser.retry ?? options.defaultRetryMs ?? DEFAULT_RETRY_MS;
@@ -109,29 +128,14 @@ export async function readResumableStream(first: Response, options: IResumeOptio
         response = answer;
         break;
       }
-      const message = await errorMessage(answer);
-      if (FINAL_STATUS.has(answer.status)) {
-        throw lost(message);
+      const refusal = await readRefusal(answer);
+      if (!resumeRetried(refusal)) {
+        throw lost(refusal.message, refusal.kind);
       }
-      lastError = new RequestError(message, answer.status);
+      lastError = refusal;
     }
     callbacks.onReconnect?.(false);
   }
-}
-
-/** The `{"error": ...}` of a refusal, or what the status line says. */
-export async function errorMessage(response: Response): Promise<string> {
-  const text = await response.text().catch(() => '');
-  try {
-    const parsed = JSON.parse(text) as { error?: unknown; message?: unknown };
-    const message = parsed.error ?? parsed.message;
-    if (typeof message === 'string' && message) {
-      return message;
-    }
-  } catch {
-    // not JSON: fall through
-  }
-  return `${response.status} ${response.statusText || 'error'}${text ? `: ${text.slice(0, 200)}` : ''}`;
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
@@ -147,9 +151,10 @@ export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-function lost(reason: string): StreamLostError {
+function lost(reason: string, kind: RefusalKind | null = null): StreamLostError {
   return new StreamLostError(
-    `the connection dropped and the stream could not be resumed: ${reason}`
+    `the connection dropped and the stream could not be resumed: ${reason}`,
+    kind
   );
 }
 

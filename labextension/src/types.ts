@@ -44,6 +44,15 @@ export type InBandError = Schemas['InBandError'];
 /** Why a run ended with an in-band error: the kinds the document lists for its `kind`. */
 export type ErrorKind = InBandError['kind'];
 
+/** The body of every refusal (an answer that is not 2xx): `{"error": TEXT, "kind": KIND}`. */
+export type Refusal = Schemas['Error'];
+
+/**
+ * Why the server refused a request: every kind a refusal's body may name. The panel decides
+ * by it, never by the status or the text.
+ */
+export type RefusalKind = Schemas['ErrorKind'];
+
 /** One server-sent event. */
 export interface ISSEEvent {
   id: string;
@@ -74,7 +83,7 @@ export interface IInferlessApi {
   /**
    * Follow the pushed model list until `signal` aborts, reconnecting after failures.
    * `onLive(false)` reports a lost connection. Rejects with a RequestError when the
-   * server has no such endpoint (404), which ends the watch.
+   * server has no such endpoint (a refusal of kind `not_found`), which ends the watch.
    */
   watchModels(
     onModels: (models: ModelInfo[]) => void,
@@ -97,20 +106,30 @@ export interface IInferlessApi {
   cancelStream(requestId: string): Promise<void>;
 }
 
-/** A refused request: the HTTP status and the server's `{"error": ...}` message. */
+/**
+ * A refused request: the server's message, the body's `kind` (what decisions go by; null
+ * when the body names none, as a proxy's answer does), and the HTTP status (for people).
+ */
 export class RequestError extends Error {
   constructor(
     message: string,
-    readonly status: number
+    readonly status: number,
+    readonly kind: RefusalKind | null
   ) {
     super(message);
     this.name = 'RequestError';
   }
 }
 
-/** A stream whose connection dropped and could not be resumed. */
+/**
+ * A stream whose connection dropped and could not be resumed; `kind` is that of the
+ * refusal that ended the reconnecting (`events_evicted`, `not_found`, ...), else null.
+ */
 export class StreamLostError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly kind: RefusalKind | null = null
+  ) {
     super(message);
     this.name = 'StreamLostError';
   }

@@ -53,7 +53,11 @@ describe('InferlessModel: the model list', () => {
 
   it('falls back to one listing when the server has no pushed list', async () => {
     const api = new FakeApi();
-    api.watchError = new RequestError('not found', 404);
+    api.watchError = new RequestError(
+      'no endpoint GET /inferless/api/models/events',
+      404,
+      'not_found'
+    );
     api.listed = [echoModel()];
     const model = new InferlessModel(api);
     await model.watch();
@@ -144,7 +148,9 @@ describe('InferlessModel: running', () => {
   it('shows a refusal (4xx) with the form', async () => {
     const { api, model } = setup();
     const done = model.start();
-    api.last.fail(new RequestError("input 'count': 99999999999 is out of range for INT32", 400));
+    api.last.fail(
+      new RequestError("input 'count': 99999999999 is out of range for INT32", 400, 'input_error')
+    );
     await done;
     expect(model.run?.state).toBe('refused');
     expect(model.formError).toContain("input 'count'");

@@ -1,6 +1,15 @@
-import { DEFAULT_RETRY_MS, MAX_RETRY_MS, readResumableStream, RequestFn } from '../resume';
+import { readFileSync } from 'fs';
+import * as path from 'path';
+
+import {
+  DEFAULT_RETRY_MS,
+  MAX_RETRY_MS,
+  readResumableStream,
+  RequestFn,
+  resumeRetried
+} from '../resume';
 import { SSEParser } from '../sse';
-import { ISSEEvent, IStreamCallbacks, StreamLostError } from '../types';
+import { ISSEEvent, IStreamCallbacks, RefusalKind, RequestError, StreamLostError } from '../types';
 
 const URL_ = 'http://host/base/inferless/api/streams/rid';
 
@@ -170,15 +179,16 @@ describe('readResumableStream', () => {
   });
 
   it.each([
-    [410, 'cannot resume after id 3: events before id 4000 are no longer kept'],
-    [404, "no stream 'rid' (unknown, or finished long ago)"]
-  ])('fails with the server message on %d', async (status, message) => {
-    const h = harness([json(status, { error: message })]);
+    [410, 'events_evicted', 'cannot resume after id 3: events before id 4000 are no longer kept'],
+    [404, 'not_found', "no stream 'rid' (unknown, or finished long ago)"]
+  ])('fails with the server message on %d %s', async (status, kind, message) => {
+    const h = harness([json(status, { error: message, kind })]);
     const reading = h.read(sse(evs(0, 4), dropped()));
     await expect(reading).rejects.toThrow(StreamLostError);
     await expect(reading).rejects.toThrow(
       `the connection dropped and the stream could not be resumed: ${message}`
     );
+    await expect(reading).rejects.toMatchObject({ kind });
     expect(h.calls).toHaveLength(1);
     expect(h.reconnects).toEqual([true]);
   });
@@ -304,6 +314,93 @@ describe('readResumableStream', () => {
     });
     await expect(reading).rejects.toThrow('bad handler');
     expect(h.calls).toHaveLength(0);
+  });
+});
+
+/** Every kind the server's OpenAPI document (the committed snapshot) lists for a refusal. */
+function refusalKinds(): RefusalKind[] {
+  const file = path.join(__dirname, '..', 'generated', 'openapi.json');
+  return JSON.parse(readFileSync(file, 'utf-8')).components.schemas.ErrorKind.enum;
+}
+
+describe('a refused resume: decided by its kind', () => {
+  /** How a resume refused with `refusal` ends: given up (with what kind), or retried. */
+  async function outcome(refusal: Response): Promise<string> {
+    const h = harness([refusal, new Response(null, { status: 204 })]);
+    try {
+      await h.read(sse(evs(0, 2), dropped()));
+    } catch (err) {
+      expect(h.calls).toHaveLength(1);
+      return `lost ${(err as StreamLostError).kind}`;
+    }
+    expect(h.calls).toHaveLength(2);
+    return 'retried';
+  }
+
+  it.each([
+    // the same status, told apart by the kind alone
+    [404, 'events_evicted', 'lost events_evicted'],
+    [404, 'not_found', 'lost not_found'],
+    [404, 'kernel_unavailable', 'retried'],
+    [410, 'busy', 'retried'],
+    // a status that would say "retry", and a kind that says the stream is gone
+    [503, 'events_evicted', 'lost events_evicted'],
+    [500, 'not_found', 'lost not_found'],
+    [429, 'forbidden', 'lost forbidden'],
+    // a kind this panel does not know: the server said why, so no more tries
+    [503, 'some_future_kind', 'lost some_future_kind']
+  ])('%d with kind %s: %s', async (status, kind, expected) => {
+    expect(await outcome(json(status, { error: 'the server says why', kind }))).toBe(expected);
+  });
+
+  it.each([
+    // the text names other kinds' words; only the kind counts
+    [503, 'not_found', 'busy, kernel_unavailable: retry later (internal_error)', 'lost not_found'],
+    [404, 'busy', 'events_evicted: not_found, no longer kept, gone', 'retried'],
+    [410, 'kernel_unavailable', 'no stream (unknown, or finished long ago)', 'retried']
+  ])('%d with kind %s and the text %j: %s', async (status, kind, error, expected) => {
+    expect(await outcome(json(status, { error, kind }))).toBe(expected);
+  });
+
+  it.each([
+    // no kind: not the server's answer but a proxy's; its 5xx is tried again
+    [502, '<html><body>Bad Gateway</body></html>', 'retried'],
+    [504, '', 'retried'],
+    [503, { error: 'upstream busy' }, 'retried'],
+    [404, '<html>Not Found</html>', 'lost null'],
+    [403, { message: 'Forbidden' }, 'lost null'],
+    [404, { error: 'events_evicted', kind: '' }, 'lost null']
+  ])('%d without a kind (%j): %s', async (status, body, expected) => {
+    const answer = typeof body === 'string' ? new Response(body, { status }) : json(status, body);
+    expect(await outcome(answer)).toBe(expected);
+  });
+
+  it('decides every documented kind the same whatever the status', () => {
+    const kinds = refusalKinds();
+    expect(kinds).toEqual(expect.arrayContaining(['not_found', 'events_evicted', 'busy']));
+    for (const kind of kinds) {
+      const decisions = [400, 404, 410, 429, 500, 503].map(status =>
+        resumeRetried(new RequestError('text', status, kind))
+      );
+      expect(new Set(decisions).size).toBe(1);
+      expect([kind, decisions[0]]).toEqual([
+        kind,
+        ['busy', 'kernel_unavailable', 'internal_error'].includes(kind)
+      ]);
+    }
+  });
+
+  it("gives up after repeated retried refusals with the last one's kind", async () => {
+    const busy = () => json(429, { error: 'every replica is busy', kind: 'busy' });
+    const h = harness([busy(), busy(), busy(), busy(), busy()]);
+    const reading = h.read(sse(['retry: 100\n', ev(0)], dropped()));
+    await expect(reading).rejects.toMatchObject({
+      kind: 'busy',
+      message:
+        'the connection dropped and the stream could not be resumed: ' +
+        'every replica is busy (5 reconnects failed)'
+    });
+    expect(h.calls).toHaveLength(5);
   });
 });
 

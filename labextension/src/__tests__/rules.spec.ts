@@ -144,7 +144,7 @@ describe('final states', () => {
           await model.stop();
           expect(model.run?.state).toBe('stopping');
         }
-        stream.fail(new RequestError("input 'count': bad", 400));
+        stream.fail(new RequestError("input 'count': bad", 400, 'input_error'));
       } else {
         stream.open('rid-1');
         stream.send({ OUT: 'a' });
