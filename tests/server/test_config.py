@@ -8,7 +8,7 @@ import pytest
 import traitlets
 
 from jupyter_inferless.server.service import Service
-from tests.support.models import TENSOR
+from tests.support.models import Model
 from tests.support.server_config import server_config
 
 
@@ -44,14 +44,27 @@ def test_an_unknown_setting_is_a_clear_error() -> None:
         server_config(nope=1)
 
 
+DEEP = Model(
+    "Deep",
+    """
+    class Deep:
+        def infer(self, inputs):
+            return {"count": len(inputs["x"])}
+    """,
+    {"x": {"datatype": "FP16", "required": True, "shape": [1, 1, 1, 1, 1]}},
+    streaming=False,
+)
+"""A model whose input is a tensor of five dimensions: nested five levels deep."""
+
+
 async def test_max_input_depth_bounds_how_deep_an_input_may_nest(kernel, api):
-    await kernel.run(TENSOR.serve("tensor"))
-    await api.wait_for_model("tensor")
-    path = "inferless/v2/models/tensor/generate"
+    await kernel.run(DEEP.serve("deep"))
+    await api.wait_for_model("deep")
+    path = "inferless/v2/models/deep/generate"
     five = [[[[[1.5]]]]]
-    status, body = await api.call(path, {"label": "a", "x": five}, "POST")
+    status, body = await api.call(path, {"x": five}, "POST")
     assert (status, body["count"]) == (200, 1)
-    status, body = await api.call(path, {"label": "a", "x": [five]}, "POST")
+    status, body = await api.call(path, {"x": [five]}, "POST")
     refused = "input 'x' is nested more than 5 levels deep (the server's max_input_depth is 5)"
     assert (status, body) == (400, {"error": refused, "kind": "input_error"})
 
