@@ -71,6 +71,7 @@ LOCKS = (
     Lock("demo", ("torch",)),  # scripts/demo.sh
     Lock("inferless-cli"),
     Lock("enterprise-gateway"),
+    Lock("litserve"),
 )
 
 

@@ -14,4 +14,5 @@ compile=(.venv/bin/pip-compile --quiet "$@")  # options: [tool.pip-tools] in pyp
 "${compile[@]}" --extra torch --all-build-deps -o requirements/demo.txt pyproject.toml
 "${compile[@]}" -o requirements/inferless-cli.txt requirements/inferless-cli.in
 "${compile[@]}" -o requirements/enterprise-gateway.txt requirements/enterprise-gateway.in
+"${compile[@]}" -o requirements/litserve.txt requirements/litserve.in
 .venv/bin/python scripts/check_lock.py --stamp

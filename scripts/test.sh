@@ -38,9 +38,10 @@ if ! $latest; then "$venv/bin/python" scripts/check_lock.py; fi
 (cd labextension && jlpm install --immutable && jlpm test --ci && jlpm lint:check)
 # Real SSE clients the tests read streams with (Node's eventsource package), from the lock file.
 (cd tests/node && npm ci --no-audit --no-fund --silent)
-# Two side venvs, each from its lock in requirements/ (their .in files say why each is apart):
-# inferless-cli, whose offline checks an exported model directory must pass, and Jupyter
-# Enterprise Gateway, which tests/server/test_enterprise_gateway.py runs as a service.
+# Three side venvs, each from its lock in requirements/ (their .in files say why each is apart):
+# inferless-cli, whose offline checks an exported model directory must pass, Jupyter
+# Enterprise Gateway, which tests/server/test_enterprise_gateway.py runs as a service, and
+# LitServe, which benchmarks/vs_litserve.py runs beside jupyter_inferless.
 side_venv() {  # side_venv DIR NAME: DIR made from requirements/NAME.txt (.in with --latest)
   if [ ! -x "$1/bin/python" ]; then "${PYTHON:-python3}" -m venv "$1"; fi
   if $latest; then
@@ -51,8 +52,10 @@ side_venv() {  # side_venv DIR NAME: DIR made from requirements/NAME.txt (.in wi
 }
 side_venv .venv-inferless-cli inferless-cli
 side_venv .venv-enterprise-gateway enterprise-gateway
+side_venv .venv-litserve litserve
 export INFERLESS_CLI_PYTHON="$PWD/.venv-inferless-cli/bin/python"
 export ENTERPRISE_GATEWAY_PYTHON="$PWD/.venv-enterprise-gateway/bin/python"
+export LITSERVE_PYTHON="$PWD/.venv-litserve/bin/python"
 set +e
 "$venv/bin/python" -m pytest "$@"
 code=$?
@@ -62,7 +65,7 @@ if [ "$code" -eq 5 ]; then
   exit 1
 fi
 if [ "$code" -ne 0 ]; then exit "$code"; fi
-for benchmark in sse_throughput load token_rate replay_memory hf_generate gateway large_requests lifecycle widget_updates; do
+for benchmark in sse_throughput load token_rate replay_memory hf_generate gateway large_requests lifecycle widget_updates vs_litserve; do
   "$venv/bin/python" "benchmarks/$benchmark.py" --smoke
 done
 # The sdist and wheel, built and installed without Node; Jupyter finds both extensions.
