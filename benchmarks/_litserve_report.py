@@ -57,6 +57,14 @@ def _ms(values: Sequence[float], q: float) -> float | None:
     return percentile(values, q) * 1e3 if values else None
 
 
+def ms_text(values: Sequence[float]) -> str:
+    """p50, p99 and max of durations in seconds, in milliseconds."""
+    if not values:
+        return "none"
+    p50, p99 = percentile(values, 50) * 1e3, percentile(values, 99) * 1e3
+    return f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {max(values) * 1e3:.1f} ms"
+
+
 def _median(values: Sequence[float], scale: float = 1.0) -> float | None:
     return statistics.median(values) * scale if values else None
 

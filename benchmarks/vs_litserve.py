@@ -29,7 +29,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import os
+import statistics
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,8 +39,9 @@ from pathlib import Path
 
 import _litserve_rows as rows
 from _cli import Size, machine, parse_sizes, run_measured, size_parser
-from _litserve_report import Side, Verdict, print_table, table_rows
+from _litserve_report import Side, Verdict, ms_text, print_table, table_rows
 from _litserve_servers import Endpoints, Inferless, LitServe
+from _probe import MIB
 from _servers import ServerStartError, describe, launch
 from token_rate import Tally
 
@@ -104,16 +107,26 @@ def measure(servers: list[Server], workdir: Path, args: argparse.Namespace) -> N
     s = args.streams
     print(f"  5. {s} open streams, an event every {rows.OPEN_PACE_MS} ms", flush=True)
     for server in servers:
-        server.figures.memory = rows.memory(
+        found = server.figures.memory = rows.memory(
             server.name, server.endpoints.many, server.pids, s, args.open_events
+        )
+        during = statistics.median(found.during) / MIB if found.during else math.nan
+        print(
+            f"    {server.name}: RSS {found.before / MIB:.1f} MiB before, {during:.1f} MiB "
+            f"while all were open ({len(found.during)} samples)"
         )
     print(
         f"  2. {s} streams x {args.stream_events} events, {rows.MANY_PACE_MS} ms apart", flush=True
     )
     for server in servers:
         log = workdir / f"clients-{server.name}.log"
-        server.figures.many = rows.many(
+        many = server.figures.many = rows.many(
             server.name, server.endpoints.many, s, args.stream_events, args.clients, log
+        )
+        ideal = (args.stream_events - 1) * rows.MANY_PACE_MS / 1000
+        print(
+            f"    {server.name}: added latency {ms_text(many.latencies)}; wall "
+            f"{many.wall:.2f} s (ideal {ideal:.2f} s)"
         )
     print(
         f"  1. {args.runs} x one stream of {args.events} events; 3. {args.ttfe_runs} x 1 event",
