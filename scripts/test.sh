@@ -65,7 +65,7 @@ if [ "$code" -eq 5 ]; then
   exit 1
 fi
 if [ "$code" -ne 0 ]; then exit "$code"; fi
-for benchmark in sse_throughput load token_rate replay_memory hf_generate gateway large_requests lifecycle widget_updates vs_litserve; do
+for benchmark in sse_throughput load token_rate replay_memory hf_generate gateway large_requests lifecycle widget_updates vs_litserve first_event; do
   "$venv/bin/python" "benchmarks/$benchmark.py" --smoke
 done
 # The sdist and wheel, built and installed without Node; Jupyter finds both extensions.
