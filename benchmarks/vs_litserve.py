@@ -46,6 +46,7 @@ from _servers import ServerStartError, describe, launch
 from token_rate import Tally
 
 PATHS = ("thread", "async")
+LATE = 0.010  # an event of the 100 events/s stream this late is named
 SIZES = [
     Size("--events", int, "events of the unpaced stream", smoke=2000, full=20000),
     Size("--runs", int, "unpaced streams per server", smoke=1, full=3),
@@ -142,7 +143,12 @@ def measure(servers: list[Server], workdir: Path, args: argparse.Namespace) -> N
                 server.figures.ttfes.append(asyncio.run(rows.unpaced(server.name, one, 1))[1])
     print(f"  4. one stream of {args.paced_events} events, {rows.ONE_PACE_MS} ms apart", flush=True)
     for server in servers:
-        server.figures.one = rows.paced(server.name, server.endpoints.one, args.paced_events)
+        one = server.figures.one = rows.paced(server.name, server.endpoints.one, args.paced_events)
+        late = [i for i, latency in enumerate(one.latencies) if latency > LATE]
+        print(
+            f"    {server.name}: added latency {ms_text(one.latencies)}; {len(late)} events "
+            f"later than {LATE * 1e3:.0f} ms{f' (events {late[:8]})' if late else ''}"
+        )
 
 
 def measure_path(path: str, workdir: Path, args: argparse.Namespace) -> list[Server]:
